@@ -1,0 +1,40 @@
+"""Input normalisation shared by every tokenizer: what the native core accepts, and str fallbacks."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, TypeVar
+
+T = TypeVar("T")
+
+# What encode() accepts without copying: str (its UTF-8), bytes, bytearray, memoryview, mmap and
+# C-contiguous NumPy uint8 arrays (anything exposing a buffer of 1-byte items).
+BytesLike = Any
+
+
+def with_surrogate_fallback(data: Any, fn: Callable[[Any], T]) -> T:
+    """Call ``fn(data)``; a ``str`` holding lone surrogates is retried with them replaced.
+
+    CPython cannot encode a lone surrogate (e.g. ``"\\ud800"``) to UTF-8. As tiktoken does, such
+    text is round-tripped through UTF-16 with ``surrogatepass`` and decoded with ``replace``, so
+    each lone surrogate becomes U+FFFD. Well-formed text is never copied.
+    """
+    try:
+        return fn(data)
+    except UnicodeEncodeError:
+        if not isinstance(data, str):
+            raise
+        return fn(fix_surrogates(data))
+
+
+def fix_surrogates(text: str) -> str:
+    """Replace lone surrogates with U+FFFD (tiktoken's rule)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def with_surrogate_fallback_batch(items: Sequence[Any], fn: Callable[[Sequence[Any]], T]) -> T:
+    """Batch form of :func:`with_surrogate_fallback`: only strings that need it are rewritten."""
+    try:
+        return fn(items)
+    except UnicodeEncodeError:
+        fixed = [fix_surrogates(s) if isinstance(s, str) else s for s in items]
+        return fn(fixed)

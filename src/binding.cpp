@@ -1,0 +1,202 @@
+// The only Python-facing translation unit: turns Python buffers into byte views, releases the GIL
+// around native work, and registers the core's classes. All logic lives in src/blt_core.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "blt_core/batch.hpp"
+#include "blt_core/codec/byte_codec.hpp"
+#include "blt_core/resources.hpp"
+#include "blt_core/simd/byte_kernel.hpp"
+
+namespace py = pybind11;
+using namespace blt;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Inputs: a read-only byte view of str (its UTF-8), bytes, bytearray, memoryview, mmap, or a
+// C-contiguous array of 1-byte items. No copy: the view pins the object's buffer until released.
+class InputView {
+ public:
+  explicit InputView(py::handle obj) {
+    if (PyUnicode_Check(obj.ptr())) {
+      Py_ssize_t n = 0;
+      const char* p = PyUnicode_AsUTF8AndSize(obj.ptr(), &n);
+      if (!p) throw py::error_already_set();  // lone surrogates: the Python layer handles them
+      span_ = ByteSpan(reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n));
+      return;
+    }
+    if (!PyObject_CheckBuffer(obj.ptr())) {
+      throw py::type_error("expected str or a bytes-like object (bytes, bytearray, memoryview, "
+                           "mmap, uint8 array), got " +
+                           std::string(Py_TYPE(obj.ptr())->tp_name));
+    }
+    if (PyObject_GetBuffer(obj.ptr(), &buf_, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0)
+      throw py::error_already_set();
+    held_ = true;
+    if (buf_.itemsize != 1) {
+      std::string fmt = buf_.format ? buf_.format : "B";
+      PyBuffer_Release(&buf_);
+      held_ = false;
+      throw py::type_error("expected a buffer of bytes (itemsize 1), got format '" + fmt +
+                           "'; convert with .view(np.uint8) or .tobytes()");
+    }
+    span_ = ByteSpan(static_cast<const uint8_t*>(buf_.buf), static_cast<size_t>(buf_.len));
+  }
+  InputView(const InputView&) = delete;
+  InputView& operator=(const InputView&) = delete;
+  InputView(InputView&& o) noexcept : buf_(o.buf_), held_(o.held_), span_(o.span_) { o.held_ = false; }
+  ~InputView() {
+    if (held_) PyBuffer_Release(&buf_);
+  }
+  ByteSpan span() const { return span_; }
+
+ private:
+  Py_buffer buf_{};
+  bool held_ = false;
+  ByteSpan span_;
+};
+
+py::dtype numpy_dtype(DType dt) {
+  switch (dt) {
+    case DType::u16: return py::dtype::of<uint16_t>();
+    case DType::u32: return py::dtype::of<uint32_t>();
+    case DType::i32: return py::dtype::of<int32_t>();
+    case DType::i64: return py::dtype::of<int64_t>();
+  }
+  throw std::logic_error("bad dtype");
+}
+
+// Hands an IdBuffer to NumPy without copying: the array's base is the IdBuffer object itself.
+py::array to_numpy(IdBuffer&& buf) {
+  auto owner = std::make_unique<IdBuffer>(std::move(buf));
+  IdBuffer* raw = owner.get();
+  py::object base = py::cast(std::move(owner));
+  ssize_t n = static_cast<ssize_t>(raw->size());
+  ssize_t item = static_cast<ssize_t>(dtype_size(raw->dtype()));
+  static uint64_t empty_slot = 0;  // NumPy wants a non-null pointer even for length 0
+  void* data = raw->data() ? raw->data() : &empty_slot;
+  return py::array(numpy_dtype(raw->dtype()), {n}, {item}, data, base);
+}
+
+py::array encode_with(const Tokenizer& tok, py::handle data, DType dt) {
+  InputView view(data);
+  IdBuffer out;
+  {
+    py::gil_scoped_release nogil;
+    out = tok.encode(view.span(), dt);
+  }
+  return to_numpy(std::move(out));
+}
+
+py::tuple encode_batch_with(const Tokenizer& tok, py::sequence items, DType dt, int threads) {
+  std::vector<InputView> views;
+  views.reserve(py::len(items));
+  for (py::handle item : items) views.emplace_back(item);
+  std::vector<ByteSpan> spans;
+  spans.reserve(views.size());
+  for (auto& v : views) spans.push_back(v.span());
+  RaggedIds r;
+  {
+    py::gil_scoped_release nogil;
+    r = encode_batch(tok, spans, dt, threads);
+  }
+  return py::make_tuple(to_numpy(std::move(r.ids)), to_numpy(std::move(r.offsets)));
+}
+
+template <class T>
+void decode_array(py::array_t<T, py::array::c_style> ids, std::string& out) {
+  auto n = static_cast<size_t>(ids.size());
+  const T* p = ids.data();
+  py::gil_scoped_release nogil;
+  ByteCodec::decode(p, n, out);
+}
+
+ByteCodecOptions byte_options(bool bos, bool eos, std::optional<std::string> meta, bool strip_bom) {
+  ByteCodecOptions o;
+  o.bos = bos;
+  o.eos = eos;
+  o.strip_bom = strip_bom;
+  if (meta) {
+    auto t = parse_content_type(*meta);
+    if (!t) throw py::value_error("unknown content type '" + *meta +
+                                  "' (expected text, audio, image, video or bin)");
+    o.meta = *t;
+  }
+  return o;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "bltok native core (see the blt package for the documented API)";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidIdError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  py::class_<IdBuffer>(m, "IdBuffer", py::buffer_protocol(),
+                       "Native owner of an id array; NumPy results keep it as their base.")
+      .def_buffer([](IdBuffer& b) {
+        return py::buffer_info(b.data(), static_cast<ssize_t>(dtype_size(b.dtype())),
+                               py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<ssize_t>(b.nbytes())}, {1});
+      })
+      .def_property_readonly("nbytes", &IdBuffer::nbytes)
+      .def_property_readonly("address", [](IdBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); });
+
+  m.def("usable_cores", &usable_cores);
+  m.def("available_ram_bytes", &available_ram_bytes);
+  m.def("simd_arch", &simd::byte_kernel_arch);
+
+  // --- byte tokenizer --------------------------------------------------------------------------
+  py::class_<ByteCodec>(m, "ByteCodec")
+      .def(py::init([](bool bos, bool eos, std::optional<std::string> meta, bool strip_bom) {
+             return ByteCodec(byte_options(bos, eos, std::move(meta), strip_bom));
+           }),
+           py::arg("bos") = true, py::arg("eos") = true, py::arg("meta") = py::none(),
+           py::arg("strip_bom") = false)
+      .def_property_readonly_static("n_vocab", [](py::object) { return ByteCodec::kVocab; })
+      .def("encode",
+           [](const ByteCodec& c, py::handle data, const std::string& dtype) {
+             return encode_with(c, data, parse_dtype(dtype));
+           },
+           py::arg("data"), py::arg("dtype") = "uint16")
+      .def("encode_batch",
+           [](const ByteCodec& c, py::sequence items, const std::string& dtype, int threads) {
+             return encode_batch_with(c, items, parse_dtype(dtype), threads);
+           },
+           py::arg("items"), py::arg("dtype") = "uint16", py::arg("threads") = 0)
+      .def_static("meta_id", [](const std::string& name) {
+        auto t = parse_content_type(name);
+        if (!t) throw py::value_error("unknown content type '" + name + "'");
+        return ByteCodec::meta_id(*t);
+      })
+      .def_static("decode", [](py::array ids) {
+        std::string out;
+        if (ids.ndim() != 1) throw py::value_error("ids must be one-dimensional");
+        auto kind = ids.dtype().kind();
+        if (kind != 'i' && kind != 'u') throw py::type_error("ids must be integers");
+        if (ids.dtype().is(py::dtype::of<uint16_t>()))
+          decode_array<uint16_t>(ids, out);
+        else if (ids.dtype().is(py::dtype::of<uint32_t>()))
+          decode_array<uint32_t>(ids, out);
+        else if (ids.dtype().is(py::dtype::of<int32_t>()))
+          decode_array<int32_t>(ids, out);
+        else if (ids.dtype().is(py::dtype::of<uint64_t>()))
+          decode_array<uint64_t>(ids, out);
+        else
+          decode_array<int64_t>(ids, out);
+        return py::bytes(out);
+      });
+}

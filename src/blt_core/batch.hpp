@@ -1,0 +1,14 @@
+// Batch encoding: many documents through one Tokenizer into one ragged result (flat ids + offsets).
+// Work is spread over a task_arena of the caller's size; no Python, no locks on the hot path.
+#pragma once
+#include <span>
+
+#include "blt_core/tokenizer.hpp"
+
+namespace blt {
+
+// Encodes each item as a whole document (prefix, body, suffix). threads <= 0: all usable cores.
+RaggedIds encode_batch(const Tokenizer& tok, std::span<const ByteSpan> items, DType dt,
+                       int threads);
+
+}  // namespace blt
