@@ -132,34 +132,10 @@ ByteCodecOptions byte_options(bool bos, bool eos, std::optional<std::string> met
   return o;
 }
 
-}  // namespace
 
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "bltok native core (see the blt package for the documented API)";
 
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const InvalidIdError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    }
-  });
-
-  py::class_<IdBuffer>(m, "IdBuffer", py::buffer_protocol(),
-                       "Native owner of an id array; NumPy results keep it as their base.")
-      .def_buffer([](IdBuffer& b) {
-        return py::buffer_info(b.data(), static_cast<ssize_t>(dtype_size(b.dtype())),
-                               py::format_descriptor<uint8_t>::format(), 1,
-                               {static_cast<ssize_t>(b.nbytes())}, {1});
-      })
-      .def_property_readonly("nbytes", &IdBuffer::nbytes)
-      .def_property_readonly("address", [](IdBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); });
-
-  m.def("usable_cores", &usable_cores);
-  m.def("available_ram_bytes", &available_ram_bytes);
-  m.def("simd_arch", &simd::byte_kernel_arch);
-
-  // --- byte tokenizer --------------------------------------------------------------------------
+// Each area of the API registers itself in its own function, so the sections stay independent.
+void bind_bytes(py::module_& m) {
   py::class_<ByteCodec>(m, "ByteCodec")
       .def(py::init([](bool bos, bool eos, std::optional<std::string> meta, bool strip_bom) {
              return ByteCodec(byte_options(bos, eos, std::move(meta), strip_bom));
@@ -199,4 +175,46 @@ PYBIND11_MODULE(_core, m) {
           decode_array<int64_t>(ids, out);
         return py::bytes(out);
       });
+}
+
+// === pipeline (tokenize_file, streams, sinks) ====================================================
+void bind_pipeline(py::module_& m) { (void)m; }
+
+// === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
+void bind_bpe(py::module_& m) { (void)m; }
+
+// === patching (patchers, entropy model, hash n-grams) ============================================
+void bind_patch(py::module_& m) { (void)m; }
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "bltok native core (see the blt package for the documented API)";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidIdError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  py::class_<IdBuffer>(m, "IdBuffer", py::buffer_protocol(),
+                       "Native owner of an id array; NumPy results keep it as their base.")
+      .def_buffer([](IdBuffer& b) {
+        return py::buffer_info(b.data(), 1,
+                               py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<ssize_t>(b.nbytes())}, {1});
+      })
+      .def_property_readonly("nbytes", &IdBuffer::nbytes)
+      .def_property_readonly("address", [](IdBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); });
+
+  m.def("usable_cores", &usable_cores);
+  m.def("available_ram_bytes", &available_ram_bytes);
+  m.def("simd_arch", &simd::byte_kernel_arch);
+
+  bind_bytes(m);
+  bind_pipeline(m);
+  bind_bpe(m);
+  bind_patch(m);
 }
