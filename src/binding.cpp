@@ -180,6 +180,9 @@ void bind_bytes(py::module_& m) {
 // === pipeline (tokenize_file, streams, sinks) ====================================================
 void bind_pipeline(py::module_& m) { (void)m; }
 
+// === text (pretokenizers: OpenAI scanners, PCRE2) ================================================
+void bind_text(py::module_& m) { (void)m; }
+
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
 void bind_bpe(py::module_& m) { (void)m; }
 
@@ -215,6 +218,7 @@ PYBIND11_MODULE(_core, m) {
 
   bind_bytes(m);
   bind_pipeline(m);
+  bind_text(m);
   bind_bpe(m);
   bind_patch(m);
 }
