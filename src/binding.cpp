@@ -136,13 +136,12 @@ ByteCodecOptions byte_options(bool bos, bool eos, std::optional<std::string> met
 
 // Each area of the API registers itself in its own function, so the sections stay independent.
 void bind_bytes(py::module_& m) {
-  py::class_<ByteCodec>(m, "ByteCodec")
+  py::class_<ByteCodec, Tokenizer>(m, "ByteCodec")
       .def(py::init([](bool bos, bool eos, std::optional<std::string> meta, bool strip_bom) {
              return ByteCodec(byte_options(bos, eos, std::move(meta), strip_bom));
            }),
            py::arg("bos") = true, py::arg("eos") = true, py::arg("meta") = py::none(),
            py::arg("strip_bom") = false)
-      .def_property_readonly_static("n_vocab", [](py::object) { return ByteCodec::kVocab; })
       .def("encode",
            [](const ByteCodec& c, py::handle data, const std::string& dtype) {
              return encode_with(c, data, parse_dtype(dtype));
@@ -186,6 +185,9 @@ void bind_text(py::module_& m) { (void)m; }
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
 void bind_bpe(py::module_& m) { (void)m; }
 
+// === serving (async batch engine) ================================================================
+void bind_serve(py::module_& m) { (void)m; }
+
 // === patching (patchers, entropy model, hash n-grams) ============================================
 void bind_patch(py::module_& m) { (void)m; }
 
@@ -212,6 +214,10 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("nbytes", &IdBuffer::nbytes)
       .def_property_readonly("address", [](IdBuffer& b) { return reinterpret_cast<uintptr_t>(b.data()); });
 
+  // Base of every native tokenizer: the pipeline, batch engine and server accept any of them.
+  py::class_<Tokenizer>(m, "Tokenizer")
+      .def_property_readonly("n_vocab", &Tokenizer::n_vocab);
+
   m.def("usable_cores", &usable_cores);
   m.def("available_ram_bytes", &available_ram_bytes);
   m.def("simd_arch", &simd::byte_kernel_arch);
@@ -221,4 +227,5 @@ PYBIND11_MODULE(_core, m) {
   bind_text(m);
   bind_bpe(m);
   bind_patch(m);
+  bind_serve(m);
 }

@@ -14,13 +14,18 @@ class IdBuffer:
     @property
     def address(self) -> int: ...
 
+class Tokenizer:
+    """Base of every native tokenizer."""
+
+    @property
+    def n_vocab(self) -> int: ...
+
 def usable_cores() -> int: ...
 def available_ram_bytes() -> int: ...
 def simd_arch() -> str: ...
 
 # --- bytes ----------------------------------------------------------------------------------------
-class ByteCodec:
-    n_vocab: ClassVar[int]
+class ByteCodec(Tokenizer):
     def __init__(
         self, bos: bool = True, eos: bool = True, meta: Optional[str] = None, strip_bom: bool = False
     ) -> None: ...
@@ -38,5 +43,7 @@ class ByteCodec:
 # --- text -----------------------------------------------------------------------------------------
 
 # --- bpe ------------------------------------------------------------------------------------------
+
+# --- serve ----------------------------------------------------------------------------------------
 
 # --- patch ----------------------------------------------------------------------------------------

@@ -68,6 +68,27 @@ class ByteTokenizer:
         )
         return _core.ByteCodec(opts[0], opts[1], opts[2], opts[3]), opts[4]
 
+    def native(self, **overrides) -> "_core.ByteCodec":
+        """The native tokenizer (a ``blt._core.Tokenizer``) with these defaults and overrides.
+
+        The file pipeline, batch engine and server take this object.
+
+        >>> import blt
+        >>> blt.ByteTokenizer().native(meta="text").n_vocab
+        265
+        """
+        unknown = set(overrides) - {"bos", "eos", "meta", "strip_bom"}
+        if unknown:
+            raise TypeError(f"unknown option(s) {sorted(unknown)}")
+        codec, _ = self._codec(
+            overrides.get("bos", _UNSET),
+            overrides.get("eos", _UNSET),
+            overrides.get("meta", _UNSET),
+            overrides.get("strip_bom", _UNSET),
+            _UNSET,
+        )
+        return codec
+
     @property
     def n_vocab(self) -> int:
         """Number of ids: 260 BLT ids plus 5 content-type meta tokens.
@@ -76,7 +97,7 @@ class ByteTokenizer:
         >>> blt.ByteTokenizer().n_vocab
         265
         """
-        return int(_core.ByteCodec.n_vocab)
+        return int(_core.ByteCodec().n_vocab)
 
     @staticmethod
     def meta_id(content_type: str) -> int:
