@@ -1,5 +1,6 @@
 #include "blt_core/serve/batch_engine.hpp"
 
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
@@ -16,11 +17,20 @@ Priority parse_priority(std::string_view name) {
                               "' (expected high, normal or low)");
 }
 
+namespace {
+// No arena slot is reserved for a master thread: the batcher only enqueues and oneTBB's workers do
+// all encoding. oneTBB starts one worker fewer than the machine's concurrency (the caller is meant
+// to be the last one), so asking for more would only be refused with a warning.
+int arena_workers(int threads) {
+  int market = std::max(1, tbb::info::default_concurrency() - 1);
+  return std::min(resolve_threads(threads), market);
+}
+}  // namespace
+
 BatchEngine::BatchEngine(EngineOptions opts, std::shared_ptr<CompletionSink> sink)
     : opts_(opts),
       sink_(std::move(sink)),
-      // No slot reserved for a master thread: the batcher only enqueues, workers do all encoding.
-      arena_(resolve_threads(opts.threads), 0) {
+      arena_(arena_workers(opts.threads), 0) {
   if (!sink_) throw std::invalid_argument("BatchEngine needs a completion sink");
   if (opts_.max_batch_size == 0) throw std::invalid_argument("max_batch_size must be >= 1");
   if (opts_.queue_capacity == 0) throw std::invalid_argument("queue_capacity must be >= 1");
