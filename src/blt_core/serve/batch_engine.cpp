@@ -18,6 +18,9 @@ Priority parse_priority(std::string_view name) {
 }
 
 namespace {
+// Bytes leading_skip may need to see: the longest byte order mark (UTF-32).
+constexpr size_t kLeadingLookahead = 4;
+
 // No arena slot is reserved for a master thread: the batcher only enqueues and oneTBB's workers do
 // all encoding. oneTBB starts one worker fewer than the machine's concurrency (the caller is meant
 // to be the last one), so asking for more would only be refused with a warning.
@@ -199,6 +202,10 @@ Completion BatchEngine::encode_one(Pending& p) {
       ByteSpan window(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size());
       size_t skip = r.stream_start ? tok.leading_skip(window) : 0;
       size_t cut = r.stream_end ? window.size() : tok.safe_split(window, r.target);
+      // The stream's first cut must come after the bytes leading_skip looks at (a BOM), or a BOM
+      // split across segments would be encoded as text: ask for a wider window instead.
+      if (r.stream_start && !r.stream_end && (window.size() < kLeadingLookahead || cut < skip))
+        cut = 0;
       std::vector<uint32_t> ids;
       if (cut > 0 || r.stream_end) {
         if (r.stream_start) tok.prefix(ids);

@@ -49,7 +49,8 @@ struct EncodeRequest {
 
   // Segment mode encodes one window of a longer stream: it cuts at tokenizer.safe_split(data,
   // target) (or at the end when stream_end), adds the prefix only when stream_start and the
-  // suffix only when stream_end, and reports how many bytes it consumed (0: widen the window).
+  // suffix only when stream_end, and reports how many bytes it consumed (0: widen the window;
+  // also asked while a stream start holds fewer than 4 bytes, so a BOM is never split).
   bool segment = false;
   bool stream_start = false;
   bool stream_end = false;
