@@ -286,7 +286,7 @@ class AsyncBatchTokenizer:
         ...     async with blt.AsyncBatchTokenizer() as abt:
         ...         return [ids.tolist() async for ids in abt.encode_stream(chunks(), segment_bytes=2)]
         >>> asyncio.run(main())
-        [[1, 101, 102], [103, 104], [105, 2]]
+        [[1, 101, 102, 103, 104], [105, 2]]
         """
         if segment_bytes < 1:
             raise ValueError(f"segment_bytes must be >= 1, got {segment_bytes}")

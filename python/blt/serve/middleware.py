@@ -25,6 +25,7 @@ log = logging.getLogger("blt.serve")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 STREAM_ROUTE = "/v1/tokenize_stream"
+REQUEST_ID = web.RequestKey("blt_request_id", str)
 
 
 class ApiError(Exception):
@@ -108,7 +109,7 @@ def make_context_middleware(state: Any) -> Callable:
         rid = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.match(rid):
             rid = uuid.uuid4().hex
-        request["request_id"] = rid
+        request[REQUEST_ID] = rid
         route = route_name(request)
         state.metrics.inflight += 1
         status = 500

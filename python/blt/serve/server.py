@@ -8,7 +8,7 @@ that produced it. SIGTERM: stop accepting, drain in-flight requests, exit 0.
 
 >>> from blt.serve.server import create_app
 >>> from blt.serve.config import ServeConfig
->>> sorted(r.resource.canonical for r in create_app(ServeConfig()).router.routes())[:3]
+>>> sorted({r.resource.canonical for r in create_app(ServeConfig()).router.routes()})[:3]
 ['/healthz', '/metrics', '/readyz']
 """
 
@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .config import ServeConfig, load_config
 from .engine import AsyncBatchTokenizer, PRIORITIES
 from .metrics import ServerMetrics
-from .middleware import (ApiError, LimitedTCPSite, log, make_context_middleware,
+from .middleware import (REQUEST_ID, ApiError, LimitedTCPSite, log, make_context_middleware,
                          make_limit_middleware, setup_logging)
 from .registry import WARMUP_TEXT, TokenizerRegistry
 
@@ -197,7 +197,7 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
 
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Tokenizer": entry.key,
-                                       "X-Request-Id": request["request_id"]})
+                                       "X-Request-Id": request[REQUEST_ID]})
     seq = tokens = 0
     gen = st.abt.encode_stream(chunks(), segment_bytes=segment, priority=priority, dtype=dtype,
                                timeout=cfg.request_timeout_s, entry=entry)
