@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "blt_core/batch.hpp"
@@ -260,7 +261,19 @@ class PyBatchEngine {
     auto sink = std::make_shared<LoopSink>(std::move(loop), std::move(handler));
     engine_ = std::make_unique<serve::BatchEngine>(o, std::move(sink));
   }
-  ~PyBatchEngine() { close(false); }
+  ~PyBatchEngine() {
+    if (engine_ && engine_->on_own_thread()) {
+      // Collected by Python code running on the engine's own completion thread (garbage
+      // collection can run anywhere): that thread cannot wait for itself, so a helper thread
+      // shuts the engine down once the current delivery has returned.
+      std::thread([e = engine_.release()] {
+        e->shutdown(false);
+        delete e;  // the sink's Python references are released with the GIL (release_py_ref)
+      }).detach();
+      return;
+    }
+    close(false);
+  }
 
   uint64_t submit(py::object tokenizer, py::handle data, const std::string& dtype,
                   const std::string& priority, double timeout_s, bool segment, bool stream_start,

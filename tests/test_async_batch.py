@@ -255,3 +255,25 @@ def test_native_tokenizer_references_are_released():
 
     gc.collect()
     assert sys.getrefcount(native) == before
+
+
+def test_dropping_an_unclosed_tokenizer_stops_its_threads():
+    import gc
+    import os
+
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    async def use(abt):
+        await abt.encode("warm")
+
+    first = AsyncBatchTokenizer()
+    run(use(first))
+    first.close()
+    baseline = threads()  # oneTBB's worker pool stays; the engine's own threads are gone
+    second = AsyncBatchTokenizer()
+    run(use(second))
+    assert threads() == baseline + 2  # batcher and completion threads
+    del second
+    gc.collect()
+    assert threads() == baseline

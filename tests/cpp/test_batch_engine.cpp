@@ -362,3 +362,27 @@ TEST(BatchEngine, RejectsBadRequests) {
   EXPECT_THROW(parse_priority("urgent"), std::invalid_argument);
   EXPECT_THROW(BatchEngine(EngineOptions{.max_batch_size = 0}, sink), std::invalid_argument);
 }
+
+// A sink that shuts its own engine down from the completion thread must get an error, not hang.
+TEST(BatchEngine, ShutdownFromItsOwnThreadIsRefused) {
+  struct SelfStopSink : CompletionSink {
+    BatchEngine* engine = nullptr;
+    std::atomic<int> refused{0};
+    void deliver(std::vector<Completion>&) override {
+      try {
+        engine->shutdown(false);
+      } catch (const std::logic_error&) {
+        refused.fetch_add(1);
+      }
+    }
+  };
+  auto sink = std::make_shared<SelfStopSink>();
+  EngineOptions o;
+  o.max_wait = 0us;
+  BatchEngine engine(o, sink);
+  sink->engine = &engine;
+  EXPECT_FALSE(engine.on_own_thread());
+  engine.submit(request(std::make_shared<ByteCodec>(), "x"));
+  engine.shutdown(true);
+  EXPECT_EQ(sink->refused.load(), 1);
+}

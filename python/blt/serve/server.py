@@ -116,11 +116,11 @@ async def tokenize(request: web.Request) -> web.Response:
     else:
         body = {}
         text = await request.read()
-    entry = st.registry.resolve(_option(body, request, "tokenizer"))
-    ids, _ = await st.abt._submit(entry, text, _priority(_option(body, request, "priority")),
-                                  _option(body, request, "dtype"), None)
+    ids, key = await st.abt.encode_with_version(
+        text, priority=_priority(_option(body, request, "priority")),
+        tokenizer=_option(body, request, "tokenizer"), dtype=_option(body, request, "dtype"))
     st.metrics.count_tokens(ids.size)
-    return _ids_response(request, ids, entry.key)
+    return _ids_response(request, ids, key)
 
 
 async def tokenize_batch(request: web.Request) -> web.Response:
@@ -133,14 +133,16 @@ async def tokenize_batch(request: web.Request) -> web.Response:
     entry = st.registry.resolve(_option(body, request, "tokenizer"))
     priority = _priority(_option(body, request, "priority"))
     dtype = _option(body, request, "dtype")
-    tasks = [asyncio.ensure_future(st.abt._submit(entry, t, priority, dtype, None)) for t in texts]
+    # Every text on the version resolved now, even if another is activated meanwhile.
+    tasks = [asyncio.ensure_future(st.abt.encode(t, priority=priority, tokenizer=entry.key, dtype=dtype))
+             for t in texts]
     try:
         results = await asyncio.gather(*tasks)
     except BaseException:
         for t in tasks:
             t.cancel()
         raise
-    lists = [ids.tolist() for ids, _ in results]
+    lists = [ids.tolist() for ids in results]
     n = sum(len(x) for x in lists)
     st.metrics.count_tokens(n)
     return web.json_response({"tokenizer": entry.key, "counts": [len(x) for x in lists], "ids": lists},
@@ -341,6 +343,8 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
 async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return."""
     setup_logging(config.log_level)
+    if config.switch_interval_ms > 0:
+        sys.setswitchinterval(config.switch_interval_ms / 1000.0)
     app = create_app(config)
     state = app[STATE]
     runner = web.AppRunner(app, handle_signals=False, access_log=None,

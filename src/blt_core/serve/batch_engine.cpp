@@ -18,6 +18,8 @@ Priority parse_priority(std::string_view name) {
 }
 
 namespace {
+thread_local const void* t_engine = nullptr;  // the engine whose thread this is
+
 // Bytes leading_skip may need to see: the longest byte order mark (UTF-32).
 constexpr size_t kLeadingLookahead = 4;
 
@@ -40,8 +42,14 @@ BatchEngine::BatchEngine(EngineOptions opts, std::shared_ptr<CompletionSink> sin
   if (opts_.max_wait.count() < 0) throw std::invalid_argument("max_wait must be >= 0");
   max_inflight_ = opts_.max_inflight_batches ? opts_.max_inflight_batches
                                              : static_cast<size_t>(resolve_threads(opts.threads));
-  completer_ = std::thread([this] { completer_loop(); });
-  batcher_ = std::thread([this] { batcher_loop(); });
+  completer_ = std::thread([this] {
+    t_engine = this;
+    completer_loop();
+  });
+  batcher_ = std::thread([this] {
+    t_engine = this;
+    batcher_loop();
+  });
 }
 
 BatchEngine::~BatchEngine() { shutdown(false); }
@@ -288,7 +296,11 @@ void BatchEngine::completer_loop() {
   }
 }
 
+bool BatchEngine::on_own_thread() const { return t_engine == this; }
+
 void BatchEngine::shutdown(bool drain) {
+  if (on_own_thread())
+    throw std::logic_error("BatchEngine::shutdown called from an engine thread");
   std::lock_guard serial(shutdown_mu_);
   {
     std::lock_guard lk(mu_);

@@ -112,8 +112,12 @@ class BatchEngine {
 
   // Stops accepting requests. drain: queued requests are still encoded; otherwise they complete
   // with Status::shut_down. Returns after every completion has been delivered and all engine
-  // threads have stopped. Must not be called while holding a lock the sink takes. Idempotent.
+  // threads have stopped. Must not be called while holding a lock the sink takes, nor from one
+  // of this engine's threads (throws std::logic_error there). Idempotent.
   void shutdown(bool drain);
+
+  // True on this engine's batcher or completion thread (where shutdown() would wait for itself).
+  bool on_own_thread() const;
 
   std::array<size_t, kPriorities> queue_depth() const;
   EngineStats stats() const;
