@@ -299,6 +299,7 @@ class PyBatchEngine {
   }
 
   bool cancel(uint64_t id) { return live().cancel(id); }
+  void flush() { live().flush(); }
 
   void close(bool drain) {
     if (!engine_) return;
@@ -357,6 +358,7 @@ void bind_serve(py::module_& m) {
            py::arg("segment") = false, py::arg("stream_start") = false,
            py::arg("stream_end") = false, py::arg("target") = 0)
       .def("cancel", &PyBatchEngine::cancel, py::arg("id"))
+      .def("flush", &PyBatchEngine::flush)
       .def("close", &PyBatchEngine::close, py::arg("drain") = false)
       .def_property_readonly("closed", &PyBatchEngine::closed)
       .def("queue_depth", &PyBatchEngine::queue_depth)

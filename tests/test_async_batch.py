@@ -81,7 +81,8 @@ def test_bad_requests_raise_clear_errors():
 def test_full_queue_raises_overloaded_and_cancel_removes_waiting_requests():
     async def main():
         # Batches wait up to 60 s to fill, so the first requests stay queued.
-        abt = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000, queue_capacity=3)
+        abt = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000, queue_capacity=3,
+                                  flush_each_tick=False)
         tasks = [asyncio.ensure_future(abt.encode(f"r{i}")) for i in range(3)]
         await asyncio.sleep(0.05)
         assert abt.queue_depth() == {"high": 0, "normal": 3, "low": 0}
@@ -115,7 +116,7 @@ async def _expect_overloaded_free(abt):
 
 def test_timeout_raises_and_removes_the_request():
     async def main():
-        async with AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000) as abt:
+        async with AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000, flush_each_tick=False) as abt:
             with pytest.raises(TimeoutError):
                 await abt.encode("slow", timeout=0.05)
             return abt.queue_depth(), abt.stats()
@@ -127,7 +128,7 @@ def test_timeout_raises_and_removes_the_request():
 
 def test_drain_on_aclose_answers_queued_requests_and_close_fails_them():
     async def main():
-        abt = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000)
+        abt = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000, flush_each_tick=False)
         tasks = [asyncio.ensure_future(abt.encode(str(i))) for i in range(20)]
         await asyncio.sleep(0.02)
         await abt.aclose(drain=True)
@@ -135,7 +136,7 @@ def test_drain_on_aclose_answers_queued_requests_and_close_fails_them():
         with pytest.raises(EngineClosed):
             await abt.encode("late")
 
-        abt2 = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000)
+        abt2 = AsyncBatchTokenizer(max_batch_size=100, max_wait_ms=60_000, flush_each_tick=False)
         tasks = [asyncio.ensure_future(abt2.encode(str(i))) for i in range(5)]
         await asyncio.sleep(0.02)
         abt2.close()
@@ -196,7 +197,7 @@ def test_hot_swap_keeps_in_flight_requests_on_their_version():
     reg.load("bytes", "2", "bytes:meta=text")
 
     async def main():
-        async with AsyncBatchTokenizer(reg, max_batch_size=1000, max_wait_ms=200) as abt:
+        async with AsyncBatchTokenizer(reg, max_batch_size=1000, max_wait_ms=200, flush_each_tick=False) as abt:
             first = [asyncio.ensure_future(abt.encode_with_version("x")) for _ in range(10)]
             await asyncio.sleep(0)  # submitted (and their version resolved) before the switch
             reg.activate("bytes", "2")
@@ -277,3 +278,17 @@ def test_dropping_an_unclosed_tokenizer_stops_its_threads():
     del second
     gc.collect()
     assert threads() == baseline
+
+
+def test_requests_of_one_loop_iteration_leave_together_without_waiting():
+    async def main():
+        # max_wait is an hour: only the end-of-iteration flush can send these partial batches.
+        async with AsyncBatchTokenizer(max_batch_size=1000, max_wait_ms=3_600_000) as abt:
+            first = await asyncio.wait_for(asyncio.gather(*(abt.encode(str(i)) for i in range(10))), 30)
+            second = await asyncio.wait_for(abt.encode("alone"), 30)
+            return first, second, abt.stats()
+
+    first, second, stats = run(main())
+    assert [x.tolist() for x in first] == [BT.encode(str(i), dtype="uint32").tolist() for i in range(10)]
+    assert second.tolist() == BT.encode("alone", dtype="uint32").tolist()
+    assert stats["batches"] == 2

@@ -124,7 +124,7 @@ def test_timeout_is_504_and_full_queue_is_503():
     async def main():
         # Batches wait 60 s to fill: requests stay queued until the request timeout.
         async with server(max_batch_size=1000, max_wait_ms=60_000, request_timeout_s=0.2,
-                          queue_capacity=2) as s:
+                          queue_capacity=2, flush_each_tick=False) as s:
             r = await s.post("/v1/tokenize", json={"text": "x"})
             assert r.status == 504 and (await error_of(r))["code"] == "timeout"
             reqs = [asyncio.ensure_future(s.post("/v1/tokenize", json={"text": str(i)})) for i in range(3)]

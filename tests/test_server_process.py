@@ -61,7 +61,7 @@ def test_bad_config_exits_2_with_a_message():
 def test_sigterm_drains_accepted_requests_and_exits_0(tmp_path):
     # Batches wait up to 1.5 s to fill, so the requests are in flight when SIGTERM arrives.
     proc, port = start_server(["--max-batch-size", "1000", "--max-wait-ms", "1500",
-                               "--drain-timeout-s", "20"],
+                               "--drain-timeout-s", "20", "--flush-each-tick", "false"],
                               env_extra={"BLT_SERVE_ACCESS_LOG": "false"})
     base = f"http://127.0.0.1:{port}"
 

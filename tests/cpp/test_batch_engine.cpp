@@ -186,6 +186,23 @@ TEST(BatchEngine, FullBatchGoesWithoutWaitingForTheDeadline) {
   EXPECT_EQ(got.back().status, Status::shut_down);
 }
 
+TEST(BatchEngine, FlushSendsAPartialBatchAtOnce) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto codec = std::make_shared<ByteCodec>();
+  EngineOptions o;
+  o.max_batch_size = 64;
+  o.max_wait = std::chrono::hours(1);
+  BatchEngine engine(o, sink);
+  engine.flush();  // nothing queued: no effect
+  for (int i = 0; i < 3; ++i) engine.submit(request(codec, "abc"));
+  engine.flush();
+  ASSERT_TRUE(sink->wait_for(3));
+  EXPECT_EQ(engine.stats().batches, 1u);
+  engine.submit(request(codec, "later"));  // the flush is spent: this one waits again
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sink->size(), 3u);
+}
+
 TEST(BatchEngine, PartialBatchLeavesAtTheDeadline) {
   auto sink = std::make_shared<RecordingSink>();
   EngineOptions o;

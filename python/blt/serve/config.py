@@ -37,6 +37,7 @@ class ServeConfig:
     port: int = 8080
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
+    flush_each_tick: bool = True  # send what one event-loop iteration submitted without waiting
     queue_capacity: int = 1024
     threads: int = 0
     request_timeout_s: float = 30.0

@@ -67,6 +67,12 @@ class AsyncBatchTokenizer:
     Pass a :class:`TokenizerRegistry`, a single tokenizer (registered as ``default@1``), or nothing
     (``bytes@1``, a default ByteTokenizer). Bound to the event loop of its first call.
 
+    A batch leaves when it holds ``max_batch_size`` requests, when its oldest request has waited
+    ``max_wait_ms``, or (``flush_each_tick``, the default) at the end of the event-loop iteration
+    that submitted it. ``queue_capacity`` bounds each priority's queue (then
+    :class:`blt.Overloaded`); ``threads`` sizes the oneTBB arena (0: all cores); ``timeout_s``
+    is the default per-request timeout.
+
     >>> import asyncio, blt
     >>> async def main():
     ...     async with blt.AsyncBatchTokenizer(max_wait_ms=1) as abt:
@@ -86,6 +92,7 @@ class AsyncBatchTokenizer:
         threads: int = 0,
         timeout_s: Optional[float] = None,
         dtype: str = "uint32",
+        flush_each_tick: bool = True,
     ) -> None:
         if tokenizers is None:
             registry = TokenizerRegistry.with_bytes()
@@ -109,6 +116,10 @@ class AsyncBatchTokenizer:
         self.threads = int(threads)
         self.timeout_s = timeout_s
         self.dtype = dtype
+        # Requests submitted in one event-loop iteration leave together at the end of it instead
+        # of waiting max_wait_ms for a batch that closed-loop clients may never fill.
+        self.flush_each_tick = bool(flush_each_tick)
+        self._flush_scheduled = False
         self._engine: Optional[_core.BatchEngine] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._pending: dict[int, asyncio.Future] = {}
@@ -196,6 +207,11 @@ class AsyncBatchTokenizer:
             else:
                 fut.set_exception(RuntimeError(error))
 
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._engine is not None and not self._engine.closed:
+            self._engine.flush()
+
     def _expire(self, rid: int, timeout: float) -> None:
         fut = self._pending.get(rid)
         if fut is not None and not fut.done():
@@ -217,6 +233,9 @@ class AsyncBatchTokenizer:
             if not isinstance(data, str):
                 raise
             rid = engine.submit(entry.native, fix_surrogates(data), *args)
+        if self.flush_each_tick and not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
         fut = loop.create_future()
         self._pending[rid] = fut
         timer = loop.call_later(timeout, self._expire, rid, timeout) if timeout else None

@@ -50,7 +50,8 @@ class ServerState:
         self.registry = registry
         self.abt = AsyncBatchTokenizer(
             registry, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
-            queue_capacity=config.queue_capacity, threads=config.threads, dtype=config.dtype)
+            queue_capacity=config.queue_capacity, threads=config.threads, dtype=config.dtype,
+            flush_each_tick=config.flush_each_tick)
         self.metrics = ServerMetrics(self.abt)
         self.draining = False
 

@@ -97,6 +97,15 @@ bool BatchEngine::cancel(uint64_t id) {
   return true;  // `removed` (and its tokenizer reference) is released here, on the caller's thread
 }
 
+void BatchEngine::flush() {
+  {
+    std::lock_guard lk(mu_);
+    if (total_queued_locked() == 0) return;
+    flush_ = true;
+  }
+  cv_.notify_all();
+}
+
 size_t BatchEngine::total_queued_locked() const {
   size_t n = 0;
   for (auto& q : queues_) n += q.size();
@@ -142,7 +151,7 @@ void BatchEngine::batcher_loop() {
     if (!stop_) {
       auto until = oldest_arrival_locked() + opts_.max_wait;
       cv_.wait_until(lk, until, [&] {
-        return stop_ || total_queued_locked() >= opts_.max_batch_size;
+        return stop_ || flush_ || total_queued_locked() >= opts_.max_batch_size;
       });
       if (stop_ && !drain_) break;
     }
@@ -160,6 +169,7 @@ void BatchEngine::batcher_loop() {
       }
     }
     if (!batch.empty()) ++inflight_;
+    if (total_queued_locked() == 0) flush_ = false;  // what was flushed has all left
     lk.unlock();
     if (!expired.empty()) {
       timed_out_.fetch_add(expired.size(), std::memory_order_relaxed);

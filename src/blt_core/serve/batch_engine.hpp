@@ -110,6 +110,11 @@ class BatchEngine {
   // done, in which case its completion still arrives.
   bool cancel(uint64_t id);
 
+  // Sends what is queued now without waiting for max_wait (partial batches). An event loop calls
+  // it once per iteration, so requests submitted together go together and nobody idles waiting
+  // for a batch that the (closed-loop) clients cannot fill.
+  void flush();
+
   // Stops accepting requests. drain: queued requests are still encoded; otherwise they complete
   // with Status::shut_down. Returns after every completion has been delivered and all engine
   // threads have stopped. Must not be called while holding a lock the sink takes, nor from one
@@ -156,6 +161,7 @@ class BatchEngine {
   bool accepting_ = true;
   bool stop_ = false;
   bool drain_ = false;
+  bool flush_ = false;
   bool shut_down_ = false;
 
   std::mutex done_mu_;
