@@ -205,6 +205,9 @@ def test_admin_routes_need_the_bearer_token_and_hot_swap():
             assert r.status == 400  # already loaded
             r = await s.post("/v1/admin/tokenizers", json={**load, "version": "3", "spec": "nope"}, headers=auth)
             assert r.status == 400
+            r = await s.post("/v1/admin/tokenizers", headers=auth,
+                             json={**load, "version": "4", "spec": "python:os:getcwd"})
+            assert r.status == 400 and "config file" in (await error_of(r))["message"]
             assert (await (await s.post("/v1/tokenize", json={"text": "A"})).json())["ids"] == [1, 69, 2]
             r = await s.post("/v1/admin/tokenizers/bytes/activate", json={"version": "2"}, headers=auth)
             assert (await r.json()) == {"active": "bytes@2"}

@@ -222,10 +222,15 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
             raise  # nothing sent yet: the middleware answers with a proper status
         from .middleware import _as_api_error
 
+        if isinstance(exc, ConnectionError):
+            return resp  # the client went away; nobody to tell
         err = _as_api_error(exc)
         payload = json.dumps({"status": err.status, "code": err.code, "message": err.message})
-        await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")
-        await resp.write_eof()
+        try:
+            await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")
+            await resp.write_eof()
+        except ConnectionError:
+            pass
         return resp
     finally:
         await gen.aclose()
@@ -283,6 +288,9 @@ async def admin_load(request: web.Request) -> web.Response:
     for field in ("name", "version", "spec"):
         if not isinstance(body.get(field), (str, int)) or isinstance(body.get(field), bool):
             raise ApiError(400, f"JSON body needs '{field}'")
+    if str(body["spec"]).strip().startswith("python:"):
+        # Importing code named by an HTTP request is more power than a tokenizer switch needs.
+        raise ApiError(400, "python: tokenizer specs are accepted from the config file only")
     activate = bool(body.get("activate", False))
     loop = asyncio.get_running_loop()
     entry = await loop.run_in_executor(
