@@ -228,9 +228,14 @@ class LoopSink final : public serve::CompletionSink {
       py::list out(done.size());
       for (size_t i = 0; i < done.size(); ++i) {
         auto& c = done[i];
-        py::object ids = c.status == serve::Status::ok ? py::object(to_numpy(std::move(c.ids)))
-                                                       : py::object(py::none());
-        out[i] = py::make_tuple(c.id, static_cast<int>(c.status), c.error, ids, c.consumed);
+        py::object ids = py::none();
+        if (c.status == serve::Status::ok) {
+          if (!c.json.empty())
+            ids = py::bytes(c.json);  // JSON text of the ids (json_only requests)
+          else
+            ids = to_numpy(std::move(c.ids));
+        }
+        out[i] = py::make_tuple(c.id, static_cast<int>(c.status), c.error, ids, c.consumed, c.count);
       }
       loop_->attr("call_soon_threadsafe")(*handler_, out);
     } catch (py::error_already_set& e) {
@@ -277,7 +282,7 @@ class PyBatchEngine {
 
   uint64_t submit(py::object tokenizer, py::handle data, const std::string& dtype,
                   const std::string& priority, double timeout_s, bool segment, bool stream_start,
-                  bool stream_end, size_t target) {
+                  bool stream_end, size_t target, bool json) {
     auto* raw = tokenizer.cast<const Tokenizer*>();  // TypeError unless a blt._core.Tokenizer
     serve::EncodeRequest r;
     r.dtype = parse_dtype(dtype);
@@ -293,6 +298,7 @@ class PyBatchEngine {
     r.stream_start = stream_start;
     r.stream_end = stream_end;
     r.target = target;
+    r.json_only = json;
     auto* ref = new py::object(std::move(tokenizer));
     r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
     return live().submit(std::move(r));
@@ -356,7 +362,7 @@ void bind_serve(py::module_& m) {
       .def("submit", &PyBatchEngine::submit, py::arg("tokenizer"), py::arg("data"),
            py::arg("dtype") = "uint32", py::arg("priority") = "normal", py::arg("timeout_s") = 0.0,
            py::arg("segment") = false, py::arg("stream_start") = false,
-           py::arg("stream_end") = false, py::arg("target") = 0)
+           py::arg("stream_end") = false, py::arg("target") = 0, py::arg("json") = false)
       .def("cancel", &PyBatchEngine::cancel, py::arg("id"))
       .def("flush", &PyBatchEngine::flush)
       .def("close", &PyBatchEngine::close, py::arg("drain") = false)

@@ -50,8 +50,9 @@ class Overloaded(RuntimeError):
 
 class BatchEngine:
     """Native batch encoder; results arrive as ``loop.call_soon_threadsafe(handler, results)`` with
-    ``results`` a list of ``(id, status, error, ids_or_None, consumed)`` (status 0 ok, 1 invalid,
-    2 timed out, 3 shut down, 4 failed)."""
+    ``results`` a list of ``(id, status, error, ids, consumed, count)`` (status 0 ok, 1 invalid,
+    2 timed out, 3 shut down, 4 failed; ``ids`` is an array, the JSON text of the ids as bytes
+    for ``json=True`` requests, or None on error)."""
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class BatchEngine:
         stream_start: bool = False,
         stream_end: bool = False,
         target: int = 0,
+        json: bool = False,
     ) -> int: ...
     def cancel(self, id: int) -> bool: ...
     def flush(self) -> None: ...

@@ -14,6 +14,7 @@
 
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/serve/batch_engine.hpp"
+#include "blt_core/serve/ids_json.hpp"
 
 using namespace blt;
 using namespace blt::serve;
@@ -402,4 +403,37 @@ TEST(BatchEngine, ShutdownFromItsOwnThreadIsRefused) {
   engine.submit(request(std::make_shared<ByteCodec>(), "x"));
   engine.shutdown(true);
   EXPECT_EQ(sink->refused.load(), 1);
+}
+
+TEST(BatchEngine, JsonTextOfIdsForEveryDtype) {
+  auto sink = std::make_shared<RecordingSink>();
+  EngineOptions o;
+  o.max_wait = 0us;
+  BatchEngine engine(o, sink);
+  auto codec = std::make_shared<ByteCodec>();
+  size_t n = 0;
+  for (auto dt : {DType::u16, DType::u32, DType::i32, DType::i64}) {
+    auto r = request(codec, "Hi", Priority::normal, dt);
+    r.json_only = true;
+    engine.submit(std::move(r));
+    ASSERT_TRUE(sink->wait_for(++n));
+  }
+  auto r = request(codec, "", Priority::normal, DType::u32);
+  r.json = true;
+  engine.submit(std::move(r));
+  ASSERT_TRUE(sink->wait_for(++n));
+  auto got = sink->take();
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(got[i].json, "[1,76,109,2]");
+    EXPECT_EQ(got[i].count, 4u);
+    EXPECT_EQ(got[i].ids.size(), 0u);  // json_only: no array
+  }
+  EXPECT_EQ(got[4].json, "[1,2]");
+  EXPECT_EQ(to_vec(got[4].ids), (std::vector<uint64_t>{1, 2}));
+  IdBuffer big = IdBuffer::allocate(DType::i64, 2);
+  big.as<int64_t>()[0] = 9223372036854775807LL;
+  big.as<int64_t>()[1] = 0;
+  std::string out = "x";
+  append_ids_json(big, out);
+  EXPECT_EQ(out, "x[9223372036854775807,0]");
 }

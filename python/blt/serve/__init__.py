@@ -8,8 +8,8 @@ True
 
 from __future__ import annotations
 
-from .engine import AsyncBatchTokenizer, Encoded, EngineClosed, Overloaded
+from .engine import AsyncBatchTokenizer, Encoded, EncodedJson, EngineClosed, Overloaded
 from .registry import TokenizerEntry, TokenizerRegistry, UnknownTokenizer
 
-__all__ = ["AsyncBatchTokenizer", "Encoded", "EngineClosed", "Overloaded", "TokenizerEntry",
+__all__ = ["AsyncBatchTokenizer", "Encoded", "EncodedJson", "EngineClosed", "Overloaded", "TokenizerEntry",
            "TokenizerRegistry", "UnknownTokenizer"]

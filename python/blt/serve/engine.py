@@ -51,6 +51,14 @@ class Encoded(NamedTuple):
     tokenizer: str
 
 
+class EncodedJson(NamedTuple):
+    """Ids of one request as JSON text (``b"[1,2]"``), their number, and the ``name@version``."""
+
+    json: bytes
+    count: int
+    tokenizer: str
+
+
 def _make_handler(ref: "weakref.ref[AsyncBatchTokenizer]"):
     # A weak reference: the native engine holds the handler, and must not keep its owner alive.
     def on_done(results: list) -> None:
@@ -192,12 +200,12 @@ class AsyncBatchTokenizer:
 
     # -- requests ------------------------------------------------------------------------------------
     def _on_done(self, results: list) -> None:
-        for rid, status, error, ids, consumed in results:
+        for rid, status, error, ids, consumed, count in results:
             fut = self._pending.get(rid)
             if fut is None or fut.done():
                 continue  # cancelled or timed out meanwhile
             if status == _OK:
-                fut.set_result((ids, consumed))
+                fut.set_result((ids, consumed, count))
             elif status == _INVALID:
                 fut.set_exception(ValueError(error))
             elif status == _TIMED_OUT:
@@ -221,12 +229,12 @@ class AsyncBatchTokenizer:
 
     async def _submit(self, entry: TokenizerEntry, data: Any, priority: str, dtype: Optional[str],
                       timeout: Optional[float], segment: bool = False, start: bool = False,
-                      end: bool = False, target: int = 0) -> tuple[np.ndarray, int]:
+                      end: bool = False, target: int = 0, json: bool = False) -> tuple[Any, int, int]:
         engine, loop = self._engine_for_loop()
         timeout = self.timeout_s if timeout is None else timeout
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
-        args = (dtype or self.dtype, priority, timeout or 0.0, segment, start, end, target)
+        args = (dtype or self.dtype, priority, timeout or 0.0, segment, start, end, target, json)
         try:
             rid = engine.submit(entry.native, data, *args)
         except UnicodeEncodeError:
@@ -265,7 +273,7 @@ class AsyncBatchTokenizer:
         >>> asyncio.run(main())
         [1, 76, 109, 2]
         """
-        ids, _ = await self._submit(self.registry.resolve(tokenizer), text, priority, dtype, timeout)
+        ids, _, _ = await self._submit(self.registry.resolve(tokenizer), text, priority, dtype, timeout)
         return ids
 
     async def encode_with_version(self, text: Any, *, priority: str = "normal",
@@ -285,17 +293,35 @@ class AsyncBatchTokenizer:
         ([1, 69, 2], 'bytes@1')
         """
         entry = self.registry.resolve(tokenizer)
-        ids, _ = await self._submit(entry, text, priority, dtype, timeout)
+        ids, _, _ = await self._submit(entry, text, priority, dtype, timeout)
         return Encoded(ids, entry.key)
+
+    async def encode_json(self, text: Any, *, priority: str = "normal", tokenizer: Optional[str] = None,
+                          timeout: Optional[float] = None, dtype: Optional[str] = None) -> EncodedJson:
+        """Like :meth:`encode_with_version`, with the ids as JSON text formatted by the native
+        workers (no per-id Python work on the event loop).
+
+        >>> import asyncio, blt
+        >>> async def main():
+        ...     async with blt.AsyncBatchTokenizer() as abt:
+        ...         return await abt.encode_json("Hi")
+        >>> asyncio.run(main())
+        EncodedJson(json=b'[1,76,109,2]', count=4, tokenizer='bytes@1')
+        """
+        entry = self.registry.resolve(tokenizer)
+        text_json, _, count = await self._submit(entry, text, priority, dtype, timeout, json=True)
+        return EncodedJson(text_json, count, entry.key)
 
     async def encode_stream(self, chunks: AsyncIterable[Any], *, segment_bytes: int = 1 << 20,
                             priority: str = "normal", tokenizer: Optional[str] = None,
                             timeout: Optional[float] = None, dtype: Optional[str] = None,
-                            entry: Optional[TokenizerEntry] = None) -> AsyncIterator[np.ndarray]:
+                            entry: Optional[TokenizerEntry] = None,
+                            json: bool = False) -> AsyncIterator[Any]:
         """Encode a byte stream segment by segment; concatenated, the ids equal encode(whole).
 
         Segments are cut where the tokenizer says a cut is safe, about ``segment_bytes`` each. The
-        next chunk is read only when the consumer asks for more ids (backpressure).
+        next chunk is read only when the consumer asks for more ids (backpressure). With ``json``
+        each segment comes as an :class:`EncodedJson` instead of an array.
 
         >>> import asyncio, blt
         >>> async def chunks():
@@ -323,19 +349,19 @@ class AsyncBatchTokenizer:
                 buf += chunk
             if eof:
                 with memoryview(buf) as view:
-                    ids, _ = await self._submit(entry, view, priority, dtype, timeout, True, start,
-                                                True, len(buf))
-                yield ids
+                    ids, _, count = await self._submit(entry, view, priority, dtype, timeout, True,
+                                                       start, True, len(buf), json)
+                yield EncodedJson(ids, count, entry.key) if json else ids
                 return
             with memoryview(buf) as view:
-                ids, consumed = await self._submit(entry, view, priority, dtype, timeout, True,
-                                                   start, False, want)
+                ids, consumed, count = await self._submit(entry, view, priority, dtype, timeout,
+                                                          True, start, False, want, json)
             if consumed == 0:
                 want *= 2  # no safe cut within the window yet: read more and retry
                 continue
             del buf[:consumed]
             start, want = False, segment_bytes
-            yield ids
+            yield EncodedJson(ids, count, entry.key) if json else ids
 
     async def decode(self, ids: Any, *, tokenizer: Optional[str] = None) -> bytes:
         """Bytes of ``ids`` under a registered tokenizer (not batched; large inputs off-loop).

@@ -28,7 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .config import ServeConfig, load_config
-from .engine import AsyncBatchTokenizer, PRIORITIES
+from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
 from .middleware import (REQUEST_ID, ApiError, LimitedTCPSite, log, make_context_middleware,
                          make_limit_middleware, setup_logging)
@@ -94,15 +94,16 @@ def _npy_body(ids: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _ids_response(request: web.Request, ids: np.ndarray, key: str) -> web.Response:
-    headers = {"X-Tokenizer": key, "X-Token-Count": str(ids.size)}
+def _format(request: web.Request) -> str:
     fmt = request.query.get("format", "json")
-    if fmt == "npy":
-        return web.Response(body=_npy_body(ids), content_type="application/x-npy", headers=headers)
-    if fmt != "json":
+    if fmt not in ("json", "npy"):
         raise ApiError(400, f"unknown format {fmt!r} (expected json or npy)")
-    body = '{"tokenizer":"%s","count":%d,"ids":%s}' % (key, ids.size, json.dumps(ids.tolist()))
-    return web.Response(text=body, content_type="application/json", headers=headers)
+    return fmt
+
+
+def _json_ids_body(key: str, r: EncodedJson) -> bytes:
+    # The ids' JSON text comes from the native workers; only the envelope is built here.
+    return b'{"tokenizer":"%s","count":%d,"ids":%s}' % (key.encode(), r.count, r.json)
 
 
 # -- routes ----------------------------------------------------------------------------------------
@@ -117,11 +118,18 @@ async def tokenize(request: web.Request) -> web.Response:
     else:
         body = {}
         text = await request.read()
-    ids, key = await st.abt.encode_with_version(
-        text, priority=_priority(_option(body, request, "priority")),
-        tokenizer=_option(body, request, "tokenizer"), dtype=_option(body, request, "dtype"))
-    st.metrics.count_tokens(ids.size)
-    return _ids_response(request, ids, key)
+    fmt = _format(request)
+    opts = dict(priority=_priority(_option(body, request, "priority")),
+                tokenizer=_option(body, request, "tokenizer"), dtype=_option(body, request, "dtype"))
+    if fmt == "npy":
+        ids, key = await st.abt.encode_with_version(text, **opts)
+        st.metrics.count_tokens(ids.size)
+        return web.Response(body=_npy_body(ids), content_type="application/x-npy",
+                            headers={"X-Tokenizer": key, "X-Token-Count": str(ids.size)})
+    r = await st.abt.encode_json(text, **opts)
+    st.metrics.count_tokens(r.count)
+    return web.Response(body=_json_ids_body(r.tokenizer, r), content_type="application/json",
+                        headers={"X-Tokenizer": r.tokenizer, "X-Token-Count": str(r.count)})
 
 
 async def tokenize_batch(request: web.Request) -> web.Response:
@@ -135,7 +143,8 @@ async def tokenize_batch(request: web.Request) -> web.Response:
     priority = _priority(_option(body, request, "priority"))
     dtype = _option(body, request, "dtype")
     # Every text on the version resolved now, even if another is activated meanwhile.
-    tasks = [asyncio.ensure_future(st.abt.encode(t, priority=priority, tokenizer=entry.key, dtype=dtype))
+    tasks = [asyncio.ensure_future(st.abt.encode_json(t, priority=priority, tokenizer=entry.key,
+                                                      dtype=dtype))
              for t in texts]
     try:
         results = await asyncio.gather(*tasks)
@@ -143,11 +152,10 @@ async def tokenize_batch(request: web.Request) -> web.Response:
         for t in tasks:
             t.cancel()
         raise
-    lists = [ids.tolist() for ids in results]
-    n = sum(len(x) for x in lists)
-    st.metrics.count_tokens(n)
-    return web.json_response({"tokenizer": entry.key, "counts": [len(x) for x in lists], "ids": lists},
-                             headers={"X-Tokenizer": entry.key})
+    st.metrics.count_tokens(sum(r.count for r in results))
+    body = b'{"tokenizer":"%s","counts":[%s],"ids":[%s]}' % (
+        entry.key.encode(), b",".join(b"%d" % r.count for r in results), b",".join(r.json for r in results))
+    return web.Response(body=body, content_type="application/json", headers={"X-Tokenizer": entry.key})
 
 
 async def detokenize(request: web.Request) -> web.Response:
@@ -203,20 +211,22 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
                                        "X-Request-Id": request[REQUEST_ID]})
     seq = tokens = 0
     gen = st.abt.encode_stream(chunks(), segment_bytes=segment, priority=priority, dtype=dtype,
-                               timeout=cfg.request_timeout_s, entry=entry)
+                               timeout=cfg.request_timeout_s, entry=entry, json=fmt == "json")
     try:
-        async for ids in gen:
+        async for seg in gen:
             if not resp.prepared:
                 await resp.prepare(request)
             if fmt == "json":
-                data = '{"seq":%d,"count":%d,"ids":%s}' % (seq, ids.size, json.dumps(ids.tolist()))
+                count = seg.count
+                data = b'{"seq":%d,"count":%d,"ids":%s}' % (seq, count, seg.json)
             else:
-                b64 = base64.b64encode(ids.astype(ids.dtype.newbyteorder("<"), copy=False).tobytes())
-                data = '{"seq":%d,"count":%d,"ids_b64":"%s"}' % (seq, ids.size, b64.decode())
-            await resp.write(b"event: ids\ndata: " + data.encode() + b"\n\n")  # waits for the reader
+                count = seg.size
+                b64 = base64.b64encode(seg.astype(seg.dtype.newbyteorder("<"), copy=False).tobytes())
+                data = b'{"seq":%d,"count":%d,"ids_b64":"%s"}' % (seq, count, b64)
+            await resp.write(b"event: ids\ndata: " + data + b"\n\n")  # waits for the reader
             seq += 1
-            tokens += ids.size
-            st.metrics.count_tokens(ids.size)
+            tokens += count
+            st.metrics.count_tokens(count)
     except Exception as exc:
         if not resp.prepared:
             raise  # nothing sent yet: the middleware answers with a proper status

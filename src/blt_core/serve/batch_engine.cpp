@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "blt_core/parallel.hpp"
+#include "blt_core/serve/ids_json.hpp"
 
 namespace blt::serve {
 
@@ -238,6 +239,9 @@ Completion BatchEngine::encode_one(Pending& p) {
         convert_ids(ids.data(), ids.size(), r.dtype, c.ids.data());
       }
     }
+    c.count = c.ids.size();
+    if (r.json || r.json_only) append_ids_json(c.ids, c.json);
+    if (r.json_only) c.ids = IdBuffer();
   } catch (const std::invalid_argument& e) {
     c.status = Status::invalid;
     c.error = e.what();

@@ -55,6 +55,11 @@ struct EncodeRequest {
   bool stream_start = false;
   bool stream_end = false;
   size_t target = 0;
+
+  // Also (json) or only (json_only) deliver the ids as JSON text (Completion::json), formatted by
+  // the worker rather than by the caller's event loop.
+  bool json = false;
+  bool json_only = false;
 };
 
 struct Completion {
@@ -63,6 +68,8 @@ struct Completion {
   std::string error;
   IdBuffer ids;
   size_t consumed = 0;  // segment mode: bytes of the window encoded (including a skipped BOM)
+  size_t count = 0;     // number of ids (also when only their JSON text is delivered)
+  std::string json;     // "[id,id,...]" when the request asked for JSON
   // Handed back so the sink decides on which thread (and under which lock) it is released.
   std::shared_ptr<const Tokenizer> tokenizer;
 };
