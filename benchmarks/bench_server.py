@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,29 +132,39 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
     rows, peak = [], {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for mode, mbs in (("batching (64)", 64), ("no batching (1)", 1)):
-            with Server(mbs, args.max_wait_ms) as srv:
-                for size in sizes:
-                    body_path = os.path.join(tmp, f"body{size}")
-                    Path(body_path).write_bytes(payload(size))
-                    run_wrk(srv.url, body_path, 8, 1.0)  # warm-up
-                    for c in levels:
-                        r = run_wrk(srv.url, body_path, c, args.duration)
-                        r.update(mode=mode, size=size, c=c, tps=r["rps"] * (size + 2))
-                        rows.append(r)
-                        peak[(mode, size)] = max(peak.get((mode, size), 0.0), r["rps"])
-                        print(f"{mode:16} {size:5} B c={c:4}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f}"
-                              f"  p95 {r['p95']:.2f}  p99 {r['p99']:.2f} ms  errors {r['errors']}", flush=True)
+    modes = (("batching (64)", 64), ("no batching (1)", 1))
+    with tempfile.TemporaryDirectory() as tmp, Server(64, args.max_wait_ms) as batched, \
+            Server(1, args.max_wait_ms) as unbatched:
+        servers = {"batching (64)": batched, "no batching (1)": unbatched}
+        for size in sizes:
+            body_path = os.path.join(tmp, f"body{size}")
+            Path(body_path).write_bytes(payload(size))
+            for srv in servers.values():
+                run_wrk(srv.url, body_path, 8, 1.0)  # warm-up
+            for c in levels:
+                # The machine is shared: alternate the two servers in 1 s slices and keep medians,
+                # so a burst of outside load does not land on one configuration only.
+                slices = {mode: [] for mode, _ in modes}
+                for _ in range(max(1, round(args.duration))):
+                    for mode, _ in modes:
+                        slices[mode].append(run_wrk(servers[mode].url, body_path, c, 1.0))
+                for mode, _ in modes:
+                    r = {k: statistics.median(x[k] for x in slices[mode])
+                         for k in ("rps", "p50", "p95", "p99")}
+                    r.update(errors=sum(x["errors"] for x in slices[mode]), mode=mode, size=size, c=c,
+                             tps=r["rps"] * (size + 2))
+                    rows.append(r)
+                    peak[(mode, size)] = max(peak.get((mode, size), 0.0), r["rps"])
+                    print(f"{mode:16} {size:5} B c={c:4}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f}"
+                          f"  p95 {r['p95']:.2f}  p99 {r['p99']:.2f} ms  errors {r['errors']}", flush=True)
         half = {}
-        with Server(64, args.max_wait_ms) as srv:
-            for size in sizes:
-                body_path = os.path.join(tmp, f"body{size}")
-                rate = peak[("batching (64)", size)] / 2
-                half[size] = run_wrk(srv.url, body_path, 64, args.duration, rate=rate)
-                h = half[size]
-                print(f"half peak {size} B at {rate:.0f} req/s: achieved {h['rps']:.0f}, p50 {h['p50']:.2f}"
-                      f" p95 {h['p95']:.2f} p99 {h['p99']:.2f} ms, errors {h['errors']}", flush=True)
+        for size in sizes:
+            body_path = os.path.join(tmp, f"body{size}")
+            rate = peak[("batching (64)", size)] / 2
+            half[size] = run_wrk(batched.url, body_path, 64, args.duration, rate=rate)
+            h = half[size]
+            print(f"half peak {size} B at {rate:.0f} req/s: achieved {h['rps']:.0f}, p50 {h['p50']:.2f}"
+                  f" p95 {h['p95']:.2f} p99 {h['p99']:.2f} ms, errors {h['errors']}", flush=True)
     engine = {}
     for size in sizes:
         for mbs in (64, 1):
@@ -164,7 +175,7 @@ def main() -> None:
              f"`python benchmarks/bench_server.py --duration {args.duration:g} --concurrency {args.concurrency}"
              f" --sizes {args.sizes}` (rev {git_rev()}, {time.strftime('%Y-%m-%d')})", "",
              f"Machine: {machine()}. Server: one aiohttp process, ByteTokenizer `bytes@1`, "
-             f"max_wait_ms={args.max_wait_ms:g}; load: wrk -t1 (closed loop) on the same machine; load average before the run: {load}.", "",
+             f"max_wait_ms={args.max_wait_ms:g}; load: wrk -t1 (closed loop) on the same machine, batching and non-batching servers alternated in 1 s slices (medians of {max(1, round(args.duration))} slices); load average before the run: {load}.", "",
              "| server | body | clients | requests/s | tokens/s | p50 ms | p95 ms | p99 ms | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
