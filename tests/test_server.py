@@ -329,6 +329,8 @@ def test_stream_small_json_and_errors():
             assert r.status == 413
             r = await s.post("/v1/tokenize_stream?format=xml", data=b"x")
             assert r.status == 400
+            r = await s.post("/v1/tokenize_stream?dtype=float16", data=b"x")
+            assert r.status == 400 and "dtype" in (await error_of(r))["message"]
 
             first = asyncio.Event()
 
@@ -352,11 +354,9 @@ def test_stream_small_json_and_errors():
 def test_stream_of_50_mb_is_answered_while_uploading(corpus_dir):
     seed = (corpus_dir / "en_prose.txt").read_bytes()[: 1 << 20]
     body = (seed * (50 * (1 << 20) // len(seed) + 1))[: 50 * (1 << 20)]
-    first_event_seen = asyncio.Event
-
     async def main():
         async with server() as s:
-            got_first = first_event_seen()
+            got_first = asyncio.Event()
 
             async def upload():
                 view = memoryview(body)

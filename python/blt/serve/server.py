@@ -35,6 +35,7 @@ from .middleware import (REQUEST_ID, ApiError, LimitedTCPSite, log, make_context
 from .registry import WARMUP_TEXT, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
+DTYPES = ("uint16", "uint32", "int32", "int64")
 STREAM_READ_BYTES = 1 << 16
 
 
@@ -195,7 +196,8 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "segment_bytes must be an integer") from None
     if not 1 <= segment <= 64 << 20:
         raise ApiError(400, "segment_bytes must be in 1..67108864")
-    np.dtype(dtype) if dtype in ("uint16", "uint32", "int32", "int64") else _bad_dtype(dtype)
+    if dtype not in DTYPES:
+        raise ApiError(400, f"unknown dtype {dtype!r} (expected one of {', '.join(DTYPES)})")
     received = 0
 
     async def chunks():
@@ -250,10 +252,6 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
     await resp.write(b"event: done\ndata: " + done.encode() + b"\n\n")
     await resp.write_eof()
     return resp
-
-
-def _bad_dtype(dtype: str):
-    raise ApiError(400, f"unknown dtype {dtype!r} (expected uint16, uint32, int32 or int64)")
 
 
 async def tokenizers(request: web.Request) -> web.Response:
