@@ -291,3 +291,33 @@ def test_requests_of_one_loop_iteration_leave_together_without_waiting():
     assert [x.tolist() for x in first] == [BT.encode(str(i), dtype="uint32").tolist() for i in range(10)]
     assert second.tolist() == BT.encode("alone", dtype="uint32").tolist()
     assert stats["batches"] == 2
+
+
+def test_random_cancellations_and_timeouts_keep_every_other_answer_right():
+    rng = random.Random(11)
+
+    async def main():
+        abt = AsyncBatchTokenizer(max_batch_size=16, max_wait_ms=1, queue_capacity=4096)
+        texts = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 200))) for _ in range(1500)]
+        tasks = []
+        for t in texts:
+            timeout = 1e-4 if rng.random() < 0.1 else None
+            tasks.append(asyncio.ensure_future(abt.encode(t, timeout=timeout,
+                                                          priority=rng.choice(["high", "normal", "low"]))))
+            if rng.random() < 0.05:
+                await asyncio.sleep(0)
+        for t in rng.sample(tasks, 400):
+            t.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await abt.aclose()
+        return texts, results, abt._engine.closed
+
+    texts, results, closed = run(main())
+    answered = 0
+    for t, r in zip(texts, results):
+        if isinstance(r, np.ndarray):
+            np.testing.assert_array_equal(r, BT.encode(t, dtype="uint32"))
+            answered += 1
+        else:
+            assert isinstance(r, (asyncio.CancelledError, TimeoutError)), repr(r)
+    assert answered > 500 and closed
