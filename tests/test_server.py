@@ -21,7 +21,7 @@ import blt  # noqa: E402
 from blt.serve import TokenizerRegistry  # noqa: E402
 from blt.serve.config import ServeConfig  # noqa: E402
 from blt.serve.middleware import LimitedTCPSite  # noqa: E402
-from blt.serve.server import create_app  # noqa: E402
+from blt.serve.server import STATE, create_app  # noqa: E402
 
 BT = blt.ByteTokenizer()
 TOKEN = "s3cret-admin"
@@ -38,6 +38,7 @@ async def server(registry=None, **overrides):
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{site.port}") as session:
             session.port = site.port
+            session.app = app
             yield session
     finally:
         await runner.cleanup()
@@ -170,6 +171,10 @@ def test_health_ready_tokenizers_and_metrics():
             await asyncio.gather(*(s.post("/v1/tokenize", json={"text": "abc"}) for _ in range(40)))
             await s.post("/v1/tokenize", json={})
             text = await (await s.get("/metrics")).text()
+            s.app[STATE].draining = True  # what SIGTERM sets before the listener closes
+            r = await s.get("/readyz")
+            assert r.status == 503 and (await r.json())["status"] == "draining"
+            assert (await s.get("/healthz")).status == 200
             return text
 
     text = run(main())
