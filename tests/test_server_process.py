@@ -46,6 +46,8 @@ def test_config_precedence_yaml_env_flags(tmp_path):
         load_config(["--config", str(path)], environ={})
     with pytest.raises(ValueError, match="max_batch_size"):
         load_config(["--max-batch-size", "0"], environ={})
+    with pytest.raises(ValueError, match="dtype"):
+        load_config(["--dtype", "float32"], environ={})
     with pytest.raises(ValueError, match="port"):
         load_config(["--port", "http"], environ={})
     with pytest.raises(OSError, match="cannot read config"):

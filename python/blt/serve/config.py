@@ -1,5 +1,28 @@
 """blt-serve configuration: defaults, then an optional YAML file, then BLT_SERVE_* environment
 variables, then command-line flags (each overrides the one before).
+
+A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeConfig fields::
+
+    host: 0.0.0.0
+    port: 8080
+    max_batch_size: 64
+    max_wait_ms: 2
+    queue_capacity: 1024
+    request_timeout_s: 30
+    max_body_bytes: 16777216
+    max_connections: 1024
+    rate_limit_rps: 100        # per client (X-Client-Id header, else peer address); 0: off
+    rate_limit_burst: 200
+    admin_token: change-me     # or BLT_SERVE_ADMIN_TOKEN; admin routes are off without one
+    drain_timeout_s: 10
+    log_level: info
+    tokenizers:
+      - {name: bytes, version: 1, spec: bytes}
+      - {name: bytes_text, version: 1, spec: "bytes:meta=text,strip_bom=true"}
+
+Environment variables are the upper-case field names with the BLT_SERVE_ prefix
+(``BLT_SERVE_MAX_BATCH_SIZE=32``); ``BLT_SERVE_TOKENIZERS`` and ``--tokenizers`` take
+``name@version=spec;name@version=spec``.
 """
 
 from __future__ import annotations
@@ -75,6 +98,8 @@ class ServeConfig:
             raise ValueError(f"config port must be in 0..65535, got {self.port}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError(f"config log_level must be debug, info, warning or error, got {self.log_level!r}")
+        if self.dtype not in ("uint16", "uint32", "int32", "int64"):
+            raise ValueError(f"config dtype must be uint16, uint32, int32 or int64, got {self.dtype!r}")
         if not self.tokenizers:
             raise ValueError("config tokenizers: at least one tokenizer is required")
         return self
