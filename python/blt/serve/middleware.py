@@ -25,7 +25,8 @@ log = logging.getLogger("blt.serve")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 STREAM_ROUTE = "/v1/tokenize_stream"
-REQUEST_ID = web.RequestKey("blt_request_id", str)
+# aiohttp >= 3.12 has typed request keys; older versions take a plain string.
+REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey") else "blt_request_id"
 
 
 class ApiError(Exception):
@@ -87,7 +88,7 @@ def _as_api_error(exc: BaseException) -> ApiError:
         return ApiError(503, str(exc), code="overloaded", headers={"Retry-After": "1"})
     if isinstance(exc, EngineClosed):
         return ApiError(503, "server is shutting down", headers={"Retry-After": "1"})
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ApiError(504, "request timed out")
     if isinstance(exc, (ValueError, TypeError)):
         return ApiError(400, str(exc))
@@ -214,9 +215,11 @@ def make_limit_middleware(state: Any) -> Callable:
         if stream:
             return await handler(request)  # streams bound each segment instead
         try:
-            async with asyncio.timeout(cfg.request_timeout_s):
-                return await handler(request)
-        except TimeoutError:
+            if hasattr(asyncio, "timeout"):  # Python >= 3.11
+                async with asyncio.timeout(cfg.request_timeout_s):
+                    return await handler(request)
+            return await asyncio.wait_for(handler(request), cfg.request_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
             raise ApiError(504, f"request not completed within {cfg.request_timeout_s:g} s") from None
 
     return limits
