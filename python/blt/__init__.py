@@ -10,7 +10,8 @@ from __future__ import annotations
 from . import _core
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
 from .ragged import RaggedIds
+from .serve import AsyncBatchTokenizer, Overloaded
 
 __version__ = "0.1.0"
 
-__all__ = ["ByteTokenizer", "RaggedIds", "CONTENT_TYPES", "__version__"]
+__all__ = ["ByteTokenizer", "RaggedIds", "CONTENT_TYPES", "AsyncBatchTokenizer", "Overloaded", "__version__"]

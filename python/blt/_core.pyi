@@ -45,5 +45,45 @@ class ByteCodec(Tokenizer):
 # --- bpe ------------------------------------------------------------------------------------------
 
 # --- serve ----------------------------------------------------------------------------------------
+class Overloaded(RuntimeError):
+    """A batch engine queue is full; retry later."""
+
+class BatchEngine:
+    """Native batch encoder; results arrive as ``loop.call_soon_threadsafe(handler, results)`` with
+    ``results`` a list of ``(id, status, error, ids, consumed, count)`` (status 0 ok, 1 invalid,
+    2 timed out, 3 shut down, 4 failed; ``ids`` is an array, the JSON text of the ids as bytes
+    for ``json=True`` requests, or None on error)."""
+
+    def __init__(
+        self,
+        loop: Any,
+        handler: Any,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 2.0,
+        queue_capacity: int = 1024,
+        threads: int = 0,
+        max_inflight_batches: int = 0,
+    ) -> None: ...
+    def submit(
+        self,
+        tokenizer: Tokenizer,
+        data: Any,
+        dtype: str = "uint32",
+        priority: str = "normal",
+        timeout_s: float = 0.0,
+        segment: bool = False,
+        stream_start: bool = False,
+        stream_end: bool = False,
+        target: int = 0,
+        json: bool = False,
+    ) -> int: ...
+    def cancel(self, id: int) -> bool: ...
+    def flush(self) -> None: ...
+    def close(self, drain: bool = False) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def queue_depth(self) -> Tuple[int, int, int]: ...
+    def stats(self) -> dict: ...
+
 
 # --- patch ----------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""blt-serve under load on loopback: requests/s, tokens/s and p50/p95/p99 latency for 64-byte and
+4 KB POST /v1/tokenize bodies at several concurrency levels, with batching (max_batch_size=64) and
+without (max_batch_size=1). Closed-loop load from wrk; then wrk paced at half the batching
+server's peak rate for the p99 target; then the engine alone in process. Writes its RESULTS.md
+section.
+
+    python benchmarks/bench_server.py [--duration 4] [--concurrency 8,64,256] [--sizes 64,4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import CORPUS, git_rev, machine, write_section  # noqa: E402
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/octet-stream"
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*all")
+f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+PACED = """
+-- Each connection waits about connections/rate seconds between requests (exponential gaps).
+local mean_ms = {mean_ms}
+delay = function()
+  return math.floor(-math.log(1 - math.random()) * mean_ms)
+end
+"""
+
+
+def payload(size: int) -> bytes:
+    text = (CORPUS / "en_prose.txt").read_bytes() if (CORPUS / "en_prose.txt").exists() else b"lorem ipsum " * 1000
+    return text[10_000:10_000 + size]
+
+
+class Server:
+    def __init__(self, max_batch_size: int, max_wait_ms: float) -> None:
+        self.args = ["--max-batch-size", str(max_batch_size), "--max-wait-ms", str(max_wait_ms),
+                     "--queue-capacity", "4096", "--max-connections", "4096",
+                     "--access-log", "false", "--log-level", "warning", "--port", "0"]
+
+    def __enter__(self) -> "Server":
+        self.proc = subprocess.Popen([sys.executable, "-m", "blt.serve.server", *self.args],
+                                     stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stderr:
+            m = re.search(r"listening on http://[\d.]+:(\d+)", line)
+            if m:
+                self.url = f"http://127.0.0.1:{m.group(1)}"
+                return self
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_wrk(url: str, body_path: str, concurrency: int, duration: float, threads: int = 1,
+            rate: float = 0.0) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT.format(body=body_path))
+        if rate > 0:
+            f.write(PACED.format(mean_ms=concurrency * 1000.0 / rate))
+        script = f.name
+    try:
+        out = subprocess.run(["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency),
+                              "-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", script, url + "/v1/tokenize"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script)
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    n, dur_us, p50, p95, p99, bad_status, sock_err = map(int, m.groups())
+    return {"requests": n, "rps": n / (dur_us / 1e6), "p50": p50 / 1e3, "p95": p95 / 1e3,
+            "p99": p99 / 1e3, "errors": bad_status + sock_err}
+
+
+async def engine_only(body: bytes, max_batch_size: int, clients: int, duration: float) -> float:
+    """Requests/s of AsyncBatchTokenizer alone: `clients` coroutines encoding back to back."""
+    import blt
+
+    done = 0
+    async with blt.AsyncBatchTokenizer(max_batch_size=max_batch_size, max_wait_ms=2.0,
+                                       queue_capacity=4096) as abt:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + duration
+
+        async def client() -> None:
+            nonlocal done
+            while loop.time() < end:
+                await abt.encode(body)
+                done += 1
+
+        t0 = loop.time()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return done / (loop.time() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--concurrency", default="8,64,256")
+    ap.add_argument("--sizes", default="64,4096")
+    ap.add_argument("--max-wait-ms", type=float, default=2.0)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found (Debian package wrk)")
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # other work on a shared machine
+    levels = [int(c) for c in args.concurrency.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows, peak = [], {}
+    modes = (("batching (64)", 64), ("no batching (1)", 1))
+    with tempfile.TemporaryDirectory() as tmp, Server(64, args.max_wait_ms) as batched, \
+            Server(1, args.max_wait_ms) as unbatched:
+        servers = {"batching (64)": batched, "no batching (1)": unbatched}
+        for size in sizes:
+            body_path = os.path.join(tmp, f"body{size}")
+            Path(body_path).write_bytes(payload(size))
+            for srv in servers.values():
+                run_wrk(srv.url, body_path, 8, 1.0)  # warm-up
+            for c in levels:
+                # The machine is shared: alternate the two servers in 1 s slices and keep medians,
+                # so a burst of outside load does not land on one configuration only.
+                slices = {mode: [] for mode, _ in modes}
+                for _ in range(max(1, round(args.duration))):
+                    for mode, _ in modes:
+                        slices[mode].append(run_wrk(servers[mode].url, body_path, c, 1.0))
+                for mode, _ in modes:
+                    r = {k: statistics.median(x[k] for x in slices[mode])
+                         for k in ("rps", "p50", "p95", "p99")}
+                    r.update(errors=sum(x["errors"] for x in slices[mode]), mode=mode, size=size, c=c,
+                             tps=r["rps"] * (size + 2))
+                    rows.append(r)
+                    peak[(mode, size)] = max(peak.get((mode, size), 0.0), r["rps"])
+                    print(f"{mode:16} {size:5} B c={c:4}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f}"
+                          f"  p95 {r['p95']:.2f}  p99 {r['p99']:.2f} ms  errors {r['errors']}", flush=True)
+        half = {}
+        for size in sizes:
+            body_path = os.path.join(tmp, f"body{size}")
+            rate = peak[("batching (64)", size)] / 2
+            half[size] = run_wrk(batched.url, body_path, 64, args.duration, rate=rate)
+            h = half[size]
+            print(f"half peak {size} B at {rate:.0f} req/s: achieved {h['rps']:.0f}, p50 {h['p50']:.2f}"
+                  f" p95 {h['p95']:.2f} p99 {h['p99']:.2f} ms, errors {h['errors']}", flush=True)
+    engine = {}
+    for size in sizes:
+        for mbs in (64, 1):
+            engine[(size, mbs)] = asyncio.run(engine_only(payload(size), mbs, max(levels), args.duration))
+            print(f"engine only {size} B max_batch_size={mbs}: {engine[(size, mbs)]:.0f} req/s", flush=True)
+
+    lines = ["## bench_server: blt-serve over loopback HTTP", "",
+             f"`python benchmarks/bench_server.py --duration {args.duration:g} --concurrency {args.concurrency}"
+             f" --sizes {args.sizes}` (rev {git_rev()}, {time.strftime('%Y-%m-%d')})", "",
+             f"Machine: {machine()}. Server: one aiohttp process, ByteTokenizer `bytes@1`, "
+             f"max_wait_ms={args.max_wait_ms:g}; load: wrk -t1 (closed loop) on the same machine, batching and non-batching servers alternated in 1 s slices (medians of {max(1, round(args.duration))} slices); load average before the run: {load}.", "",
+             "| server | body | clients | requests/s | tokens/s | p50 ms | p95 ms | p99 ms | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['mode']} | {r['size']} B | {r['c']} | {r['rps']:,.0f} | {r['tps']:,.0f} | "
+                     f"{r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {r['errors']} |")
+    lines += ["", "Batching speed-up at 256 clients (requests/s, batching / no batching): " + ", ".join(
+        f"{s} B: {next(r['rps'] for r in rows if r['mode'].startswith('batching') and r['size'] == s and r['c'] == max(levels)) / next(r['rps'] for r in rows if r['mode'].startswith('no') and r['size'] == s and r['c'] == max(levels)):.2f}x"
+        for s in sizes), "",
+        "At half the batching server's peak rate (wrk, 64 connections paced by exponential gaps of "
+        "64/rate s; latency from send):", "",
+        "| body | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in sizes:
+        h = half[s]
+        lines.append(f"| {s} B | {peak[('batching (64)', s)] / 2:,.0f} | {h['rps']:,.0f} | {h['p50']:.2f} | "
+                     f"{h['p95']:.2f} | {h['p99']:.2f} | {h['errors']} |")
+    lines += ["", f"Engine alone (AsyncBatchTokenizer in process, {max(levels)} coroutines, no HTTP), requests/s:", "",
+              "| body | max_batch_size=64 | max_batch_size=1 | ratio |", "|---:|---:|---:|---:|"]
+    for s in sizes:
+        lines.append(f"| {s} B | {engine[(s, 64)]:,.0f} | {engine[(s, 1)]:,.0f} | {engine[(s, 64)] / engine[(s, 1)]:.2f}x |")
+    write_section("bench_server", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Prometheus metrics of blt-serve: request counts, errors, latency (histogram and live
+p50/p95/p99), tokens and tokens/s, engine queue depth and batch sizes. One registry per server.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+class SlidingWindow:
+    """Recent (time, value) samples: at most ``seconds`` old and ``max_samples`` many."""
+
+    def __init__(self, seconds: float = 60.0, max_samples: int = 100_000) -> None:
+        self.seconds = seconds
+        self._samples: collections.deque = collections.deque(maxlen=max_samples)
+        self._lock = threading.Lock()
+
+    def add(self, value: float, now: float | None = None) -> None:
+        with self._lock:
+            self._samples.append((time.monotonic() if now is None else now, value))
+
+    def values(self) -> np.ndarray:
+        cutoff = time.monotonic() - self.seconds
+        with self._lock:
+            while self._samples and self._samples[0][0] < cutoff:
+                self._samples.popleft()
+            return np.fromiter((v for _, v in self._samples), dtype=np.float64, count=len(self._samples))
+
+
+class _LiveCollector:
+    """Values read at scrape time: engine state and sliding-window statistics."""
+
+    def __init__(self, metrics: "ServerMetrics") -> None:
+        self.m = metrics
+
+    def collect(self):
+        m = self.m
+        depth = GaugeMetricFamily("blt_queue_depth", "Requests waiting in the batch engine",
+                                  labels=["priority"])
+        for prio, n in m.abt.queue_depth().items():
+            depth.add_metric([prio], n)
+        yield depth
+
+        stats = m.abt.stats()
+        if stats:
+            bounds, counts = stats["batch_size_bounds"], stats["batch_size_counts"]
+            cum, buckets = 0, []
+            for b, c in zip(bounds, counts):
+                cum += c
+                buckets.append((str(float(b)), cum))
+            buckets.append(("+Inf", cum + counts[-1]))
+            yield HistogramMetricFamily("blt_batch_size", "Requests per encoded batch",
+                                        buckets=buckets, sum_value=stats["batched_requests"])
+            for key in ("rejected", "timed_out", "cancelled"):
+                yield CounterMetricFamily(f"blt_engine_{key}", f"Engine requests {key}",
+                                          value=stats[key])
+            yield GaugeMetricFamily("blt_engine_inflight_batches", "Batches being encoded",
+                                    value=stats["inflight_batches"])
+
+        lat = m.latency_window.values()
+        q = GaugeMetricFamily("blt_request_latency_quantile_seconds",
+                              f"Request latency quantiles over the last {m.latency_window.seconds:g} s",
+                              labels=["quantile"])
+        for p in QUANTILES:
+            q.add_metric([str(p)], float(np.quantile(lat, p)) if lat.size else 0.0)
+        yield q
+
+        toks = m.token_window.values()
+        yield GaugeMetricFamily("blt_tokens_per_second",
+                                f"Token ids returned per second over the last {m.token_window.seconds:g} s",
+                                value=float(toks.sum()) / m.token_window.seconds)
+        yield GaugeMetricFamily("blt_inflight_requests", "HTTP requests being handled",
+                                value=m.inflight)
+
+
+class ServerMetrics:
+    """All metrics of one server, in their own registry (several servers can share a process)."""
+
+    def __init__(self, abt: Any) -> None:
+        self.abt = abt
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("blt_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.errors = Counter("blt_request_errors", "HTTP responses with status >= 400",
+                              ["route", "status"], registry=r)
+        self.latency = Histogram("blt_request_latency_seconds", "HTTP request latency", ["route"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.tokens = Counter("blt_tokens", "Token ids returned", registry=r)
+        self.rejected_connections = Counter("blt_rejected_connections",
+                                            "Connections refused over max_connections", registry=r)
+        self.latency_window = SlidingWindow(60.0)
+        self.token_window = SlidingWindow(10.0)
+        self.inflight = 0
+        r.register(_LiveCollector(self))
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        if status >= 400:
+            self.errors.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        self.latency_window.add(seconds)
+
+    def count_tokens(self, n: int) -> None:
+        self.tokens.inc(n)
+        self.token_window.add(n)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,271 @@
+"""blt-serve middleware: request ids and JSON access logs, JSON errors, per-client token-bucket
+rate limiting, body size limits, request timeouts, and a listening site with a connection limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import sys
+import time
+import traceback
+import uuid
+from typing import Any, Callable, Optional
+
+from aiohttp import web
+
+from .engine import EngineClosed, Overloaded
+from .registry import UnknownTokenizer
+
+log = logging.getLogger("blt.serve")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+STREAM_ROUTE = "/v1/tokenize_stream"
+# aiohttp >= 3.12 has typed request keys; older versions take a plain string.
+REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey") else "blt_request_id"
+
+
+class ApiError(Exception):
+    """An error answered as JSON ``{"error": {status, code, message, request_id}}``."""
+
+    def __init__(self, status: int, message: str, *, code: Optional[str] = None,
+                 headers: Optional[dict] = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _CODES.get(status, "error")
+        self.headers = headers or {}
+
+
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+          413: "body_too_large", 429: "rate_limited", 500: "internal_error", 503: "unavailable",
+          504: "timeout"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, msg and the record's structured ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": round(record.created, 6), "level": record.levelname.lower(), "msg": record.getMessage()}
+        out.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            out["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str) -> None:
+    if any(getattr(h, "_blt_json", False) for h in log.handlers):
+        log.setLevel(level.upper())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._blt_json = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(level.upper())
+    log.propagate = False
+
+
+def error_response(err: ApiError, request_id: str) -> web.Response:
+    body = {"error": {"status": err.status, "code": err.code, "message": err.message,
+                      "request_id": request_id}}
+    return web.json_response(body, status=err.status, headers=err.headers)
+
+
+def _as_api_error(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return ApiError(413, "request body too large")
+    if isinstance(exc, web.HTTPException):
+        return ApiError(exc.status, exc.reason or "error")
+    if isinstance(exc, UnknownTokenizer):
+        return ApiError(404, str(exc.args[0]) if exc.args else "unknown tokenizer")
+    if isinstance(exc, Overloaded):
+        return ApiError(503, str(exc), code="overloaded", headers={"Retry-After": "1"})
+    if isinstance(exc, EngineClosed):
+        return ApiError(503, "server is shutting down", headers={"Retry-After": "1"})
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return ApiError(504, "request timed out")
+    if isinstance(exc, (ValueError, TypeError)):
+        return ApiError(400, str(exc))
+    return ApiError(500, "internal server error")
+
+
+def route_name(request: web.Request) -> str:
+    info = request.match_info
+    resource = info.route.resource if info.route is not None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def make_context_middleware(state: Any) -> Callable:
+    """Outermost: request id, JSON error bodies, access log and metrics."""
+
+    @web.middleware
+    async def context(request: web.Request, handler):
+        start = time.perf_counter()
+        rid = request.headers.get("X-Request-Id", "")
+        if not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex
+        request[REQUEST_ID] = rid
+        route = route_name(request)
+        state.metrics.inflight += 1
+        status = 500
+        try:
+            try:
+                resp = await handler(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
+                err = _as_api_error(exc)
+                if err.status == 500:
+                    log.error("unhandled error", exc_info=exc, extra={"fields": {"request_id": rid, "path": request.path}})
+                resp = error_response(err, rid)
+            status = resp.status
+            if not resp.prepared:
+                resp.headers["X-Request-Id"] = rid
+            return resp
+        finally:
+            elapsed = time.perf_counter() - start
+            state.metrics.inflight -= 1
+            state.metrics.observe(route, request.method, status, elapsed)
+            if state.config.access_log:
+                log.info("request", extra={"fields": {
+                    "request_id": rid, "method": request.method, "path": request.path,
+                    "route": route, "status": status, "duration_ms": round(elapsed * 1e3, 3),
+                    "client": request.remote, "bytes_in": request.content_length}})
+
+    return context
+
+
+class TokenBucket:
+    __slots__ = ("tokens", "stamp")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
+
+
+class RateLimiter:
+    """Per-client token buckets: ``rate`` tokens/s refill, ``burst`` capacity.
+
+    >>> from blt.serve.middleware import RateLimiter
+    >>> rl = RateLimiter(rate=1.0, burst=2)
+    >>> [rl.take("a", now=0.0) for _ in range(3)]
+    [0.0, 0.0, 1.0]
+    >>> rl.take("a", now=1.0), rl.take("b", now=1.0)
+    (0.0, 0.0)
+    """
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:
+        self.rate = float(rate)
+        self.burst = float(max(1, burst or math.ceil(rate)))
+        self.max_clients = max_clients
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, client: str, now: Optional[float] = None) -> float:
+        """0.0 if the request may pass, else seconds until a token is available."""
+        now = time.monotonic() if now is None else now
+        b = self._buckets.get(client)
+        if b is None:
+            if len(self._buckets) >= self.max_clients:
+                self._prune(now)
+            b = self._buckets[client] = TokenBucket(self.burst, now)
+        b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
+        b.stamp = now
+        if b.tokens >= 1.0:
+            b.tokens -= 1.0
+            return 0.0
+        return (1.0 - b.tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.rate >= self.burst]
+        for k in full:
+            del self._buckets[k]
+        if len(self._buckets) >= self.max_clients:
+            self._buckets.clear()
+
+
+def client_key(request: web.Request) -> str:
+    """``X-Client-Id`` when given (a gateway names the client), else the peer address."""
+    return request.headers.get("X-Client-Id") or request.remote or "?"
+
+
+def make_limit_middleware(state: Any) -> Callable:
+    """Rate limit (429 + Retry-After), body size (413) and request timeout (504)."""
+    cfg = state.config
+    limiter = RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst) if cfg.rate_limit_rps > 0 else None
+
+    @web.middleware
+    async def limits(request: web.Request, handler):
+        path = request.path
+        if limiter is not None and path not in UNLIMITED_ROUTES:
+            wait = limiter.take(client_key(request))
+            if wait > 0:
+                raise ApiError(429, f"rate limit of {cfg.rate_limit_rps:g} requests/s exceeded",
+                               headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        stream = path == STREAM_ROUTE
+        limit = cfg.max_stream_bytes if stream else cfg.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise ApiError(413, f"request body of {request.content_length} bytes exceeds the "
+                                f"limit of {limit} bytes")
+        if stream:
+            return await handler(request)  # streams bound each segment instead
+        try:
+            if hasattr(asyncio, "timeout"):  # Python >= 3.11
+                async with asyncio.timeout(cfg.request_timeout_s):
+                    return await handler(request)
+            return await asyncio.wait_for(handler(request), cfg.request_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ApiError(504, f"request not completed within {cfg.request_timeout_s:g} s") from None
+
+    return limits
+
+
+class _RejectConnection(asyncio.Protocol):
+    """Answers a connection over the limit with 503 and closes it."""
+
+    BODY = json.dumps({"error": {"status": 503, "code": "too_many_connections",
+                                 "message": "connection limit reached; retry later"}}).encode()
+    RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + str(len(BODY)).encode() +
+                b"\r\n\r\n" + BODY)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.RESPONSE)  # type: ignore[attr-defined]
+        transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+
+class LimitedTCPSite(web.TCPSite):
+    """A TCPSite that refuses connections beyond ``max_connections`` with an immediate 503."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int,
+                 on_reject: Optional[Callable[[], None]] = None, **kwargs: Any) -> None:
+        super().__init__(runner, host, port, **kwargs)
+        self._max_connections = max_connections
+        self._on_reject = on_reject
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+
+        def protocol() -> asyncio.Protocol:
+            if len(server.connections) >= self._max_connections:
+                if self._on_reject is not None:
+                    self._on_reject()
+                return _RejectConnection()
+            return server()
+
+        self._server = await loop.create_server(protocol, self._host, self._port,
+                                                backlog=self._backlog,
+                                                reuse_address=self._reuse_address,
+                                                reuse_port=self._reuse_port)
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

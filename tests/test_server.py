@@ -1,0 +1,397 @@
+"""blt-serve over real HTTP on 127.0.0.1 (in-process server on a free port, aiohttp client):
+every route and error code, the middleware, SSE streaming, hot swap under load."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import random
+
+import numpy as np
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+pytest.importorskip("prometheus_client")
+from aiohttp import web  # noqa: E402
+
+import blt  # noqa: E402
+from blt.serve import TokenizerRegistry  # noqa: E402
+from blt.serve.config import ServeConfig  # noqa: E402
+from blt.serve.middleware import LimitedTCPSite  # noqa: E402
+from blt.serve.server import STATE, create_app  # noqa: E402
+
+BT = blt.ByteTokenizer()
+TOKEN = "s3cret-admin"
+
+
+@contextlib.asynccontextmanager
+async def server(registry=None, **overrides):
+    cfg = ServeConfig(port=0, access_log=False, **overrides)
+    app = create_app(cfg, registry)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = LimitedTCPSite(runner, "127.0.0.1", 0, max_connections=cfg.max_connections)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{site.port}") as session:
+            session.port = site.port
+            session.app = app
+            yield session
+    finally:
+        await runner.cleanup()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def error_of(resp) -> dict:
+    body = await resp.json()
+    assert set(body["error"]) == {"status", "code", "message", "request_id"}
+    assert body["error"]["status"] == resp.status
+    assert body["error"]["request_id"] == resp.headers["X-Request-Id"]
+    return body["error"]
+
+
+def test_tokenize_json_raw_and_npy_bodies():
+    async def main():
+        async with server() as s:
+            r = await s.post("/v1/tokenize", json={"text": "héllo"}, headers={"X-Request-Id": "abc-123"})
+            assert r.status == 200 and r.headers["X-Request-Id"] == "abc-123"
+            body = await r.json()
+            assert body == {"tokenizer": "bytes@1", "count": 8, "ids": BT.encode("héllo").tolist()}
+            raw = bytes(range(256))
+            r = await s.post("/v1/tokenize?priority=high", data=raw,
+                             headers={"Content-Type": "application/octet-stream"})
+            assert (await r.json())["ids"] == BT.encode(raw).tolist()
+            r = await s.post("/v1/tokenize?format=npy&dtype=uint16", data=b"abc")
+            assert r.headers["Content-Type"] == "application/x-npy"
+            arr = np.load(io.BytesIO(await r.read()), allow_pickle=False)
+            assert arr.dtype == np.uint16 and arr.tolist() == BT.encode(b"abc").tolist()
+            assert r.headers["X-Token-Count"] == "5" and r.headers["X-Tokenizer"] == "bytes@1"
+            assert len(r.headers["X-Request-Id"]) == 32  # generated when the client sent none
+
+    run(main())
+
+
+def test_tokenize_batch_and_detokenize():
+    async def main():
+        async with server() as s:
+            texts = ["", "a", "ünï", "x" * 5000]
+            r = await s.post("/v1/tokenize_batch", json={"texts": texts, "priority": "low"})
+            body = await r.json()
+            assert body["ids"] == [BT.encode(t).tolist() for t in texts]
+            assert body["counts"] == [len(x) for x in body["ids"]] and body["tokenizer"] == "bytes@1"
+            r = await s.post("/v1/detokenize", json={"ids": BT.encode("ünï").tolist()})
+            body = await r.json()
+            assert body["text"] == "ünï" and base64.b64decode(body["bytes_b64"]) == "ünï".encode()
+            r = await s.post("/v1/detokenize", json={"ids": [1, 9999]})
+            assert r.status == 400 and "9999" in (await error_of(r))["message"]
+
+    run(main())
+
+
+def test_client_errors_are_json_with_the_right_status():
+    async def main():
+        async with server(max_body_bytes=1000) as s:
+            cases = [
+                (s.post("/v1/tokenize", data=b"{not json", headers={"Content-Type": "application/json"}), 400),
+                (s.post("/v1/tokenize", json={"txt": "x"}), 400),
+                (s.post("/v1/tokenize", json=["x"]), 400),
+                (s.post("/v1/tokenize", json={"text": "x", "priority": "urgent"}), 400),
+                (s.post("/v1/tokenize?format=xml", json={"text": "x"}), 400),
+                (s.post("/v1/tokenize", json={"text": "x", "dtype": "float32"}), 400),
+                (s.post("/v1/tokenize_batch", json={"texts": "x"}), 400),
+                (s.post("/v1/detokenize", json={"ids": ["a"]}), 400),
+                (s.post("/v1/tokenize", json={"text": "x", "tokenizer": "gpt9@1"}), 404),
+                (s.get("/v1/nothing"), 404),
+                (s.post("/v1/admin/tokenizers", json={}), 404),  # admin is off without a token
+                (s.get("/v1/tokenize"), 405),
+                (s.post("/v1/tokenize", data=b"x" * 1001), 413),
+                (s.post("/v1/tokenize_batch", json={"texts": ["y" * 2000]}), 413),
+            ]
+            for req, status in cases:
+                async with req as r:
+                    assert r.status == status, (r.url, await r.text())
+                    await error_of(r)
+
+    run(main())
+
+
+def test_timeout_is_504_and_full_queue_is_503():
+    async def main():
+        # Batches wait 60 s to fill: requests stay queued until the request timeout.
+        async with server(max_batch_size=1000, max_wait_ms=60_000, request_timeout_s=0.2,
+                          queue_capacity=2, flush_each_tick=False) as s:
+            r = await s.post("/v1/tokenize", json={"text": "x"})
+            assert r.status == 504 and (await error_of(r))["code"] == "timeout"
+            reqs = [asyncio.ensure_future(s.post("/v1/tokenize", json={"text": str(i)})) for i in range(3)]
+            statuses = sorted([(await r).status for r in reqs])
+            assert statuses == [503, 504, 504]
+            over = next(r.result() for r in reqs if r.result().status == 503)
+            assert (await error_of(over))["code"] == "overloaded" and over.headers["Retry-After"] == "1"
+
+    run(main())
+
+
+def test_internal_errors_are_500_and_the_server_keeps_serving():
+    class BrokenDecode:
+        def native(self):
+            return BT.native()
+
+        def decode(self, ids):
+            raise RuntimeError("decoder exploded")
+
+    reg = TokenizerRegistry()
+    reg.load("broken", "1", BrokenDecode())
+
+    async def main():
+        async with server(reg) as s:
+            r = await s.post("/v1/detokenize", json={"ids": [1, 2]})
+            err = await error_of(r)
+            assert r.status == 500 and "exploded" not in err["message"]  # no internals leak
+            r = await s.post("/v1/tokenize", json={"text": "ok"})
+            assert r.status == 200 and (await r.json())["tokenizer"] == "broken@1"
+
+    run(main())
+
+
+def test_health_ready_tokenizers_and_metrics():
+    async def main():
+        async with server() as s:
+            assert (await (await s.get("/healthz")).json()) == {"status": "ok"}
+            r = await s.get("/readyz")
+            assert r.status == 200 and (await r.json())["status"] == "ready"
+            body = await (await s.get("/v1/tokenizers")).json()
+            assert body["default"] == "bytes"
+            assert body["tokenizers"][0]["key"] == "bytes@1" and body["tokenizers"][0]["active"]
+            await asyncio.gather(*(s.post("/v1/tokenize", json={"text": "abc"}) for _ in range(40)))
+            await s.post("/v1/tokenize", json={})
+            text = await (await s.get("/metrics")).text()
+            s.app[STATE].draining = True  # what SIGTERM sets before the listener closes
+            r = await s.get("/readyz")
+            assert r.status == 503 and (await r.json())["status"] == "draining"
+            assert (await s.get("/healthz")).status == 200
+            return text
+
+    text = run(main())
+    metrics = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            metrics[name] = float(value)
+    assert metrics['blt_requests_total{method="POST",route="/v1/tokenize",status="200"}'] == 40
+    assert metrics['blt_request_errors_total{route="/v1/tokenize",status="400"}'] == 1
+    assert metrics['blt_request_latency_seconds_count{route="/v1/tokenize"}'] == 41
+    assert metrics["blt_tokens_total"] == 40 * 5
+    assert metrics["blt_batch_size_sum"] == 40
+    assert metrics['blt_batch_size_bucket{le="+Inf"}'] >= 1
+    assert metrics['blt_queue_depth{priority="normal"}'] == 0
+    for q in ("0.5", "0.95", "0.99"):
+        assert metrics[f'blt_request_latency_quantile_seconds{{quantile="{q}"}}'] > 0
+    assert metrics["blt_tokens_per_second"] > 0
+
+
+def test_admin_routes_need_the_bearer_token_and_hot_swap():
+    async def main():
+        async with server(admin_token=TOKEN) as s:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            load = {"name": "bytes", "version": "2", "spec": "bytes:meta=text"}
+            r = await s.post("/v1/admin/tokenizers", json=load)
+            assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+            r = await s.post("/v1/admin/tokenizers", json=load, headers={"Authorization": "Bearer wrong"})
+            assert r.status == 401
+            r = await s.post("/v1/admin/tokenizers", json=load, headers=auth)
+            assert r.status == 201 and (await r.json()) == {"loaded": "bytes@2", "active": False}
+            r = await s.post("/v1/admin/tokenizers", json=load, headers=auth)
+            assert r.status == 400  # already loaded
+            r = await s.post("/v1/admin/tokenizers", json={**load, "version": "3", "spec": "nope"}, headers=auth)
+            assert r.status == 400
+            r = await s.post("/v1/admin/tokenizers", headers=auth,
+                             json={**load, "version": "4", "spec": "python:os:getcwd"})
+            assert r.status == 400 and "config file" in (await error_of(r))["message"]
+            assert (await (await s.post("/v1/tokenize", json={"text": "A"})).json())["ids"] == [1, 69, 2]
+            r = await s.post("/v1/admin/tokenizers/bytes/activate", json={"version": "2"}, headers=auth)
+            assert (await r.json()) == {"active": "bytes@2"}
+            body = await (await s.post("/v1/tokenize", json={"text": "A"})).json()
+            assert body == {"tokenizer": "bytes@2", "count": 4, "ids": [1, 260, 69, 2]}
+            r = await s.post("/v1/tokenize", json={"text": "A", "tokenizer": "bytes@1"})
+            assert (await r.json())["ids"] == [1, 69, 2]  # old version still addressable
+            r = await s.post("/v1/admin/tokenizers/bytes/activate", json={"version": "9"}, headers=auth)
+            assert r.status == 404
+            r = await s.delete("/v1/admin/tokenizers/bytes/2", headers=auth)
+            assert r.status == 400  # active
+            r = await s.delete("/v1/admin/tokenizers/bytes/1", headers=auth)
+            assert r.status == 200
+            r = await s.post("/v1/tokenize", json={"text": "A", "tokenizer": "bytes@1"})
+            assert r.status == 404
+
+    run(main())
+
+
+def test_hot_swap_under_concurrent_load_loses_nothing_and_never_mixes_versions():
+    expected = {"bytes@1": lambda t: BT.encode(t).tolist(),
+                "bytes@2": lambda t: blt.ByteTokenizer(meta="text").encode(t).tolist()}
+
+    async def main():
+        async with server(admin_token=TOKEN, max_wait_ms=1) as s:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            r = await s.post("/v1/admin/tokenizers", headers=auth,
+                             json={"name": "bytes", "version": "2", "spec": "bytes:meta=text"})
+            assert r.status == 201
+            stop = asyncio.Event()
+            seen = {"bytes@1": 0, "bytes@2": 0}
+            failures = []
+
+            async def client(k):
+                rng = random.Random(k)
+                while not stop.is_set():
+                    text = "".join(rng.choice("abcü ") for _ in range(rng.randrange(1, 40)))
+                    async with s.post("/v1/tokenize", json={"text": text}) as r:
+                        if r.status != 200:
+                            failures.append(r.status)
+                            continue
+                        body = await r.json()
+                    ids = body["ids"]
+                    if ids != expected[body["tokenizer"]](text):
+                        failures.append(("mixed", body["tokenizer"], text))
+                    seen[body["tokenizer"]] += 1
+
+            clients = [asyncio.ensure_future(client(k)) for k in range(64)]
+            for i in range(10):
+                await asyncio.sleep(0.05)
+                r = await s.post("/v1/admin/tokenizers/bytes/activate", headers=auth,
+                                 json={"version": "2" if i % 2 == 0 else "1"})
+                assert r.status == 200
+            stop.set()
+            await asyncio.gather(*clients)
+            return seen, failures
+
+    seen, failures = run(main())
+    assert failures == []
+    assert seen["bytes@1"] > 0 and seen["bytes@2"] > 0
+
+
+def test_rate_limit_is_per_client_with_retry_after():
+    async def main():
+        async with server(rate_limit_rps=2, rate_limit_burst=3) as s:
+            statuses = [(await s.post("/v1/tokenize", json={"text": "x"}, headers={"X-Client-Id": "a"})).status
+                        for _ in range(4)]
+            assert statuses == [200, 200, 200, 429]
+            r = await s.post("/v1/tokenize", json={"text": "x"}, headers={"X-Client-Id": "a"})
+            assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
+            assert (await error_of(r))["code"] == "rate_limited"
+            r = await s.post("/v1/tokenize", json={"text": "x"}, headers={"X-Client-Id": "b"})
+            assert r.status == 200  # another client has its own bucket
+            assert (await s.get("/healthz")).status == 200  # probes are never limited
+
+    run(main())
+
+
+def test_connection_limit_answers_503():
+    async def main():
+        async with server(max_connections=2) as s:
+            held = [await asyncio.open_connection("127.0.0.1", s.port) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)
+            assert answer.startswith(b"HTTP/1.1 503")
+            assert b"too_many_connections" in answer
+            writer.close()
+            for _, w in held:
+                w.close()
+            await asyncio.sleep(0.05)
+            assert (await s.get("/healthz")).status == 200  # slots free again
+
+    run(main())
+
+
+def _sse_events(payload: bytes) -> list[tuple[str, dict]]:
+    events = []
+    for block in payload.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_stream_small_json_and_errors():
+    async def main():
+        async with server(max_stream_bytes=10_000) as s:
+            r = await s.post("/v1/tokenize_stream?segment_bytes=7", data=b"hello streaming world")
+            assert r.headers["Content-Type"] == "text/event-stream"
+            events = _sse_events(await r.read())
+            ids = [i for kind, d in events if kind == "ids" for i in d["ids"]]
+            assert ids == BT.encode(b"hello streaming world").tolist()
+            assert events[-1] == ("done", {"segments": len(events) - 1, "tokens": len(ids), "bytes": 21,
+                                           "tokenizer": "bytes@1"})
+            r = await s.post("/v1/tokenize_stream", data=b"x" * 10_001)
+            assert r.status == 413
+            r = await s.post("/v1/tokenize_stream?format=xml", data=b"x")
+            assert r.status == 400
+            r = await s.post("/v1/tokenize_stream?dtype=float16", data=b"x")
+            assert r.status == 400 and "dtype" in (await error_of(r))["message"]
+
+            first = asyncio.Event()
+
+            async def chunked():  # no Content-Length: the limit is enforced while reading
+                yield b"y" * 3000
+                await asyncio.wait_for(first.wait(), 10)  # the first ids event is out
+                yield b"y" * 9000
+
+            async with s.post("/v1/tokenize_stream?segment_bytes=2000", data=chunked()) as r:
+                assert r.status == 200  # headers went out with the first segment
+                payload = await r.content.readuntil(b"\n\n")
+                first.set()
+                payload += await r.read()
+            events = _sse_events(payload)
+            assert events[0][0] == "ids"
+            assert events[-1][0] == "error" and events[-1][1]["status"] == 413
+
+    run(main())
+
+
+def test_stream_of_50_mb_is_answered_while_uploading(corpus_dir):
+    seed = (corpus_dir / "en_prose.txt").read_bytes()[: 1 << 20]
+    body = (seed * (50 * (1 << 20) // len(seed) + 1))[: 50 * (1 << 20)]
+    async def main():
+        async with server() as s:
+            got_first = asyncio.Event()
+
+            async def upload():
+                view = memoryview(body)
+                step = 1 << 20
+                for pos in range(0, len(body), step):
+                    if pos == 8 * step:
+                        # Ids must already be flowing back before the rest of the body is sent.
+                        await asyncio.wait_for(got_first.wait(), 30)
+                    yield bytes(view[pos:pos + step])
+
+            parts, done = [], None
+            async with s.post("/v1/tokenize_stream?format=b64&dtype=uint16", data=upload()) as r:
+                assert r.status == 200
+                buf, scanned = bytearray(), 0
+                async for chunk in r.content.iter_any():
+                    buf += chunk
+                    while (end := buf.find(b"\n\n", scanned)) >= 0:
+                        (kind, data), = _sse_events(bytes(buf[:end + 2]))
+                        del buf[:end + 2]
+                        scanned = 0
+                        if kind == "ids":
+                            parts.append(np.frombuffer(base64.b64decode(data["ids_b64"]), dtype="<u2"))
+                            got_first.set()
+                        else:
+                            done = (kind, data)
+                    scanned = max(0, len(buf) - 1)
+            return parts, done
+
+    parts, done = run(main())
+    assert done[0] == "done" and done[1]["bytes"] == len(body)
+    assert len(parts) >= 40  # streamed segment by segment (1 MiB segments)
+    streamed, whole = np.concatenate(parts), BT.encode(body)
+    assert streamed.shape == whole.shape and np.array_equal(streamed, whole)
