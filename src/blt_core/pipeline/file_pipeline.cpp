@@ -5,6 +5,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -109,7 +110,9 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
                                 "' needs a seekable file (the header holds the length); use "
                                 "format bin or jsonl for pipes");
   const uint64_t max_id = tok.max_id();
-  const int threads = resolve_threads(opts.threads);
+  // More threads than usable cores cannot run: oneTBB's worker pool is sized by the affinity mask
+  // and would print a warning and ignore the extra request.
+  const int threads = std::min(resolve_threads(opts.threads), usable_cores());
 
   // Output bytes per input byte, planned for at most one id per input byte (bytes: exactly one;
   // BPE: fewer). Formats other than the raw dtype also hold a uint32 scratch copy.

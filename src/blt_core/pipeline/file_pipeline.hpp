@@ -17,7 +17,8 @@ namespace blt {
 struct PipelineOptions {
   DType dtype = DType::u16;
   OutputFormat format = OutputFormat::bin;
-  int threads = 0;  // <= 0: all usable cores; the work runs in a task_arena of this size
+  // <= 0: all usable cores; capped at the usable cores. The run gets a task_arena of this size.
+  int threads = 0;
   uint64_t memcap = 256u << 20;
   size_t min_chunk = 64u << 10;
   size_t max_chunk = 4u << 20;
