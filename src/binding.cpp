@@ -286,7 +286,7 @@ void bind_pipeline(py::module_& m) {
       py::arg("input_name") = "<input>", py::arg("output_fd") = -1,
       py::arg("output_name") = "<output>", py::arg("dtype") = "uint16",
       py::arg("format") = "bin", py::arg("threads") = 0, py::arg("memcap") = 256u << 20,
-      py::arg("min_chunk") = 64u << 10, py::arg("max_chunk") = 4u << 20,
+      py::arg("min_chunk") = 64u << 10, py::arg("max_chunk") = 1u << 20,
       py::arg("progress") = py::none(), py::arg("utf8_chunks") = false,
       py::arg("progress_interval") = 0.05,
       "Tokenize a buffer or a readable descriptor into a writable descriptor (or into memory "

@@ -21,7 +21,7 @@ def tokenize_stream(
     threads: int = 0,
     memcap: int = 268435456,
     min_chunk: int = 65536,
-    max_chunk: int = 4194304,
+    max_chunk: int = 1048576,
     progress: Optional[Callable[[int, int], None]] = None,
     utf8_chunks: bool = False,
     progress_interval: float = 0.05,

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memcap", type=_memcap, default=None, metavar="SIZE|PCT%",
                    help="bound on bytes in flight, e.g. 512MB or 80%% of available RAM (default: 25%%)")
     p.add_argument("--chunksize", type=_chunksize, default=None, metavar="SIZE|MIN:MAX",
-                   help="chunk size, fixed (4MB) or a range (64KiB:4MiB, the default); the planner "
+                   help="chunk size, fixed (4MB) or a range (64KiB:1MiB, the default; chunks that fit in L2 cache are fastest); the planner "
                         "uses input size / (4 x threads) clamped to the range")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return p
@@ -120,11 +120,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1000, desc=PROG, leave=False)
-
         def progress(done: int, total: int) -> None:
-            if total and bar.total != total:
-                bar.total = total
+            nonlocal bar
+            if bar is None:  # created on the first report, when the total is known
+                bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1000,
+                           desc=PROG, leave=False)
             bar.update(done - bar.n)
 
     try:

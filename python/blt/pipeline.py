@@ -23,7 +23,7 @@ from .byte_tokenizer import _UNSET, CONTENT_TYPES, ByteTokenizer
 
 FORMATS = ("bin", "npy", "jsonl")
 DEFAULT_MIN_CHUNK = 64 << 10
-DEFAULT_MAX_CHUNK = 4 << 20
+DEFAULT_MAX_CHUNK = 1 << 20
 DEFAULT_MEMCAP = "25%"
 
 _UNITS = {
@@ -206,7 +206,7 @@ def tokenize_file(
     by default from ``dst``'s extension. ``threads`` (default: all usable cores) sizes the task
     arena of this call only. ``memcap`` (``"80%"`` of available RAM, ``"512MB"``, or bytes;
     default 25%) bounds the bytes in flight. ``chunk_size`` is ``"4MB"`` (fixed),
-    ``"MIN:MAX"`` or a pair; by default 64 KiB to 4 MiB. ``progress(done, total)`` is called
+    ``"MIN:MAX"`` or a pair; by default 64 KiB to 1 MiB. ``progress(done, total)`` is called
     about every 50 ms with input bytes (total 0 when unknown) from the calling thread; if it
     raises (or Ctrl-C arrives) the run is cancelled and the exception propagates.
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+
+#include "blt_core/resources.hpp"
 
 namespace blt {
 
@@ -20,14 +23,32 @@ FdSource::FdSource(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   if (S_ISDIR(st.st_mode))
     throw std::system_error(EISDIR, std::generic_category(), "cannot read '" + name_ + "'");
   regular_ = S_ISREG(st.st_mode);
-  if (regular_) {
-    off_t here = ::lseek(fd, 0, SEEK_CUR);
-    start_ = here > 0 ? static_cast<uint64_t>(here) : 0;
-    released_ = start_;
-    size_ = static_cast<uint64_t>(st.st_size) > start_ ? static_cast<uint64_t>(st.st_size) - start_ : 0;
-    // Sequential advice doubles the kernel's read-ahead window.
-    ::posix_fadvise(fd, static_cast<off_t>(start_), 0, POSIX_FADV_SEQUENTIAL);
+  if (!regular_) return;
+  off_t here = ::lseek(fd, 0, SEEK_CUR);
+  start_ = here > 0 ? static_cast<uint64_t>(here) : 0;
+  uint64_t file = static_cast<uint64_t>(st.st_size);
+  size_ = file > start_ ? file - start_ : 0;
+  // A file bigger than half the available RAM would only push other data out of the cache.
+  drop_cache_ = *size_ > available_ram_bytes() / 2;
+  if (*size_ > 0 && *size_ <= SIZE_MAX) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(file), PROT_READ, MAP_SHARED, fd, 0);
+    if (p != MAP_FAILED) {
+      map_ = static_cast<uint8_t*>(p);
+      map_len_ = static_cast<size_t>(file);
+      ::madvise(map_, map_len_, MADV_SEQUENTIAL);  // larger read-ahead, pages freed behind
+      return;
+    }
   }
+  ::posix_fadvise(fd, static_cast<off_t>(start_), 0, POSIX_FADV_SEQUENTIAL);
+}
+
+FdSource::~FdSource() {
+  if (map_) ::munmap(map_, map_len_);
+}
+
+std::optional<ByteSpan> FdSource::in_memory() const {
+  if (!map_) return std::nullopt;
+  return ByteSpan(map_ + start_, static_cast<size_t>(*size_));
 }
 
 size_t FdSource::read(uint8_t* dst, size_t n, const std::atomic<bool>& stop) {
@@ -49,20 +70,21 @@ size_t FdSource::read(uint8_t* dst, size_t n, const std::atomic<bool>& stop) {
       if (errno == EINTR || errno == EAGAIN) continue;
       throw std::system_error(errno, std::generic_category(), "cannot read '" + name_ + "'");
     }
-    pos_ += static_cast<uint64_t>(got);
     return static_cast<size_t>(got);
   }
 }
 
 void FdSource::release_before(uint64_t offset) {
   if (!regular_) return;
-  offset = std::min(offset, pos_);
   // Whole pages only, in steps of a few MB, so the advice costs nothing measurable.
   uint64_t end = (start_ + offset) & ~uint64_t{4095};
-  if (end < released_ + (4u << 20)) return;
-  ::posix_fadvise(fd_, static_cast<off_t>(released_), static_cast<off_t>(end - released_),
-                  POSIX_FADV_DONTNEED);
-  released_ = end;
+  uint64_t from = start_ + released_;
+  from &= ~uint64_t{4095};
+  if (end < from + (4u << 20)) return;
+  if (map_) ::madvise(map_ + from, static_cast<size_t>(end - from), MADV_DONTNEED);  // leaves RSS
+  if (!map_ || drop_cache_)
+    ::posix_fadvise(fd_, static_cast<off_t>(from), static_cast<off_t>(end - from), POSIX_FADV_DONTNEED);
+  released_ = end - start_;
 }
 
 size_t MemorySource::read(uint8_t* dst, size_t n, const std::atomic<bool>& stop) {

@@ -12,8 +12,8 @@ struct ChunkPlanRequest {
   int threads = 1;                      // resolved thread count (>= 1)
   uint64_t memcap = 256u << 20;         // bytes the in-flight buffers may use
   size_t min_chunk = 64u << 10;
-  size_t max_chunk = 4u << 20;
-  bool input_in_memory = false;   // chunks are views: no input buffers to count
+  size_t max_chunk = 1u << 20;  // chunk in + out fitting in L2 beats larger ones 2-4x
+  bool input_in_memory = false;   // chunks are views of caller memory: no input bytes to count
   double out_bytes_per_byte = 2;  // output (+ scratch) bytes per input byte, upper bound
 };
 

