@@ -178,6 +178,15 @@ def test_writes_to_descriptor(tmp_path):
     assert out.read_bytes() == b"HEAD" + np.array([101, 102, 103], "<u2").tobytes()
 
 
+def test_file_object_starts_at_its_position(tmp_path):
+    src = tmp_path / "in"
+    src.write_bytes(b"skip:" + b"x" * 100_000)
+    with open(src, "rb") as f:
+        assert f.read(5) == b"skip:"  # the buffered reader has read far ahead of this
+        got = blt.tokenize_file(f, None, bos=False, eos=False)
+    assert got.tolist() == [ord("x") + 4] * 100_000
+
+
 def test_given_tokenizer_defaults_apply():
     tok = blt.ByteTokenizer(bos=False, eos=False, meta="bin", dtype="uint32")
     got = blt.tokenize_file(b"ab", None, tokenizer=tok)

@@ -248,7 +248,7 @@ def tokenize_file(
     try:
         # Input.
         if isinstance(src, (str, os.PathLike)) and os.fspath(src) == "-":
-            kwargs.update(input_fd=sys.stdin.fileno(), input_name="<stdin>")
+            kwargs.update(input_fd=0, input_name="<stdin>")
         elif isinstance(src, (str, os.PathLike)):
             path = os.fspath(src)
             try:
@@ -260,7 +260,9 @@ def tokenize_file(
                 raise IsADirectoryError(errno.EISDIR, f"cannot read input {path!r}: it is a directory", path)
             kwargs.update(input_fd=fd, input_name=path)
         elif _fileno(src) is not None:
-            kwargs.update(input_fd=_fileno(src), input_name=getattr(src, "name", f"<fd {_fileno(src)}>"))
+            fd = _fileno(src)
+            _sync_position(src, fd)
+            kwargs.update(input_fd=fd, input_name=str(getattr(src, "name", f"<fd {fd}>")))
         else:
             kwargs.update(input=src, input_name="<buffer>")
 
@@ -269,8 +271,9 @@ def tokenize_file(
         if dst is None:
             pass
         elif isinstance(dst, (str, os.PathLike)) and os.fspath(dst) == "-":
-            sys.stdout.flush()
-            kwargs.update(output_fd=sys.stdout.fileno(), output_name="<stdout>")
+            if sys.stdout is not None:
+                sys.stdout.flush()  # text already printed goes first
+            kwargs.update(output_fd=1, output_name="<stdout>")
         elif isinstance(dst, (str, os.PathLike)):
             target = os.fspath(dst)
             tmp_path, fd = _open_temp_beside(target)
@@ -280,7 +283,7 @@ def tokenize_file(
             flush = getattr(dst, "flush", None)
             if callable(flush):
                 flush()
-            kwargs.update(output_fd=_fileno(dst), output_name=getattr(dst, "name", f"<fd {_fileno(dst)}>"))
+            kwargs.update(output_fd=_fileno(dst), output_name=str(getattr(dst, "name", f"<fd {_fileno(dst)}>")))
         else:
             raise TypeError(f"dst must be a path, '-', a file descriptor or None, got {type_name(dst)}")
 
@@ -308,6 +311,15 @@ def tokenize_file(
         chunks=res["chunks"], threads=res["threads"], chunk_size=res["chunk_size"],
         format=fmt, dtype=dt,
     )
+
+
+def _sync_position(f: Any, fd: int) -> None:
+    """A buffered file object may have read ahead: start the descriptor at its logical position."""
+    try:
+        if not isinstance(f, int) and f.seekable():
+            os.lseek(fd, f.tell(), os.SEEK_SET)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def type_name(obj: Any) -> str:

@@ -331,3 +331,26 @@ TEST(Pipeline, DirectoryInputIsRejected) {
   EXPECT_THROW(FdSource(fd, "/tmp"), std::system_error);
   close(fd);
 }
+
+TEST(Pipeline, TokenizerErrorPropagatesAndStopsTheRun) {
+  // Throws on a chunk holding '!': the error must surface once, from tokenize_stream.
+  struct Failing final : Tokenizer {
+    uint64_t n_vocab() const override { return 300; }
+    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
+    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+      for (uint8_t b : in) {
+        if (b == '!') throw std::runtime_error("bad byte");
+        out.push_back(b);
+      }
+    }
+  } tok;
+  std::vector<uint8_t> data(1 << 20, 'a');
+  data[700000] = '!';
+  for (int threads : {1, 2}) {
+    VectorSink sink;
+    MemorySource src(ByteSpan(data.data(), data.size()));
+    EXPECT_THROW(tokenize_stream(tok, src, sink, options(DType::u16, OutputFormat::bin, threads, 4096)),
+                 std::runtime_error);
+    EXPECT_LT(sink.bytes.size(), 2 * data.size());  // stopped before the end
+  }
+}
