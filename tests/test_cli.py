@@ -201,6 +201,13 @@ def _sparse(path: Path, size: int) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def sparse_2g(tmp_path_factory) -> Path:
+    """One 2 GiB sparse input per test module: reading its holes the first time costs the kernel
+    several seconds on some filesystems, later reads come from the page cache."""
+    return _sparse(tmp_path_factory.mktemp("big") / "big.bin", 2 << 30)
+
+
 def _wait_for(pred, timeout=30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -210,8 +217,8 @@ def _wait_for(pred, timeout=30.0) -> bool:
     return False
 
 
-def test_ctrl_c_on_big_input(tmp_path):
-    src = _sparse(tmp_path / "big.bin", 2 << 30)
+def test_ctrl_c_on_big_input(tmp_path, sparse_2g):
+    src = sparse_2g
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     p = subprocess.Popen([*CLI, "--input", str(src), "--output", str(out_dir / "o.bin"), "--memcap", "64MB"],
@@ -253,13 +260,41 @@ def test_ctrl_c_while_waiting_on_a_stream(tmp_path):
     assert_failed_cleanly(r, 130, "interrupted", out_dir)
 
 
+def test_ctrl_c_with_a_stalled_stdout_reader(sparse_2g):
+    """Output to a pipe nobody reads (e.g. a pager waiting for a key): Ctrl-C must still end the run."""
+    src = sparse_2g
+    p = subprocess.Popen([*CLI, "--input", str(src), "--output", "-"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.read(16)  # the pipeline is writing; from now on nobody reads
+        time.sleep(0.5)  # the pipe (64 KiB) is full and the writer waits
+        p.send_signal(signal.SIGINT)
+        code = p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    assert code == 130, err
+    assert err.strip() == "blt-tokenize: interrupted"
+
+
 # -- memory (acceptance check 5) ----------------------------------------------------------------
 
 # The child's peak RSS is measured by a wrapper process (RUSAGE_CHILDREN is a maximum over all
 # waited-for children, so measuring from the test process would mix in other tests' children).
 _RSS = (
     "import resource, subprocess, sys\n"
-    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "stdin = open(sys.argv[1], 'rb') if sys.argv[1] != '-' else None\n"
+    "gen = None\n"
+    "if stdin is None:  # a generated 2 GiB stream through a pipe\n"
+    "    gen = subprocess.Popen(['head', '-c', str(2 << 30), '/dev/zero'], stdout=subprocess.PIPE)\n"
+    "    stdin = gen.stdout\n"
+    "r = subprocess.run(sys.argv[2:], stdin=stdin, stdout=subprocess.DEVNULL)\n"
+    "stdin.close()\n"
+    "if gen: gen.wait()\n"
     "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
 
@@ -269,20 +304,28 @@ _RSS = (
 SLACK_KIB = 16 << 10
 
 
-def _peak_rss_kib(*args) -> int:
-    r = subprocess.run([sys.executable, "-c", _RSS, *CLI, *map(str, args)], capture_output=True, timeout=300)
+def _peak_rss_kib(stdin, *args) -> int:
+    """Peak RSS in KiB of the CLI (and of `head` for a generated stream, which is tiny)."""
+    r = subprocess.run([sys.executable, "-c", _RSS, str(stdin), *CLI, *map(str, args)],
+                       capture_output=True, timeout=300)
     code, kib = r.stdout.split()
     assert int(code) == 0, r.stderr
     return int(kib)
 
 
-def test_peak_rss_respects_memcap_on_2gb_input(tmp_path):
-    src = _sparse(tmp_path / "big.bin", 2 << 30)
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_peak_rss_respects_memcap_on_2gb_input(tmp_path, sparse_2g, source):
+    """2 GiB in, 4 GiB of uint16 ids out to /dev/null, memcap 64 MB.
+
+    file: the mapped path (consumed pages unmapped); stdin: the buffered read() path from a pipe.
+    Would fail if the input were held whole (2 GiB) or the output collected (4 GiB)."""
     tiny = tmp_path / "tiny.bin"
     tiny.write_bytes(b"x")
     memcap = 64 * 10**6
     flags = ["--output", "-", "--memcap", "64MB", "--quiet"]
-    base = _peak_rss_kib("--input", tiny, *flags)
-    peak = _peak_rss_kib("--input", src, *flags)
-    # Would fail if the input were read whole (2 GiB) or the output collected (4 GiB).
+    base = _peak_rss_kib(tiny, "--input", "-", *flags)
+    if source == "file":
+        peak = _peak_rss_kib(tiny, "--input", sparse_2g, *flags)
+    else:
+        peak = _peak_rss_kib("-", "--input", "-", *flags)
     assert peak <= base + memcap // 1024 + SLACK_KIB, (base, peak)

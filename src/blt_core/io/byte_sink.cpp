@@ -1,9 +1,12 @@
 #include "blt_core/io/byte_sink.hpp"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -14,6 +17,7 @@ FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   struct stat st{};
   if (::fstat(fd, &st) != 0)
     throw std::system_error(errno, std::generic_category(), "cannot write '" + name_ + "'");
+  pipe_ = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
   if (S_ISREG(st.st_mode)) {
     off_t here = ::lseek(fd, 0, SEEK_CUR);
     if (here >= 0) {
@@ -23,12 +27,21 @@ FdSink::FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   }
 }
 
-void FdSink::write(const uint8_t* p, size_t n) {
+void FdSink::write(const uint8_t* p, size_t n, const std::atomic<bool>& stop) {
   while (n) {
+    size_t piece = n;
+    if (pipe_) {
+      pollfd pfd{fd_, POLLOUT, 0};
+      int r = ::poll(&pfd, 1, 50);
+      if (stop.load(std::memory_order_relaxed)) return;
+      if (r == 0 || (r < 0 && errno == EINTR)) continue;
+      // POLLERR/POLLHUP (reader gone) fall through: write() reports EPIPE.
+      piece = std::min<size_t>(n, PIPE_BUF);
+    }
     // Linux caps one write() at ~2 GiB; larger blocks simply loop.
-    ssize_t k = ::write(fd_, p, n);
+    ssize_t k = ::write(fd_, p, piece);
     if (k < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN) continue;
       throw std::system_error(errno, std::generic_category(), "cannot write '" + name_ + "'");
     }
     p += k;

@@ -1,6 +1,7 @@
 // ByteSink: where the file pipeline's output bytes go (a descriptor or a growing memory buffer).
 // Written by one thread at a time, in order; the header may be rewritten once the length is known.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,7 +13,9 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   // Appends n bytes; throws std::system_error on failure (disk full, file too large, closed pipe).
-  virtual void write(const uint8_t* p, size_t n) = 0;
+  // A write blocked on a stalled consumer (a pipe nobody reads) gives up, returning early, once
+  // `stop` becomes true: the output is being discarded then.
+  virtual void write(const uint8_t* p, size_t n, const std::atomic<bool>& stop) = 0;
   // Whether bytes already written at the start can be overwritten (seekable file, memory).
   virtual bool can_rewrite_head() const = 0;
   // Overwrites bytes [0, n) written earlier; only when can_rewrite_head().
@@ -21,11 +24,13 @@ class ByteSink {
 };
 
 // Writes to an open descriptor (not owned). Atomic replacement of a target file (temporary file
-// plus rename) is the caller's job: the sink only sees the temporary descriptor.
+// plus rename) is the caller's job: the sink only sees the temporary descriptor. Pipes and
+// sockets get poll() plus writes of at most PIPE_BUF bytes, which never block once poll reports
+// room, so a cancelled run never waits on a reader that stopped reading.
 class FdSink final : public ByteSink {
  public:
   FdSink(int fd, std::string name);
-  void write(const uint8_t* p, size_t n) override;
+  void write(const uint8_t* p, size_t n, const std::atomic<bool>& stop) override;
   bool can_rewrite_head() const override { return seekable_; }
   void rewrite_head(const uint8_t* p, size_t n) override;
   const std::string& name() const override { return name_; }
@@ -34,13 +39,16 @@ class FdSink final : public ByteSink {
   int fd_;
   std::string name_;
   bool seekable_ = false;
+  bool pipe_ = false;
   int64_t start_ = 0;  // file offset of our first byte
 };
 
 // Collects the output in memory (tokenize a file straight into an array).
 class VectorSink final : public ByteSink {
  public:
-  void write(const uint8_t* p, size_t n) override { bytes.insert(bytes.end(), p, p + n); }
+  void write(const uint8_t* p, size_t n, const std::atomic<bool>&) override {
+    bytes.insert(bytes.end(), p, p + n);
+  }
   bool can_rewrite_head() const override { return true; }
   void rewrite_head(const uint8_t* p, size_t n) override;
   const std::string& name() const override { return name_; }

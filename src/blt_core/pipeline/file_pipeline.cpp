@@ -78,14 +78,15 @@ struct RunState {
 // Writes ids' formatted bytes in order and keeps the jsonl first-comma rule.
 class OrderedWriter {
  public:
-  OrderedWriter(ByteSink& sink, const IdFormat& fmt) : sink_(sink), fmt_(fmt) {}
+  OrderedWriter(ByteSink& sink, const IdFormat& fmt, const std::atomic<bool>& stop)
+      : sink_(sink), fmt_(fmt), stop_(stop) {}
   void write(const uint8_t* p, size_t n) {
     if (n && !any_) {
       p += fmt_.first_id_skip();
       n -= fmt_.first_id_skip();
       any_ = true;
     }
-    if (n) sink_.write(p, n);
+    if (n) sink_.write(p, n, stop_);
   }
   void write_ids(const std::vector<uint32_t>& ids) {
     std::vector<uint8_t> bytes;
@@ -96,6 +97,7 @@ class OrderedWriter {
  private:
   ByteSink& sink_;
   const IdFormat& fmt_;
+  const std::atomic<bool>& stop_;
   bool any_ = false;
 };
 
@@ -151,9 +153,9 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
     try {
       tbb::task_arena arena(threads);
       arena.execute([&] {
-        OrderedWriter writer(sink, fmt);
+        OrderedWriter writer(sink, fmt, run.stop);
         auto head = fmt.head(0);
-        if (!head.empty()) sink.write(head.data(), head.size());
+        if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
         writer.write_ids(head_ids);
 
         std::vector<std::unique_ptr<Chunk>> owned;
@@ -223,7 +225,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         writer.write_ids(tail_ids);
         ids_out += tail_ids.size();
         auto tail = fmt.tail();
-        if (!tail.empty()) sink.write(tail.data(), tail.size());
+        if (!tail.empty()) sink.write(tail.data(), tail.size(), run.stop);
         if (opts.format == OutputFormat::npy) {
           auto h = fmt.head(ids_out);
           sink.rewrite_head(h.data(), h.size());
