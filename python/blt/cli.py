@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="emit EOS (2) after the document (default: yes)")
     p.add_argument("--strip-bom", action="store_true", help="drop a leading byte order mark")
     p.add_argument("--threads", type=_threads, default=None, metavar="N",
-                   help="worker threads (default: all usable cores)")
+                   help="worker threads, at most the usable cores (default: all of them)")
     p.add_argument("--memcap", type=_memcap, default=None, metavar="SIZE|PCT%",
                    help="bound on bytes in flight, e.g. 512MB or 80%% of available RAM (default: 25%%)")
     p.add_argument("--chunksize", type=_chunksize, default=None, metavar="SIZE|MIN:MAX",

@@ -203,7 +203,7 @@ def tokenize_file(
     ``tokenizer`` defaults to :class:`ByteTokenizer`; ``type`` (text, audio, image, video, bin)
     adds the content-type meta token after BOS and, for text, cuts chunks at UTF-8 character
     starts. ``format`` is bin (raw little-endian ids), npy or jsonl (one JSON array per line),
-    by default from ``dst``'s extension. ``threads`` (default: all usable cores) sizes the task
+    by default from ``dst``'s extension. ``threads`` (default and maximum: the usable cores) sizes the task
     arena of this call only. ``memcap`` (``"80%"`` of available RAM, ``"512MB"``, or bytes;
     default 25%) bounds the bytes in flight. ``chunk_size`` is ``"4MB"`` (fixed),
     ``"MIN:MAX"`` or a pair; by default 64 KiB to 1 MiB. ``progress(done, total)`` is called
