@@ -87,6 +87,13 @@ def test_stdin_to_stdout_with_options():
     assert r.stdout == want.astype("<i8").tobytes()
 
 
+def test_more_threads_than_cores_is_capped_silently(tmp_path, small_text):
+    out = tmp_path / "ids.bin"
+    r = run("--input", small_text, "--output", out, "--threads", "64", "--chunksize", "4KiB")
+    assert r.returncode == 0 and r.stderr == b""  # no oneTBB oversubscription warning
+    assert np.array_equal(np.fromfile(out, np.uint16), blt.ByteTokenizer().encode(small_text.read_bytes()))
+
+
 def test_explicit_format_overrides_extension(tmp_path, small_text):
     out = tmp_path / "ids.npy"
     r = run("-i", small_text, "-o", out, "--format", "jsonl", "--no-bos", "--no-eos", "-q")
