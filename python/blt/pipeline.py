@@ -285,7 +285,7 @@ def tokenize_file(
                 flush()
             kwargs.update(output_fd=_fileno(dst), output_name=str(getattr(dst, "name", f"<fd {_fileno(dst)}>")))
         else:
-            raise TypeError(f"dst must be a path, '-', a file descriptor or None, got {type_name(dst)}")
+            raise TypeError(f"dst must be a path, '-', a file descriptor or None, got {_type_name(dst)}")
 
         res = _core.tokenize_stream(native, **kwargs)
 
@@ -322,7 +322,7 @@ def _sync_position(f: Any, fd: int) -> None:
         pass
 
 
-def type_name(obj: Any) -> str:
+def _type_name(obj: Any) -> str:
     return obj.__class__.__name__
 
 
