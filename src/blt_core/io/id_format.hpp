@@ -40,9 +40,10 @@ class IdFormat {
 
   // Appends the body bytes of n ids.
   void append_ids(const uint32_t* ids, size_t n, std::vector<uint8_t>& out) const;
-  // Writes the body bytes of n ids at out (which has room for n * max_bytes_per_id(...)) and
-  // returns the bytes written.
+  // Writes the body bytes of n ids at out and returns the bytes written. `out` must have room for
+  // n * max_bytes_per_id(max id) + kWriteSlack bytes (text is stored in small fixed-size copies).
   size_t write_ids(const uint32_t* ids, size_t n, uint8_t* out) const;
+  static constexpr size_t kWriteSlack = 8;
 
   // Bytes to drop at the start of the document's first non-empty body (the jsonl comma).
   size_t first_id_skip() const { return fmt_ == OutputFormat::jsonl ? 1 : 0; }

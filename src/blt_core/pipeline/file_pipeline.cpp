@@ -50,7 +50,7 @@ void encode_chunk(const Tokenizer& tok, const IdFormat& fmt, uint64_t max_id, Ch
     c.out_len = c.ids.size() * 4;
     return;
   }
-  uint8_t* out = c.out.reserve(c.ids.size() * fmt.max_bytes_per_id(max_id));
+  uint8_t* out = c.out.reserve(c.ids.size() * fmt.max_bytes_per_id(max_id) + IdFormat::kWriteSlack);
   c.out_ptr = out;
   c.out_len = fmt.write_ids(c.ids.data(), c.ids.size(), out);
 }
