@@ -21,6 +21,8 @@ class ByteSink {
   // Overwrites bytes [0, n) written earlier; only when can_rewrite_head().
   virtual void rewrite_head(const uint8_t* p, size_t n) = 0;
   virtual const std::string& name() const = 0;
+  // Hint: about this many bytes will be written in total (lets a memory sink allocate once).
+  virtual void expect(uint64_t bytes) { (void)bytes; }
 };
 
 // Writes to an open descriptor (not owned). Atomic replacement of a target file (temporary file
@@ -52,6 +54,9 @@ class VectorSink final : public ByteSink {
   bool can_rewrite_head() const override { return true; }
   void rewrite_head(const uint8_t* p, size_t n) override;
   const std::string& name() const override { return name_; }
+  void expect(uint64_t n) override {
+    if (n <= SIZE_MAX) bytes.reserve(static_cast<size_t>(n));
+  }
   std::vector<uint8_t> bytes;
 
  private:

@@ -139,6 +139,9 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   std::vector<uint32_t> head_ids, tail_ids;
   tok.prefix(head_ids);
   tok.suffix(tail_ids);
+  if (exact && fmt.binary() && source.size())
+    sink.expect(fmt.head(0).size() +
+                (*source.size() + head_ids.size() + tail_ids.size()) * dtype_size(opts.dtype));
 
   RunState run;
   std::atomic<uint64_t> bytes_done{0};
