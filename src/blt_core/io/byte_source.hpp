@@ -1,5 +1,5 @@
-// ByteSource: where the file pipeline's input bytes come from (a file or stream descriptor, or
-// memory). Sources are read by one thread at a time, incrementally, so any size fits in memcap.
+// ByteSource: where the file pipeline's input bytes come from (a mapped file, a stream descriptor,
+// or memory). One reader at a time, incrementally, so inputs of any size fit in memcap.
 #pragma once
 #include <atomic>
 #include <cstddef>

@@ -1,6 +1,7 @@
 // Chunk: one pooled unit of work in the file pipeline (input bytes, its cut, encoded output).
 // Chunks are allocated once per run and reused, so the steady state allocates nothing.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
