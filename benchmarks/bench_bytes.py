@@ -36,14 +36,14 @@ def main() -> None:
     rows = []
 
     # In-memory encode of the whole corpus into a new uint16 array.
-    t_blt = median_time(lambda: tok.encode(data), runs=9)
-    t_np = median_time(lambda: np.frombuffer(data, np.uint8).astype(np.uint16) + 4, runs=9)
+    t_blt = median_time(lambda: tok.encode(data), runs=21)
+    t_np = median_time(lambda: np.frombuffer(data, np.uint8).astype(np.uint16) + 4, runs=21)
     src16 = np.ones(n, np.uint16)
     dst16 = np.empty(n, np.uint16)
-    t_copy = median_time(lambda: np.copyto(dst16, src16), runs=9)
+    t_copy = median_time(lambda: np.copyto(dst16, src16), runs=21)
     rows.append(("encode (in memory, uint16)", n, t_blt, "-"))
-    rows.append(("NumPy `frombuffer(...).astype(uint16) + 4`", n, t_np, f"{t_np / t_blt:.2f}x slower than encode"))
-    rows.append(("memcpy of the output size (`np.copyto`, preallocated)", n, t_copy, f"encode = {t_blt / t_copy:.2f}x memcpy time"))
+    rows.append(("NumPy `frombuffer(...).astype(uint16) + 4`", n, t_np, f"encode is {t_np / t_blt:.2f}x NumPy's speed (target >= 1.5x)"))
+    rows.append(("memcpy of the output size (`np.copyto`, preallocated)", n, t_copy, f"encode takes {t_blt / t_copy:.2f}x memcpy's time"))
 
     # tokenize_file on a ~200 MB file vs cp of the same file, page cache warm, same directory.
     with tempfile.TemporaryDirectory(dir=os.environ.get("BLT_BENCH_TMP")) as d:
@@ -89,7 +89,7 @@ def main() -> None:
         rows.append((f"`cp` of a {2 * size / 1e6:.0f} MB file (the size of the uint16 output)", 2 * size, t_cp_big,
                      f"{t_cp_big / t_cp:.2f}x cp time"))
         rows.append(("tokenize_file, 1 thread (uint16 .bin: writes 2x the bytes of cp)", size, t_tf1,
-                     f"{t_tf1 / t_cp:.2f}x cp time, {t_tf1 / t_cp_big:.2f}x output-size cp"))
+                     f"{t_tf1 / t_cp:.2f}x cp time (target <= 1.3x), {t_tf1 / t_cp_big:.2f}x output-size cp"))
         rows.append((f"tokenize_file, {cores} threads", size, t_tfn,
                      f"{t_tfn / t_cp:.2f}x cp time, {t_tfn / t_cp_big:.2f}x output-size cp"))
 
@@ -97,7 +97,7 @@ def main() -> None:
         "## Byte tokenizer (bench_bytes.py)",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_bytes.py` at {git_rev()}; {machine()}; "
-        f"SIMD kernel: {blt._core.simd_arch()}. Median of 9 (in-memory) or 5 (file) runs after one "
+        f"SIMD kernel: {blt._core.simd_arch()}. Median of 21 (in-memory) or 5 (file) runs after one "
         f"warm-up; corpus = all of shared/corpus/*.txt ({n / 1e6:.1f} MB); file runs write to a temp "
         "dir on the same disk with a warm page cache. Targets: encode >= 1.5x NumPy; tokenize_file "
         "<= 1.3x cp time.",
