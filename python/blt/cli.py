@@ -73,7 +73,7 @@ def _chunksize(text: str):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description="Tokenize a file or stream into BLT byte ids, in parallel and in bounded memory. "
+        description="Tokenize a file or stream into BLT byte ids, in parallel and in bounded memory.\n"
         "The output equals ByteTokenizer.encode of the whole input, byte for byte.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
