@@ -94,6 +94,34 @@ def test_more_threads_than_cores_is_capped_silently(tmp_path, small_text):
     assert np.array_equal(np.fromfile(out, np.uint16), blt.ByteTokenizer().encode(small_text.read_bytes()))
 
 
+def test_progress_bar_only_on_a_tty(tmp_path, small_text):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # give tqdm columns
+    try:
+        r = run("--input", small_text, "--output", tmp_path / "a.bin", stderr=slave, capture_output=False)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the pty is drained and the child is gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert r.returncode == 0
+    assert b"blt-tokenize" in shown and b"B/s" in shown  # tqdm's bar, unit bytes
+    quiet = run("--input", small_text, "--output", tmp_path / "b.bin", "--quiet")
+    assert quiet.stderr == b""
+
+
 def test_explicit_format_overrides_extension(tmp_path, small_text):
     out = tmp_path / "ids.npy"
     r = run("-i", small_text, "-o", out, "--format", "jsonl", "--no-bos", "--no-eos", "-q")
