@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from . import _core
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
+from .pipeline import TokenizeStats, tokenize_file
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Overloaded
 
 __version__ = "0.1.0"
 
-__all__ = ["ByteTokenizer", "RaggedIds", "CONTENT_TYPES", "AsyncBatchTokenizer", "Overloaded", "__version__"]
+__all__ = [
+    "ByteTokenizer",
+    "RaggedIds",
+    "CONTENT_TYPES",
+    "TokenizeStats",
+    "tokenize_file",
+    "AsyncBatchTokenizer",
+    "Overloaded",
+    "__version__",
+]

@@ -68,6 +68,10 @@ TEST(ByteCodec, SafeSplitKeepsUtf8CharactersForText) {
   EXPECT_EQ(codec.safe_split(w, 2), 1u);
   EXPECT_EQ(codec.safe_split(w, 3), 1u);
   EXPECT_EQ(codec.safe_split(w, 4), 4u);
+  // no character start in (0, target]: the caller must widen the window
+  std::string cont = "\x82\xAC" "b";
+  EXPECT_EQ(codec.safe_split(bytes_of(cont), 1), 0u);
+  EXPECT_EQ(codec.safe_split(bytes_of(cont), 2), 2u);
   codec.keep_utf8_chars = false;
   EXPECT_EQ(codec.safe_split(w, 2), 2u);
 }

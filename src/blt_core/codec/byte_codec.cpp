@@ -56,10 +56,13 @@ size_t ByteCodec::safe_split(ByteSpan window, size_t target) const {
   if (!keep_utf8_chars || target == window.size()) return target;
   // Every byte is its own id, so any cut is exact; for text we still move the cut back to a
   // character start so each chunk holds whole UTF-8 characters (at most 3 continuation bytes).
-  for (size_t p = target, steps = 0; p > 0 && steps < 4; --p, ++steps) {
+  size_t p = target;
+  for (size_t steps = 0; p > 0 && steps < 4; --p, ++steps) {
     if ((window[p] & 0xC0) != 0x80) return p;
   }
-  return target;  // not UTF-8 here: any cut is still exact for bytes
+  // Only continuation bytes back to the window start: ask for a wider window. Four or more in a
+  // row is not UTF-8, and any cut is still exact for bytes.
+  return p == 0 ? 0 : target;
 }
 
 void ByteCodec::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {

@@ -1,0 +1,49 @@
+// Chunk: one pooled unit of work in the file pipeline (input bytes, its cut, encoded output).
+// Chunks are allocated once per run and reused, so the steady state allocates nothing.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "blt_core/tokenizer.hpp"
+
+namespace blt {
+
+// A byte buffer that only grows and is never zero-filled (every byte used is written first).
+class GrowBuffer {
+ public:
+  // Capacity for at least n bytes; the first `keep` bytes survive a reallocation.
+  uint8_t* reserve(size_t n, size_t keep = 0) {
+    if (n > cap_) {
+      size_t cap = std::max(n, cap_ + cap_ / 2);
+      std::unique_ptr<uint8_t[]> p(new uint8_t[cap]);
+      if (keep) std::memcpy(p.get(), data_.get(), keep);
+      data_ = std::move(p);
+      cap_ = cap;
+    }
+    return data_.get();
+  }
+  uint8_t* data() { return data_.get(); }
+  size_t capacity() const { return cap_; }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  size_t cap_ = 0;
+};
+
+struct Chunk {
+  uint64_t seq = 0;          // position in the stream, for the sequencer
+  ByteSpan body;             // bytes to encode: a view into `in` or into an in-memory source
+  uint64_t end_offset = 0;   // source bytes consumed once this chunk is written (progress)
+  GrowBuffer in;             // input bytes read from a stream source
+  GrowBuffer out;            // formatted output bytes
+  std::vector<uint32_t> ids; // scratch ids (tokenizers without body_size, text formats)
+  const uint8_t* out_ptr = nullptr;
+  size_t out_len = 0;
+  uint64_t n_ids = 0;
+};
+
+}  // namespace blt

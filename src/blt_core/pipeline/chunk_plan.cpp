@@ -1,0 +1,48 @@
+#include "blt_core/pipeline/chunk_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace blt {
+
+static size_t lookahead_for(size_t chunk) {
+  // Enough for UTF-8 alignment and typical pretokenizer lookahead; safe_split widens otherwise.
+  return std::clamp<size_t>(chunk / 64, 8, 4096);
+}
+
+static uint64_t buffer_bytes_for(const ChunkPlanRequest& r, size_t chunk) {
+  size_t la = lookahead_for(chunk);
+  double in = r.input_in_memory ? 0.0 : static_cast<double>(chunk + la);
+  return static_cast<uint64_t>(std::ceil(in + r.out_bytes_per_byte * static_cast<double>(chunk + la)));
+}
+
+ChunkPlan plan_chunks(const ChunkPlanRequest& r) {
+  if (r.threads < 1) throw std::invalid_argument("threads must be >= 1");
+  if (r.min_chunk == 0) throw std::invalid_argument("minimum chunk size must be at least 1 byte");
+  if (r.min_chunk > r.max_chunk)
+    throw std::invalid_argument("minimum chunk size " + std::to_string(r.min_chunk) +
+                                " exceeds maximum " + std::to_string(r.max_chunk));
+  ChunkPlan p;
+  if (r.total_bytes) {
+    uint64_t per = *r.total_bytes / (static_cast<uint64_t>(kChunksPerThread) * r.threads);
+    p.chunk = static_cast<size_t>(std::clamp<uint64_t>(per, r.min_chunk, r.max_chunk));
+  } else {
+    p.chunk = r.max_chunk;
+  }
+  if (buffer_bytes_for(r, 1) * 2 > r.memcap)
+    throw std::invalid_argument("memcap of " + std::to_string(r.memcap) +
+                                " bytes is too small (needs at least " +
+                                std::to_string(buffer_bytes_for(r, 1) * 2) + ")");
+  // memcap wins over min_chunk: a cap is a promise, a chunk size a preference.
+  while (p.chunk > 1 && buffer_bytes_for(r, p.chunk) * 2 > r.memcap) p.chunk /= 2;
+  p.lookahead = lookahead_for(p.chunk);
+  p.buffer_bytes = buffer_bytes_for(r, p.chunk);
+  uint64_t fit = r.memcap / p.buffer_bytes;  // >= 2
+  p.in_flight = static_cast<size_t>(std::min<uint64_t>(fit - 1, 2 * static_cast<uint64_t>(r.threads) + 1));
+  p.buffers = p.in_flight + 1;
+  return p;
+}
+
+}  // namespace blt

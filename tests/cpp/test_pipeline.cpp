@@ -1,0 +1,356 @@
+// File pipeline: chunk planning, safe cuts, and byte-for-byte equality with one-shot encode for
+// every chunk size, thread count, format and source kind.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <system_error>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "blt_core/codec/byte_codec.hpp"
+#include "blt_core/io/byte_sink.hpp"
+#include "blt_core/io/byte_source.hpp"
+#include "blt_core/pipeline/chunk_plan.hpp"
+#include "blt_core/pipeline/chunk_reader.hpp"
+#include "blt_core/pipeline/file_pipeline.hpp"
+
+using namespace blt;
+
+namespace {
+
+// Ids are word lengths (a run of non-space bytes -> its length + 10, a space -> 3): a cut inside
+// a word changes the ids, so only cuts after a space are safe. No body_size: exercises the
+// vector path and widening when a window holds no space.
+class WordLengthTokenizer final : public Tokenizer {
+ public:
+  uint64_t n_vocab() const override { return 1u << 20; }
+  void prefix(std::vector<uint32_t>& out) const override { out.push_back(1); }
+  void suffix(std::vector<uint32_t>& out) const override { out.push_back(2); }
+  size_t safe_split(ByteSpan w, size_t target) const override {
+    if (target >= w.size()) return w.size();
+    for (size_t p = target; p > 0; --p)
+      if (w[p - 1] == ' ') return p;
+    return 0;
+  }
+  void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+    size_t run = 0;
+    for (uint8_t b : in) {
+      if (b == ' ') {
+        if (run) out.push_back(static_cast<uint32_t>(run + 10));
+        run = 0;
+        out.push_back(3);
+      } else {
+        ++run;
+      }
+    }
+    if (run) out.push_back(static_cast<uint32_t>(run + 10));
+  }
+};
+
+std::vector<uint8_t> random_text(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  // ASCII, 2-, 3- and 4-byte UTF-8 characters, spaces, a BOM at the start sometimes.
+  static const std::vector<std::string> pieces = {"a", "b", " ", "  ", "\xc3\xa9", "\xe2\x82\xac",
+                                                  "\xf0\x9f\x98\x80", "xyz", "\n"};
+  std::vector<uint8_t> out;
+  if (seed % 2) out = {0xEF, 0xBB, 0xBF};
+  while (out.size() < n) {
+    const auto& p = pieces[rng() % pieces.size()];
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  out.resize(n);  // may end inside a character: still exact for bytes
+  return out;
+}
+
+std::vector<uint8_t> expected_bytes(const Tokenizer& tok, ByteSpan in, DType dt, OutputFormat f) {
+  IdBuffer ids = tok.encode(in, dt);
+  const auto* p = ids.as<uint8_t>();
+  std::vector<uint8_t> body(p, p + ids.nbytes());
+  if (f == OutputFormat::bin) return body;
+  if (f == OutputFormat::npy) {
+    // Written here independently of the library's header code.
+    const char* descr = dt == DType::u16 ? "<u2" : dt == DType::u32 ? "<u4" : dt == DType::i32 ? "<i4" : "<i8";
+    std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" +
+                       std::to_string(ids.size()) + ",), }";
+    dict.resize(117, ' ');
+    dict += '\n';
+    std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 118, 0};
+    out.insert(out.end(), dict.begin(), dict.end());
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
+  }
+  std::string s = "[";
+  IdBuffer u = tok.encode(in, DType::i64);
+  for (size_t i = 0; i < u.size(); ++i) s += (i ? "," : "") + std::to_string(u.as<int64_t>()[i]);
+  s += "]\n";
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+PipelineOptions options(DType dt, OutputFormat f, int threads, size_t chunk) {
+  PipelineOptions o;
+  o.dtype = dt;
+  o.format = f;
+  o.threads = threads;
+  o.min_chunk = chunk;
+  o.max_chunk = chunk;
+  o.memcap = 64u << 20;
+  return o;
+}
+
+// Runs the pipeline from a real file descriptor (temporary file) into a temporary file.
+std::vector<uint8_t> run_files(const Tokenizer& tok, const std::vector<uint8_t>& in,
+                               const PipelineOptions& o) {
+  char in_name[] = "/tmp/blt_pipe_in_XXXXXX";
+  char out_name[] = "/tmp/blt_pipe_out_XXXXXX";
+  int in_fd = mkstemp(in_name);
+  int out_fd = mkstemp(out_name);
+  EXPECT_EQ(write(in_fd, in.data(), in.size()), static_cast<ssize_t>(in.size()));
+  lseek(in_fd, 0, SEEK_SET);
+  {
+    FdSource src(in_fd, in_name);
+    FdSink sink(out_fd, out_name);
+    tokenize_stream(tok, src, sink, o);
+  }
+  off_t n = lseek(out_fd, 0, SEEK_END);
+  std::vector<uint8_t> out(static_cast<size_t>(n));
+  EXPECT_EQ(pread(out_fd, out.data(), out.size(), 0), n);
+  close(in_fd);
+  close(out_fd);
+  unlink(in_name);
+  unlink(out_name);
+  return out;
+}
+
+std::vector<uint8_t> run_memory(const Tokenizer& tok, const std::vector<uint8_t>& in,
+                                const PipelineOptions& o) {
+  MemorySource src(ByteSpan(in.data(), in.size()));
+  VectorSink sink;
+  tokenize_stream(tok, src, sink, o);
+  return sink.bytes;
+}
+
+}  // namespace
+
+TEST(ChunkPlan, ClampsTotalOverThreads) {
+  ChunkPlanRequest r;
+  r.threads = 2;
+  r.min_chunk = 1000;
+  r.max_chunk = 100000;
+  r.memcap = 1u << 30;
+  r.total_bytes = 80000;  // 80000 / (4 * 2) = 10000
+  EXPECT_EQ(plan_chunks(r).chunk, 10000u);
+  r.total_bytes = 10;
+  EXPECT_EQ(plan_chunks(r).chunk, 1000u);
+  r.total_bytes = 1ull << 40;
+  EXPECT_EQ(plan_chunks(r).chunk, 100000u);
+  r.total_bytes.reset();
+  EXPECT_EQ(plan_chunks(r).chunk, 100000u);
+  EXPECT_LE(plan_chunks(r).in_flight, 5u);
+}
+
+TEST(ChunkPlan, MemcapBoundsBuffers) {
+  ChunkPlanRequest r;
+  r.threads = 8;
+  r.min_chunk = r.max_chunk = 4u << 20;
+  r.out_bytes_per_byte = 2;
+  for (uint64_t cap : {64ull << 20, 10ull << 20, 1ull << 20, 1000ull, 64ull}) {
+    r.memcap = cap;
+    ChunkPlan p = plan_chunks(r);
+    EXPECT_GE(p.buffers, 2u);
+    EXPECT_LE(p.buffers * p.buffer_bytes, cap) << cap;
+  }
+}
+
+TEST(ChunkPlan, RejectsBadRequests) {
+  ChunkPlanRequest r;
+  r.min_chunk = 0;
+  EXPECT_THROW(plan_chunks(r), std::invalid_argument);
+  r.min_chunk = 10;
+  r.max_chunk = 5;
+  EXPECT_THROW(plan_chunks(r), std::invalid_argument);
+  r.max_chunk = 10;
+  r.memcap = 3;
+  EXPECT_THROW(plan_chunks(r), std::invalid_argument);
+  r.memcap = 1000;
+  r.threads = 0;
+  EXPECT_THROW(plan_chunks(r), std::invalid_argument);
+}
+
+TEST(ChunkReader, TextChunksKeepUtf8CharactersWhole) {
+  ByteCodec codec;
+  codec.keep_utf8_chars = true;
+  auto data = random_text(5000, 2);
+  // From 4 bytes (the longest character): ByteCodec::safe_split cuts anywhere (still exact) when
+  // no character start lies in (0, target], so smaller chunks may split a character.
+  for (size_t chunk : {4u, 5u, 7u, 64u}) {
+    ChunkPlan plan;
+    plan.chunk = chunk;
+    plan.lookahead = 8;
+    std::atomic<bool> stop{false};
+    for (bool memory : {false, true}) {
+      MemorySource mem(ByteSpan(data.data(), data.size()));
+      // A pipe-like source: same bytes, but not a view, so the stream path is used.
+      struct Copy final : ByteSource {
+        MemorySource& m;
+        explicit Copy(MemorySource& s) : m(s) {}
+        std::optional<uint64_t> size() const override { return std::nullopt; }
+        size_t read(uint8_t* d, size_t n, const std::atomic<bool>& s) override {
+          return m.read(d, std::min<size_t>(n, 3), s);  // short reads on purpose
+        }
+        const std::string& name() const override { return m.name(); }
+      } copy(mem);
+      ByteSource& src = memory ? static_cast<ByteSource&>(mem) : copy;
+      ChunkReader reader(codec, src, plan, stop);
+      Chunk c;
+      std::vector<uint8_t> joined;
+      while (reader.next(c)) {
+        ASSERT_FALSE(c.body.empty());
+        ASSERT_NE(c.body[0] & 0xC0, 0x80) << "chunk starts inside a character";
+        joined.insert(joined.end(), c.body.begin(), c.body.end());
+      }
+      EXPECT_EQ(joined, data);
+      EXPECT_EQ(reader.consumed(), data.size());
+    }
+  }
+}
+
+TEST(Pipeline, EqualsOneShotEncodeForEveryChunkSizeAndThreadCount) {
+  std::vector<std::unique_ptr<Tokenizer>> toks;
+  {
+    ByteCodecOptions o;
+    o.meta = ContentType::text;
+    o.strip_bom = true;
+    auto c = std::make_unique<ByteCodec>(o);
+    c->keep_utf8_chars = true;
+    toks.push_back(std::move(c));
+    ByteCodecOptions plain;
+    plain.bos = false;
+    plain.eos = false;
+    toks.push_back(std::make_unique<ByteCodec>(plain));
+    toks.push_back(std::make_unique<WordLengthTokenizer>());
+  }
+  uint32_t seed = 0;
+  for (size_t n : {0u, 1u, 2u, 5u, 100u, 3000u}) {
+    auto data = random_text(n, ++seed);
+    for (auto& tok : toks) {
+      for (size_t chunk : {1u, 2u, 3u, 7u, 64u, 100000u}) {
+        for (int threads : {1, 2, 3}) {
+          for (auto f : {OutputFormat::bin, OutputFormat::npy, OutputFormat::jsonl}) {
+            for (auto dt : {DType::u16, DType::u32, DType::i64}) {
+              if (dt == DType::u16 && tok->max_id() > 0xFFFF) continue;
+              auto o = options(dt, f, threads, chunk);
+              auto want = expected_bytes(*tok, ByteSpan(data.data(), data.size()), dt, f);
+              ASSERT_EQ(run_memory(*tok, data, o), want)
+                  << "memory n=" << n << " chunk=" << chunk << " threads=" << threads;
+              if (chunk >= 3 || n <= 100)
+                ASSERT_EQ(run_files(*tok, data, o), want)
+                    << "file n=" << n << " chunk=" << chunk << " threads=" << threads;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Pipeline, LargeInputManyChunks) {
+  ByteCodec codec;
+  auto data = random_text(3u << 20, 7);
+  for (int threads : {1, 2, 4}) {
+    auto o = options(DType::u16, OutputFormat::bin, threads, 1);
+    o.min_chunk = 4096;
+    o.max_chunk = 65536;
+    auto want = expected_bytes(codec, ByteSpan(data.data(), data.size()), DType::u16, OutputFormat::bin);
+    EXPECT_EQ(run_files(codec, data, o), want);
+  }
+}
+
+TEST(Pipeline, WidensWhenNoSafeCut) {
+  WordLengthTokenizer tok;
+  std::vector<uint8_t> data(20000, 'x');  // one long word: the only cut is at the very end
+  data[7000] = ' ';
+  auto o = options(DType::u32, OutputFormat::bin, 2, 16);
+  auto want = expected_bytes(tok, ByteSpan(data.data(), data.size()), DType::u32, OutputFormat::bin);
+  EXPECT_EQ(run_memory(tok, data, o), want);
+  EXPECT_EQ(run_files(tok, data, o), want);
+}
+
+TEST(Pipeline, NpyNeedsSeekableOutput) {
+  ByteCodec codec;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::vector<uint8_t> data(10, 'a');
+  MemorySource src(ByteSpan(data.data(), data.size()));
+  FdSink sink(fds[1], "<pipe>");
+  EXPECT_THROW(tokenize_stream(codec, src, sink, options(DType::u16, OutputFormat::npy, 1, 4)),
+               std::invalid_argument);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Pipeline, ThrowingProgressCancelsAndPropagates) {
+  ByteCodec codec;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);  // nothing is ever written: the reader waits until cancelled
+  FdSource src(fds[0], "<pipe>");
+  VectorSink sink;
+  auto o = options(DType::u16, OutputFormat::bin, 2, 4);
+  int calls = 0;
+  o.progress = [&](uint64_t, uint64_t) {
+    if (++calls == 3) throw std::runtime_error("stop now");
+  };
+  EXPECT_THROW(tokenize_stream(codec, src, sink, o), std::runtime_error);
+  EXPECT_EQ(calls, 3);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Pipeline, WriteErrorPropagates) {
+  ByteCodec codec;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);  // writing to a pipe without a reader fails with EPIPE
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<uint8_t> data(100000, 'a');
+  MemorySource src(ByteSpan(data.data(), data.size()));
+  FdSink sink(fds[1], "<pipe>");
+  EXPECT_THROW(tokenize_stream(codec, src, sink, options(DType::u16, OutputFormat::bin, 2, 1000)),
+               std::system_error);
+  close(fds[1]);
+}
+
+TEST(Pipeline, DirectoryInputIsRejected) {
+  int fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  EXPECT_THROW(FdSource(fd, "/tmp"), std::system_error);
+  close(fd);
+}
+
+TEST(Pipeline, TokenizerErrorPropagatesAndStopsTheRun) {
+  // Throws on a chunk holding '!': the error must surface once, from tokenize_stream.
+  struct Failing final : Tokenizer {
+    uint64_t n_vocab() const override { return 300; }
+    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
+    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+      for (uint8_t b : in) {
+        if (b == '!') throw std::runtime_error("bad byte");
+        out.push_back(b);
+      }
+    }
+  } tok;
+  std::vector<uint8_t> data(1 << 20, 'a');
+  data[700000] = '!';
+  for (int threads : {1, 2}) {
+    VectorSink sink;
+    MemorySource src(ByteSpan(data.data(), data.size()));
+    EXPECT_THROW(tokenize_stream(tok, src, sink, options(DType::u16, OutputFormat::bin, threads, 4096)),
+                 std::runtime_error);
+    EXPECT_LT(sink.bytes.size(), 2 * data.size());  // stopped before the end
+  }
+}
