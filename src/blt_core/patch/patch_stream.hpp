@@ -1,0 +1,57 @@
+// PatchStream: patch boundaries decided position by position, so a sequence can arrive in chunks
+// with its state (last ids, last entropies, open patch) carried across each seam.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "blt_core/patch/patch_rule.hpp"
+
+namespace blt::patch {
+
+// Feeding a sequence in any chunking gives the same lengths as feeding it at once. Top-k entropy
+// patching looks at the whole sequence and is not streamable (use patch_sequence).
+class PatchStream {
+ public:
+  explicit PatchStream(const PatchRule& rule);
+
+  // Positions [position(), position() + n). `ids` may be null unless the rule needs ids (then
+  // boundaries are not forced at BOS/EOS); `entropies` (H[k] for each fed position) is required
+  // by the entropy rule and ignored otherwise. Appends the lengths of patches completed.
+  void feed(const uint16_t* ids, const float* entropies, size_t n, std::vector<int32_t>& out);
+
+  // Ends the sequence: decides the position after the last id when include_next_token, then
+  // appends the last patch. The stream is then reset for a new sequence.
+  void finish(std::vector<int32_t>& out);
+
+  size_t position() const { return static_cast<size_t>(pos_); }
+
+ private:
+  bool rule_start(int64_t p, bool is_next_token) const;
+  void emit(int64_t length, std::vector<int32_t>& out) const;
+  void reset();
+
+  PatchRule rule_;
+  int64_t pos_ = 0;         // next position to decide
+  int64_t last_start_ = 0;  // start of the open patch
+  bool have_ids_ = false;   // ids were given for the previous position
+  uint16_t id1_ = 0;        // id at pos_-1
+  bool space_like1_ = false;
+  bool space_end1_ = false;  // id at pos_-1 ends a space patch
+  float h1_ = 0, h2_ = 0;    // H[pos_-1], H[pos_-2]
+};
+
+// [m, m, ..., rest] for a length > m (m > 0), else the length itself; appended to out.
+void append_split(int64_t length, int32_t max_length, std::vector<int32_t>& out);
+
+// Space rule: a byte is space-like unless it is [0-9A-Za-z] or a UTF-8 continuation byte.
+// Specials (< 4) and meta tokens (>= 260) count as space-like, as in the reference.
+inline bool is_space_like(uint16_t id) {
+  int b = static_cast<int>(id) - kByteOffset;
+  if (b < 0 || b >= 0xC0) return true;
+  if (b >= 0x80) return false;  // UTF-8 continuation byte
+  bool alnum = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+  return !alnum;
+}
+
+}  // namespace blt::patch

@@ -1,0 +1,103 @@
+// Hashed byte n-gram ids of BLT (byte_group_hash_function / rolling_polynomial_hash): one SIMD
+// kernel per instruction set over blocks of positions, picked at run time by xsimd.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace blt::simd {
+
+// Primes of the reference, indexed by hash function number.
+inline constexpr uint64_t kNgramHashPrimes[] = {
+    1000000007ull, 5915587277ull, 1500450271ull, 3267000013ull, 5754853343ull, 4093082899ull,
+    9576890767ull, 3628273133ull, 2860486313ull, 5463458053ull, 3367900313ull};
+inline constexpr int kNgramHashFunctions = 11;
+inline constexpr int kMaxNgramSize = 64;
+
+// out has n rows of funcs.size() * sizes.size() int64 columns, function-major: column
+// f * sizes.size() + s holds, for position j, sum_k window[k] * prime^k over the sizes[s] ids
+// ending at j (left-padded with 0, k = 0 the oldest) in wrapping signed 64-bit arithmetic,
+// floored modulo max_hash. Throws std::invalid_argument for bad sizes/functions/max_hash.
+// threads <= 0: all usable cores (positions are split into ranges).
+void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
+                 std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads = 1);
+
+// Floored modulo of a signed 64-bit value by a constant, by multiplication (Barrett).
+struct FloorMod {
+  uint64_t m;      // divisor
+  uint64_t magic;  // floor((2^64 - 1) / m)
+  uint64_t neg;    // (m - 2^64 mod m) mod m: added for negative inputs
+  explicit FloorMod(uint64_t divisor)
+      : m(divisor), magic(~uint64_t(0) / divisor),
+        neg((divisor - (~uint64_t(0) % divisor + 1) % divisor) % divisor) {}
+  uint64_t operator()(uint64_t u) const {
+    uint64_t q = static_cast<uint64_t>((static_cast<unsigned __int128>(u) * magic) >> 64);
+    uint64_t r = u - q * m;
+    r = r >= m ? r - m : r;  // q is at most one short
+    if (static_cast<int64_t>(u) < 0) {
+      r += neg;
+      r = r >= m ? r - m : r;
+    }
+    return r;
+  }
+};
+
+struct NgramHashJob {
+  const uint16_t* ids;  // the whole sequence (windows look back before `begin`)
+  size_t begin, end;    // positions to hash; out points at the row of `begin`
+  const int* sizes;
+  int n_sizes;
+  const uint64_t* primes;
+  int n_funcs;
+  int max_size;
+  FloorMod mod;
+  int64_t* out;
+};
+
+struct NgramHashKernel {
+  template <class Arch>
+  void operator()(Arch, const NgramHashJob& job) const;
+};
+
+// Positions go in blocks: ids are widened once per block (with the max_size - 1 ids before it),
+// then for each function the hash of every size is built from the previous one,
+// H(n + 1) = H(n) * prime + id[j - n], over the whole block, which compiles to packed 64-bit
+// multiplies; the floored modulo then runs per column.
+template <class Arch>
+void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
+  constexpr size_t kBlock = 512;
+  const size_t halo = static_cast<size_t>(job.max_size - 1);
+  const size_t cols = static_cast<size_t>(job.n_sizes) * static_cast<size_t>(job.n_funcs);
+  alignas(64) uint64_t wide[kBlock + kMaxNgramSize];
+  alignas(64) uint64_t h[kBlock];
+  alignas(64) uint64_t r[kBlock];
+  for (size_t j0 = job.begin; j0 < job.end; j0 += kBlock) {
+    const size_t bn = std::min(kBlock, job.end - j0);
+    for (size_t t = 0; t < halo + bn; ++t) {
+      ptrdiff_t src = static_cast<ptrdiff_t>(j0 + t) - static_cast<ptrdiff_t>(halo);
+      wide[t] = src < 0 ? 0 : job.ids[src];
+    }
+    const uint64_t* cur = wide + halo;  // cur[i] = id at j0 + i; cur[i - m] = id m back
+    for (int f = 0; f < job.n_funcs; ++f) {
+      const uint64_t p = job.primes[f];
+      for (size_t i = 0; i < bn; ++i) h[i] = cur[i];
+      int s = 0;
+      for (int size = 1; size <= job.max_size; ++size) {
+        if (size > 1) {
+          const uint64_t* back = cur - (size - 1);
+          for (size_t i = 0; i < bn; ++i) h[i] = h[i] * p + back[i];
+        }
+        // sizes are sorted ascending with their original column kept in the job order
+        while (s < job.n_sizes && job.sizes[s] == size) {
+          for (size_t i = 0; i < bn; ++i) r[i] = job.mod(h[i]);
+          int64_t* o = job.out + (j0 - job.begin) * cols + static_cast<size_t>(f) * job.n_sizes + s;
+          for (size_t i = 0; i < bn; ++i) o[i * cols] = static_cast<int64_t>(r[i]);
+          ++s;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace blt::simd
