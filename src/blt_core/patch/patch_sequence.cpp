@@ -150,4 +150,16 @@ RaggedIds patch_batch_with_model(const PatchRule& rule, const EntropyModel& mode
   return concat(parts);
 }
 
+void entropies_batch(const EntropyModel& model, const ContextReset& reset, const uint16_t* ids,
+                     std::span<const int64_t> offsets, float* out, int threads) {
+  check_offsets(offsets);
+  run_in_arena(threads, [&] {
+    tbb::parallel_for(size_t(0), offsets.size() - 1, [&](size_t i) {
+      EntropyCursor cur;
+      size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
+      model.entropies(cur, reset, ids + a, b - a, out + a);
+    });
+  });
+}
+
 }  // namespace blt::patch

@@ -29,4 +29,8 @@ RaggedIds patch_batch_with_model(const PatchRule& rule, const EntropyModel& mode
                                  const ContextReset& reset, const uint16_t* ids,
                                  std::span<const int64_t> offsets, int threads);
 
+// Entropies of every position of a ragged batch, each sequence from a fresh context.
+void entropies_batch(const EntropyModel& model, const ContextReset& reset, const uint16_t* ids,
+                     std::span<const int64_t> offsets, float* out, int threads);
+
 }  // namespace blt::patch
