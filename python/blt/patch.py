@@ -238,7 +238,10 @@ class EntropyModel:
         >>> blt.EntropyModel.load(p).order
         2
         """
-        return cls(_core.EntropyModel.load(os.fspath(path)))
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"entropy model file not found: {path!r}")
+        return cls(_core.EntropyModel.load(path))
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the model (versioned binary format with a checksum).
