@@ -75,24 +75,41 @@ void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
                              const uint16_t* ids, size_t n, float* out) const {
   const uint64_t keep = masks_[order_ - 1];
   const int top = order_ - 1;
+  // Per id: the context after it is (context >> 9 | code << 36) & keep_mask, or just code when
+  // the id resets the context. Table-driven so the key loop has no branches.
+  uint64_t code_of[kMaxBltId + 1];
+  bool resets[kMaxBltId + 1];
+  for (int id = 0; id <= kMaxBltId; ++id) {
+    const bool special = id < 4 || id >= 260;
+    code_of[id] = special ? kBoundaryCode : uint64_t(id - 4) + 1;
+    resets[id] = special || reset.byte[static_cast<size_t>(id - 4)];
+  }
+  // Keys of a block are computed first (arithmetic only), so the table slot of the key a few
+  // positions ahead can be prefetched while the current one is looked up.
+  constexpr size_t kBlock = 512;
+  constexpr size_t kAhead = 12;
+  uint64_t keys[kBlock];
   uint64_t ctx = cursor.context;
-  for (size_t k = 0; k < n; ++k) {
-    const uint16_t id = ids[k];
-    if (id > kMaxBltId)
-      throw std::invalid_argument("id " + std::to_string(id) + " at position " +
-                                  std::to_string(k) + " is not a BLT byte id (0..264)");
-    if (id < 4 || id >= 260) {
-      ctx = (kBoundaryCode << kNewestShift) & keep;
-    } else {
-      const uint64_t code = uint64_t(id - 4) + 1;
-      ctx = reset.byte[id - 4] ? (code << kNewestShift) & keep
-                               : ((ctx >> kSlotBits) | (code << kNewestShift)) & keep;
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    for (size_t i = 0; i < bn; ++i) {
+      const uint16_t id = ids[b0 + i];
+      if (id > kMaxBltId)
+        throw std::invalid_argument("id " + std::to_string(id) + " at position " +
+                                    std::to_string(b0 + i) + " is not a BLT byte id (0..264)");
+      const uint64_t shifted = resets[id] ? 0 : ctx >> kSlotBits;
+      ctx = (shifted | (code_of[id] << kNewestShift)) & keep;
+      keys[i] = ctx;
     }
-    // Longest context seen in training; an unseen context's interpolated distribution equals
-    // that of its longest seen suffix, so its entropy is that one too.
-    const ContextStats* st = contexts_.find(ctx);
-    for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(ctx & masks_[l]);
-    out[k] = st ? st->entropy : 0.0f;
+    for (size_t i = 0; i < std::min(kAhead, bn); ++i) contexts_.prefetch(keys[i]);
+    for (size_t i = 0; i < bn; ++i) {
+      if (i + kAhead < bn) contexts_.prefetch(keys[i + kAhead]);
+      // Longest context seen in training; an unseen context's interpolated distribution equals
+      // that of its longest seen suffix, so its entropy is that one too.
+      const ContextStats* st = contexts_.find(keys[i]);
+      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(keys[i] & masks_[l]);
+      out[b0 + i] = st ? st->entropy : 0.0f;
+    }
   }
   cursor.context = ctx;
 }

@@ -28,6 +28,10 @@ class PatchStream {
 
  private:
   bool rule_start(int64_t p, bool is_next_token) const;
+  template <PatchRule::Kind K>
+  bool rule_start_as(int64_t p, bool is_next_token) const;
+  template <PatchRule::Kind K>
+  void feed_as(const uint16_t* ids, const float* entropies, size_t n, std::vector<int32_t>& out);
   void emit(int64_t length, std::vector<int32_t>& out) const;
   void reset();
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include <xsimd/xsimd.hpp>
+
 namespace blt::simd {
 
 // Primes of the reference, indexed by hash function number.
@@ -55,6 +57,42 @@ struct NgramHashJob {
   int64_t* out;
 };
 
+// The same floored modulo on SIMD lanes, in double arithmetic that stays exact: for a divisor
+// below 2^26, u = hi * 2^32 + lo reduces as ((hi mod m) * (2^32 mod m) + lo) mod m with every
+// intermediate below 2^53. Lanes are converted with the 2^52 exponent trick (no int64<->double
+// conversion instructions needed before AVX-512).
+inline constexpr uint64_t kSimdModLimit = uint64_t(1) << 26;
+
+template <class Arch>
+void floor_mod_block(const uint64_t* in, uint64_t* out, size_t n, const FloorMod& mod) {
+  using D = xsimd::batch<double, Arch>;
+  using U = xsimd::batch<uint64_t, Arch>;
+  constexpr size_t W = D::size;
+  const U exp52(0x4330000000000000ull), low32(0xFFFFFFFFull), mant(0x000FFFFFFFFFFFFFull);
+  const D two52(4503599627370496.0), m(static_cast<double>(mod.m)), inv(1.0 / static_cast<double>(mod.m));
+  const D r32(static_cast<double>((uint64_t(1) << 32) % mod.m)), neg(static_cast<double>(mod.neg));
+  const D zero(0.0);
+  auto reduce = [&](D x) {  // x in [0, 2^53): x mod m, exact
+    D q = xsimd::floor(x * inv);
+    D r = x - q * m;
+    r = xsimd::select(r < zero, r + m, r);
+    return xsimd::select(r >= m, r - m, r);
+  };
+  size_t i = 0;
+  for (; i + W <= n; i += W) {
+    U u = U::load_unaligned(in + i);
+    D lo = xsimd::bitwise_cast<D>((u & low32) | exp52) - two52;
+    D hi = xsimd::bitwise_cast<D>((u >> 32) | exp52) - two52;
+    D r = reduce(reduce(hi) * r32 + lo);
+    D sign = xsimd::bitwise_cast<D>((u >> 63) | exp52) - two52;  // 1 for negative int64
+    r = r + sign * neg;
+    r = xsimd::select(r >= m, r - m, r);
+    U bits = xsimd::bitwise_cast<U>(r + two52) & mant;
+    bits.store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = mod(in[i]);
+}
+
 struct NgramHashKernel {
   template <class Arch>
   void operator()(Arch, const NgramHashJob& job) const;
@@ -90,7 +128,12 @@ void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
         }
         // sizes are sorted ascending with their original column kept in the job order
         while (s < job.n_sizes && job.sizes[s] == size) {
-          for (size_t i = 0; i < bn; ++i) r[i] = job.mod(h[i]);
+#if defined(__x86_64__) || defined(_M_X64)
+          if (job.mod.m < kSimdModLimit)
+            floor_mod_block<Arch>(h, r, bn, job.mod);
+          else
+#endif
+            for (size_t i = 0; i < bn; ++i) r[i] = job.mod(h[i]);
           int64_t* o = job.out + (j0 - job.begin) * cols + static_cast<size_t>(f) * job.n_sizes + s;
           for (size_t i = 0; i < bn; ++i) o[i * cols] = static_cast<int64_t>(r[i]);
           ++s;
