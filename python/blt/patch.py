@@ -94,6 +94,11 @@ def _is_single(data: Any) -> bool:
 
 def _batch(data: Any, convert=_ids_array) -> Tuple[np.ndarray, np.ndarray]:
     """A batch as (flat values, int64 offsets)."""
+    if isinstance(data, RaggedIds) and data.ids.ndim == 1:
+        offsets = np.ascontiguousarray(data.offsets, dtype=np.int64)
+        if len(offsets) == 0 or offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(data.ids):
+            raise ValueError("RaggedIds offsets must start at 0, not decrease and end at len(ids)")
+        return convert(data.ids), offsets  # one validation and no copy for uint16 ids
     if isinstance(data, RaggedIds):
         seqs = [convert(x) for x in data]
     elif isinstance(data, np.ndarray) and data.ndim == 2:
@@ -682,7 +687,8 @@ def hash_ngrams(
     arithmetic, then floored ``% max_hash``. ``hash_functions`` is a count (functions
     0..count-1) or a list of function numbers (index into ``NGRAM_HASH_PRIMES``). Output:
     ``int64`` of shape ``(len, n_functions * n_sizes)``, function-major columns; a batch gives a
-    ``RaggedIds`` whose ``ids`` has one such row per position.
+    ``RaggedIds`` whose ``ids`` has one such row per position. ``num_threads`` (default: all
+    usable cores) split long sequences into ranges.
 
     >>> import blt
     >>> blt.hash_ngrams([1, 76, 105, 112, 112, 115], group_sizes=[3])[:, 0].tolist()
@@ -692,7 +698,7 @@ def hash_ngrams(
     sizes = [int(s) for s in group_sizes]
     if not funcs:
         raise ValueError("hash_functions must name at least one function")
-    threads = 1 if num_threads is None else _threads(num_threads)
+    threads = _threads(num_threads)
     if _is_single(data):
         return _core.hash_ngrams(_ids_array(data), sizes, funcs, int(max_hash), threads)
     ids, offsets = _batch(data)
