@@ -109,6 +109,9 @@ def main() -> None:
         lambda: per_doc(np_entropy, np_ent))
     row("hash_ngrams (sizes 3-8, 1 function)", lambda t: blt.hash_ngrams(batch.ids, num_threads=t),
         lambda: per_doc(np_hash, np_docs))
+    buf = np.empty((n, 6), dtype=np.int64)
+    row("hash_ngrams into a reused out= array", lambda t: blt.hash_ngrams(batch.ids, num_threads=t, out=buf),
+        lambda: per_doc(np_hash, np_docs))
 
     # Entropy model quality and patch sizes
     quality = []

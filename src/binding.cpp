@@ -380,11 +380,21 @@ void bind_patch(py::module_& m) {
 
   m.def("hash_ngrams",
         [](IdArray ids, const std::vector<int>& sizes, const std::vector<int>& funcs,
-           int64_t max_hash, int threads) {
+           int64_t max_hash, int threads, std::optional<py::array> out_arg) {
           const size_t n = static_cast<size_t>(ids.size());
           const ssize_t cols = static_cast<ssize_t>(sizes.size() * funcs.size());
-          py::array_t<int64_t> out({static_cast<ssize_t>(n), cols});
-          int64_t* o = out.mutable_data();
+          py::array out;
+          if (out_arg) {  // caller's buffer, written in place (no new pages to fault in)
+            out = *out_arg;
+            if (!out.dtype().is(py::dtype::of<int64_t>()) || out.ndim() != 2 ||
+                out.shape(0) != static_cast<ssize_t>(n) || out.shape(1) != cols ||
+                !(out.flags() & py::array::c_style) || !out.writeable())
+              throw py::value_error("out must be a writable C-contiguous int64 array of shape (" +
+                                    std::to_string(n) + ", " + std::to_string(cols) + ")");
+          } else {
+            out = py::array_t<int64_t>({static_cast<ssize_t>(n), cols});
+          }
+          int64_t* o = static_cast<int64_t*>(out.mutable_data());
           const uint16_t* ip = ids.data();
           {
             py::gil_scoped_release nogil;
@@ -393,7 +403,7 @@ void bind_patch(py::module_& m) {
           return out;
         },
         py::arg("ids"), py::arg("sizes"), py::arg("funcs"), py::arg("max_hash"),
-        py::arg("threads") = 1);
+        py::arg("threads") = 1, py::arg("out") = py::none());
   m.attr("NGRAM_HASH_PRIMES") = py::cast(std::vector<uint64_t>(
       std::begin(simd::kNgramHashPrimes), std::end(simd::kNgramHashPrimes)));
 }

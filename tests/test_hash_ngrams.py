@@ -43,6 +43,11 @@ def test_defaults_and_threads(corpus_dir):
     one = blt.hash_ngrams(ids)
     assert one.shape == (len(ids), 6)
     np.testing.assert_array_equal(one, blt.hash_ngrams(ids, num_threads=2))  # ranges split inside
+    buf = np.full_like(one, -1)
+    assert blt.hash_ngrams(ids, out=buf) is buf
+    np.testing.assert_array_equal(buf, one)
+    with pytest.raises(ValueError, match="out must be"):
+        blt.hash_ngrams(ids, out=np.zeros((len(ids), 5), dtype=np.int64))
     for i, size in enumerate(range(3, 9)):
         np.testing.assert_array_equal(one[:, i], ref.hash_ngrams(ids, size, PRIMES[0], 500002))
 

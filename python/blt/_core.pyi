@@ -90,4 +90,5 @@ def hash_ngrams(
     funcs: Sequence[int],
     max_hash: int,
     threads: int = 1,
+    out: Optional[npt.NDArray[np.int64]] = None,
 ) -> npt.NDArray[np.int64]: ...

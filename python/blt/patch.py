@@ -679,6 +679,7 @@ def hash_ngrams(
     hash_functions: Union[int, Sequence[int]] = 1,
     max_hash: int = 500002,
     num_threads: Optional[int] = None,
+    out: Optional[np.ndarray] = None,
 ):
     """Hashed byte n-gram ids of BLT (bit-identical to ``byte_group_hash_function``).
 
@@ -688,7 +689,8 @@ def hash_ngrams(
     0..count-1) or a list of function numbers (index into ``NGRAM_HASH_PRIMES``). Output:
     ``int64`` of shape ``(len, n_functions * n_sizes)``, function-major columns; a batch gives a
     ``RaggedIds`` whose ``ids`` has one such row per position. ``num_threads`` (default: all
-    usable cores) split long sequences into ranges.
+    usable cores) split long sequences into ranges. ``out`` (one sequence only): a C-contiguous
+    ``int64`` array of the result's shape to write into, e.g. reused across calls.
 
     >>> import blt
     >>> blt.hash_ngrams([1, 76, 105, 112, 112, 115], group_sizes=[3])[:, 0].tolist()
@@ -700,7 +702,9 @@ def hash_ngrams(
         raise ValueError("hash_functions must name at least one function")
     threads = _threads(num_threads)
     if _is_single(data):
-        return _core.hash_ngrams(_ids_array(data), sizes, funcs, int(max_hash), threads)
+        return _core.hash_ngrams(_ids_array(data), sizes, funcs, int(max_hash), threads, out)
+    if out is not None:
+        raise ValueError("out= is only supported for a single sequence")
     ids, offsets = _batch(data)
     cols = len(sizes) * len(funcs)
     out = np.empty((len(ids), cols), dtype=np.int64)

@@ -5,12 +5,10 @@
 
 namespace blt::patch {
 
-void append_split(int64_t length, int32_t max_length, std::vector<int32_t>& out) {
-  if (max_length > 0 && length > max_length) [[unlikely]] {
-    while (length > max_length) {
-      out.push_back(max_length);
-      length -= max_length;
-    }
+void append_split_long(int64_t length, int32_t max_length, std::vector<int32_t>& out) {
+  while (length > max_length) {
+    out.push_back(max_length);
+    length -= max_length;
   }
   out.push_back(static_cast<int32_t>(length));
 }
@@ -22,56 +20,45 @@ PatchStream::PatchStream(const PatchRule& rule) : rule_(rule) {
         "top-k entropy patching (threshold=None) needs the whole sequence; it cannot stream");
 }
 
-void PatchStream::reset() {
-  pos_ = 0;
-  last_start_ = 0;
-  have_ids_ = false;
-  id1_ = 0;
-  space_like1_ = space_end1_ = false;
-  h1_ = h2_ = 0;
-}
-
 // Rule for p >= 2 (positions 0 and 1 always start). is_next_token: p is the position after the
 // last id (only with include_next_token). One instantiation per rule keeps the per-id loop free
 // of the rule switch.
 template <PatchRule::Kind K>
-bool PatchStream::rule_start_as(int64_t p, bool is_next_token) const {
+bool PatchStream::rule_start_as(const PatchRule& rule, const State& s, int64_t p,
+                                bool is_next_token) {
   if constexpr (K == PatchRule::Kind::static_size) {
-    return (p - 1) % rule_.patch_size == 0;
+    return (p - 1) % rule.patch_size == 0;
   } else if constexpr (K == PatchRule::Kind::byte) {
     return true;
   } else if constexpr (K == PatchRule::Kind::space) {
-    return space_end1_;
+    return s.space_end1;
   } else if constexpr (K == PatchRule::Kind::bpe) {
     // The reference only looks at delimiters before the last id, so the next token never
     // starts a patch because of one.
-    return !is_next_token && id1_ == kBpeDelimId;
+    return !is_next_token && s.id1 == kBpeDelimId;
   } else {
-    const double t = *rule_.threshold;
-    if (rule_.monotonicity) return p == 2 || static_cast<double>(h1_) - h2_ > t;
-    if (rule_.threshold_add) {
+    const double t = *rule.threshold;
+    if (rule.monotonicity) return p == 2 || static_cast<double>(s.h1) - s.h2 > t;
+    if (rule.threshold_add) {
       // patch_start_mask_global_and_monotonicity: p = 2 always, p = 3 never, then both.
       if (p == 2) return true;
       if (p == 3) return false;
-      return static_cast<double>(h1_) - h2_ > *rule_.threshold_add && h1_ > t;
+      return static_cast<double>(s.h1) - s.h2 > *rule.threshold_add && s.h1 > t;
     }
-    return h1_ > t;
+    return s.h1 > t;
   }
 }
 
-bool PatchStream::rule_start(int64_t p, bool is_next_token) const {
-  switch (rule_.kind) {
-    case PatchRule::Kind::static_size: return rule_start_as<PatchRule::Kind::static_size>(p, is_next_token);
-    case PatchRule::Kind::byte: return rule_start_as<PatchRule::Kind::byte>(p, is_next_token);
-    case PatchRule::Kind::space: return rule_start_as<PatchRule::Kind::space>(p, is_next_token);
-    case PatchRule::Kind::bpe: return rule_start_as<PatchRule::Kind::bpe>(p, is_next_token);
-    case PatchRule::Kind::entropy: return rule_start_as<PatchRule::Kind::entropy>(p, is_next_token);
+bool PatchStream::rule_start(const PatchRule& rule, const State& s, int64_t p, bool next) {
+  using K = PatchRule::Kind;
+  switch (rule.kind) {
+    case K::static_size: return rule_start_as<K::static_size>(rule, s, p, next);
+    case K::byte: return rule_start_as<K::byte>(rule, s, p, next);
+    case K::space: return rule_start_as<K::space>(rule, s, p, next);
+    case K::bpe: return rule_start_as<K::bpe>(rule, s, p, next);
+    case K::entropy: return rule_start_as<K::entropy>(rule, s, p, next);
   }
   return false;
-}
-
-void PatchStream::emit(int64_t length, std::vector<int32_t>& out) const {
-  append_split(length, rule_.max_patch_length, out);
 }
 
 void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
@@ -81,19 +68,29 @@ void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
     throw std::invalid_argument("space and bpe patching need the ids of the sequence");
   if (rule_.needs_entropies() && !entropies)
     throw std::invalid_argument("entropy patching needs one entropy per position");
+  using K = PatchRule::Kind;
   switch (rule_.kind) {
-    case PatchRule::Kind::static_size: return feed_as<PatchRule::Kind::static_size>(ids, entropies, n, out);
-    case PatchRule::Kind::byte: return feed_as<PatchRule::Kind::byte>(ids, entropies, n, out);
-    case PatchRule::Kind::space: return feed_as<PatchRule::Kind::space>(ids, entropies, n, out);
-    case PatchRule::Kind::bpe: return feed_as<PatchRule::Kind::bpe>(ids, entropies, n, out);
-    case PatchRule::Kind::entropy: return feed_as<PatchRule::Kind::entropy>(ids, entropies, n, out);
+    case K::static_size: return feed_as<K::static_size>(ids, entropies, n, out);
+    case K::byte: return feed_as<K::byte>(ids, entropies, n, out);
+    case K::space: return feed_as<K::space>(ids, entropies, n, out);
+    case K::bpe: return feed_as<K::bpe>(ids, entropies, n, out);
+    case K::entropy: return feed_as<K::entropy>(ids, entropies, n, out);
   }
 }
 
 template <PatchRule::Kind K>
 void PatchStream::feed_as(const uint16_t* ids, const float* entropies, size_t n,
                           std::vector<int32_t>& out) {
+  if (ids) {  // validated up front so the state never holds half a chunk
+    for (size_t i = 0; i < n; ++i)
+      if (ids[i] > kMaxId) [[unlikely]]
+        throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
+                                    std::to_string(st_.pos + static_cast<int64_t>(i)) +
+                                    " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+  }
   const bool force = rule_.force_boundaries && ids;
+  const int32_t max_len = rule_.max_patch_length;
+  State s = st_;  // a local copy stays in registers
   // Start positions are collected without branches (a patch starts every few ids, so a branch
   // per id would mispredict often), then turned into lengths once per block.
   constexpr size_t kBlock = 1024;
@@ -102,55 +99,53 @@ void PatchStream::feed_as(const uint16_t* ids, const float* entropies, size_t n,
     const size_t bn = std::min(kBlock, n - b0);
     size_t count = 0;
     for (size_t i = b0; i < b0 + bn; ++i) {
-      const int64_t p = pos_;
+      const int64_t p = s.pos;
       const uint16_t id = ids ? ids[i] : 0;
-      if (ids && id > kMaxId) [[unlikely]]
-        throw std::invalid_argument("id " + std::to_string(id) + " at position " +
-                                    std::to_string(p) + " is not a BLT byte id (0.." +
-                                    std::to_string(kMaxId) + ")");
-      bool start = (p < 2) | rule_start_as<K>(p, false);
-      start |= force & ((have_ids_ & ((id1_ == kEosId) | (id1_ == kBosId))) | (id == kBosId));
+      bool start = (p < 2) | rule_start_as<K>(rule_, s, p, false);
+      start |= force & ((s.have_ids & ((s.id1 == kEosId) | (s.id1 == kBosId))) | (id == kBosId));
       starts[count] = p;
       count += start;
-      // State for the next position.
       if (ids) {
         if constexpr (K == PatchRule::Kind::space) {
-          const bool sl = is_space_like(id);
-          space_end1_ = (sl && !(p > 0 && space_like1_)) || id < kByteOffset;
-          space_like1_ = sl;
+          // space_like1 is false before position 0, so no p > 0 test is needed.
+          const bool sl = kSpaceLike.v[id];
+          s.space_end1 = (sl & !s.space_like1) | (id < kByteOffset);
+          s.space_like1 = sl;
         }
-        id1_ = id;
+        s.id1 = id;
       }
-      have_ids_ = ids != nullptr;
+      s.have_ids = ids != nullptr;
       if constexpr (K == PatchRule::Kind::entropy) {
-        h2_ = h1_;
-        h1_ = entropies[i];
+        s.h2 = s.h1;
+        s.h1 = entropies[i];
       }
-      ++pos_;
+      ++s.pos;
     }
     for (size_t c = 0; c < count; ++c) {
       if (starts[c] == 0) continue;
-      emit(starts[c] - last_start_, out);
-      last_start_ = starts[c];
+      append_split(starts[c] - s.last_start, max_len, out);
+      s.last_start = starts[c];
     }
   }
+  st_ = s;
 }
 
 void PatchStream::finish(std::vector<int32_t>& out) {
-  int64_t total = pos_;
+  State& s = st_;
+  int64_t total = s.pos;
   if (rule_.include_next_token) {
-    const int64_t p = pos_;
-    bool start = p < 2 || rule_start(p, true);
-    if (rule_.force_boundaries && have_ids_ && p >= 1 && (id1_ == kEosId || id1_ == kBosId))
+    const int64_t p = s.pos;
+    bool start = p < 2 || rule_start(rule_, s, p, true);
+    if (rule_.force_boundaries && s.have_ids && p >= 1 && (s.id1 == kEosId || s.id1 == kBosId))
       start = true;
     if (start && p > 0) {
-      emit(p - last_start_, out);
-      last_start_ = p;
+      append_split(p - s.last_start, rule_.max_patch_length, out);
+      s.last_start = p;
     }
     total += 1;
   }
-  if (total > last_start_) emit(total - last_start_, out);
-  reset();
+  if (total > s.last_start) append_split(total - s.last_start, rule_.max_patch_length, out);
+  st_ = State{};
 }
 
 }  // namespace blt::patch
