@@ -4,9 +4,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 
 namespace blt::simd {
 
@@ -79,6 +84,22 @@ void floor_mod_block(const uint64_t* in, uint64_t* out, size_t n, const FloorMod
     return xsimd::select(r >= m, r - m, r);
   };
   size_t i = 0;
+  if (mod.m < (uint64_t(1) << 21)) {
+    // Small divisors: hi * (2^32 mod m) + lo < 2^53 without reducing hi first, and the sign
+    // correction folds in as - 2^64 mod m (floor then handles a negative x).
+    const D c64(static_cast<double>((mod.m - mod.neg) % mod.m)), two31(2147483648.0);
+    for (; i + W <= n; i += W) {
+      U u = U::load_unaligned(in + i);
+      D lo = xsimd::bitwise_cast<D>((u & low32) | exp52) - two52;
+      D hi = xsimd::bitwise_cast<D>((u >> 32) | exp52) - two52;
+      D x = hi * r32 + lo - xsimd::select(hi >= two31, c64, zero);
+      D r = x - xsimd::floor(x * inv) * m;
+      r = xsimd::select(r < zero, r + m, r);
+      r = xsimd::select(r >= m, r - m, r);
+      U bits = xsimd::bitwise_cast<U>(r + two52) & mant;
+      bits.store_unaligned(out + i);
+    }
+  }
   for (; i + W <= n; i += W) {
     U u = U::load_unaligned(in + i);
     D lo = xsimd::bitwise_cast<D>((u & low32) | exp52) - two52;
@@ -98,18 +119,40 @@ struct NgramHashKernel {
   void operator()(Arch, const NgramHashJob& job) const;
 };
 
+// Copies a finished tile of rows to the output with non-temporal stores: the output is far
+// larger than the caches, so skipping the read-for-ownership of each line halves the traffic.
+inline void stream_copy(int64_t* out, const uint64_t* tile, size_t count) {
+#if defined(__x86_64__) || defined(_M_X64)
+  char* dst = reinterpret_cast<char*>(out);
+  const char* src = reinterpret_cast<const char*>(tile);
+  size_t bytes = count * sizeof(int64_t);
+  if ((reinterpret_cast<uintptr_t>(dst) & 15) && bytes >= 8) {
+    std::memcpy(dst, src, 8);
+    dst += 8, src += 8, bytes -= 8;
+  }
+  for (; bytes >= 16; dst += 16, src += 16, bytes -= 16)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst),
+                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+  if (bytes) std::memcpy(dst, src, bytes);
+#else
+  std::memcpy(out, tile, count * sizeof(int64_t));
+#endif
+}
+
 // Positions go in blocks: ids are widened once per block (with the max_size - 1 ids before it),
 // then for each function the hash of every size is built from the previous one,
 // H(n + 1) = H(n) * prime + id[j - n], over the whole block, which compiles to packed 64-bit
-// multiplies; the floored modulo then runs per column.
+// multiplies; the floored modulo runs on SIMD lanes per column into an L1-sized tile of rows,
+// which is then streamed to the output.
 template <class Arch>
 void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
-  constexpr size_t kBlock = 512;
+  constexpr size_t kBlock = 256;
   const size_t halo = static_cast<size_t>(job.max_size - 1);
   const size_t cols = static_cast<size_t>(job.n_sizes) * static_cast<size_t>(job.n_funcs);
   alignas(64) uint64_t wide[kBlock + kMaxNgramSize];
   alignas(64) uint64_t h[kBlock];
   alignas(64) uint64_t r[kBlock];
+  std::vector<uint64_t> tile(kBlock * cols);
   for (size_t j0 = job.begin; j0 < job.end; j0 += kBlock) {
     const size_t bn = std::min(kBlock, job.end - j0);
     for (size_t t = 0; t < halo + bn; ++t) {
@@ -126,7 +169,7 @@ void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
           const uint64_t* back = cur - (size - 1);
           for (size_t i = 0; i < bn; ++i) h[i] = h[i] * p + back[i];
         }
-        // sizes are sorted ascending with their original column kept in the job order
+        // sizes are sorted ascending (the caller permutes columns otherwise)
         while (s < job.n_sizes && job.sizes[s] == size) {
 #if defined(__x86_64__) || defined(_M_X64)
           if (job.mod.m < kSimdModLimit)
@@ -134,13 +177,17 @@ void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
           else
 #endif
             for (size_t i = 0; i < bn; ++i) r[i] = job.mod(h[i]);
-          int64_t* o = job.out + (j0 - job.begin) * cols + static_cast<size_t>(f) * job.n_sizes + s;
-          for (size_t i = 0; i < bn; ++i) o[i * cols] = static_cast<int64_t>(r[i]);
+          uint64_t* o = tile.data() + static_cast<size_t>(f) * job.n_sizes + s;
+          for (size_t i = 0; i < bn; ++i) o[i * cols] = r[i];
           ++s;
         }
       }
     }
+    stream_copy(job.out + (j0 - job.begin) * cols, tile.data(), bn * cols);
   }
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_sfence();  // streamed stores are visible before the caller reads the output
+#endif
 }
 
 }  // namespace blt::simd
