@@ -5,6 +5,7 @@
 #include <oneapi/tbb/parallel_sort.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -71,8 +72,34 @@ void EntropyModel::set_order(int order) {
     masks_[l] = l == 0 ? 0 : all & ~((uint64_t(1) << (kSlotBits * (kSlots - l))) - 1);
 }
 
+void EntropyModel::build_compact() {
+  compact_.clear();
+  if (order_ > 4) return;  // 3 context symbols x 9 bits fit a 32-bit key; more do not
+  compact_key_shift_ = kSlotBits * (kSlots - (order_ - 1));
+  const size_t cap = std::bit_ceil(std::max<size_t>(16, contexts_.size() * 2));
+  compact_.assign(cap, CompactSlot{kCompactEmpty, 0.0f});
+  compact_mask_ = static_cast<uint32_t>(cap - 1);
+  compact_hash_shift_ = 32 - std::countr_zero(cap);
+  for (const auto& s : contexts_.slots()) {
+    if (s.key == FlatTable<ContextStats>::kEmpty) continue;
+    const uint32_t k = static_cast<uint32_t>(s.key >> compact_key_shift_);
+    uint32_t i = (k * 0x9E3779B1u) >> compact_hash_shift_;
+    while (compact_[i].key != kCompactEmpty) i = (i + 1) & compact_mask_;
+    compact_[i] = CompactSlot{k, s.value.entropy};
+  }
+}
+
 void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
                              const uint16_t* ids, size_t n, float* out) const {
+  if (!compact_.empty())
+    entropies_impl<true>(cursor, reset, ids, n, out);
+  else
+    entropies_impl<false>(cursor, reset, ids, n, out);
+}
+
+template <bool kCompact>
+void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& reset,
+                                  const uint16_t* ids, size_t n, float* out) const {
   const uint64_t keep = masks_[order_ - 1];
   const int top = order_ - 1;
   // Per id: the context after it is (context >> 9 | code << 36) & keep_mask, or just code when
@@ -84,6 +111,36 @@ void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
     code_of[id] = special ? kBoundaryCode : uint64_t(id - 4) + 1;
     resets[id] = special || reset.byte[static_cast<size_t>(id - 4)];
   }
+  auto compact_slot = [&](uint64_t key) {
+    const uint32_t k = static_cast<uint32_t>(key >> compact_key_shift_);
+    return std::pair<uint32_t, uint32_t>(k, (k * 0x9E3779B1u) >> compact_hash_shift_);
+  };
+  auto prefetch = [&](uint64_t key) {
+    if constexpr (kCompact)
+      __builtin_prefetch(&compact_[compact_slot(key).second]);
+    else
+      contexts_.prefetch(key);
+  };
+  // Entropy of the longest context seen in training; an unseen context's interpolated
+  // distribution equals that of its longest seen suffix, so its entropy is that one too.
+  auto lookup = [&](uint64_t key) -> float {
+    if constexpr (kCompact) {
+      for (int l = top;; --l) {
+        auto [k, i] = compact_slot(key & masks_[l]);
+        while (true) {
+          const CompactSlot& s = compact_[i];
+          if (s.key == k) return s.entropy;
+          if (s.key == kCompactEmpty) break;
+          i = (i + 1) & compact_mask_;
+        }
+        if (l == 0) return 0.0f;
+      }
+    } else {
+      const ContextStats* st = contexts_.find(key);
+      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(key & masks_[l]);
+      return st ? st->entropy : 0.0f;
+    }
+  };
   // Keys of a block are computed first (arithmetic only), so the table slot of the key a few
   // positions ahead can be prefetched while the current one is looked up.
   constexpr size_t kBlock = 512;
@@ -101,14 +158,10 @@ void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
       ctx = (shifted | (code_of[id] << kNewestShift)) & keep;
       keys[i] = ctx;
     }
-    for (size_t i = 0; i < std::min(kAhead, bn); ++i) contexts_.prefetch(keys[i]);
+    for (size_t i = 0; i < std::min(kAhead, bn); ++i) prefetch(keys[i]);
     for (size_t i = 0; i < bn; ++i) {
-      if (i + kAhead < bn) contexts_.prefetch(keys[i + kAhead]);
-      // Longest context seen in training; an unseen context's interpolated distribution equals
-      // that of its longest seen suffix, so its entropy is that one too.
-      const ContextStats* st = contexts_.find(keys[i]);
-      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(keys[i] & masks_[l]);
-      out[b0 + i] = st ? st->entropy : 0.0f;
+      if (i + kAhead < bn) prefetch(keys[i + kAhead]);
+      out[b0 + i] = lookup(keys[i]);
     }
   }
   cursor.context = ctx;
@@ -213,6 +266,7 @@ EntropyModel EntropyModel::load(const std::string& path) {
     m.ngrams_[g.key] = g.count;
   }
   if (!m.contexts_.find(0)) throw bad("no order-0 context");
+  m.build_compact();
   return m;
 }
 
@@ -336,6 +390,7 @@ EntropyModel NgramCounter::build(int threads) const {
     m.ngrams_[(g.ctx << kSlotBits) | kTotalPseudoOutcome] = g.total;
   }
   for (const auto& [k, c] : entries) m.ngrams_[k] = c;
+  m.build_compact();
   return m;
 }
 

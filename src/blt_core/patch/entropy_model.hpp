@@ -67,6 +67,22 @@ class EntropyModel {
   friend class NgramCounter;
   double prob(uint64_t context, uint32_t outcome) const;
 
+  // Models of order <= 4 also keep a compact copy of the context entropies (32-bit key, float:
+  // 8 bytes a slot, half the main table) so the per-byte lookups stay in L2.
+  struct CompactSlot {
+    uint32_t key;
+    float entropy;
+  };
+  static constexpr uint32_t kCompactEmpty = ~uint32_t(0);
+  void build_compact();
+  template <bool kCompact>
+  void entropies_impl(EntropyCursor& cursor, const ContextReset& reset, const uint16_t* ids,
+                      size_t n, float* out) const;
+  std::vector<CompactSlot> compact_;
+  uint32_t compact_mask_ = 0;
+  int compact_hash_shift_ = 32;
+  int compact_key_shift_ = 0;
+
   int order_ = 1;
   std::array<uint64_t, kSlots + 1> masks_{};  // masks_[l] keeps the l newest slots
   FlatTable<ContextStats> contexts_;

@@ -74,8 +74,70 @@ void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
     case K::byte: return feed_as<K::byte>(ids, entropies, n, out);
     case K::space: return feed_as<K::space>(ids, entropies, n, out);
     case K::bpe: return feed_as<K::bpe>(ids, entropies, n, out);
-    case K::entropy: return feed_as<K::entropy>(ids, entropies, n, out);
+    case K::entropy:
+      if (!rule_.monotonicity && !rule_.threshold_add && n > 2)
+        return feed_entropy_global(ids, entropies, n, out);
+      return feed_as<K::entropy>(ids, entropies, n, out);
   }
+}
+
+// The global entropy rule has no state beyond the previous id and entropy, so a block's start
+// flags are one data-parallel pass (vectorised) and the starts one branch-free compaction.
+void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropies, size_t n,
+                                      std::vector<int32_t>& out) {
+  // The first two positions go through the general loop (they carry the seam state in).
+  feed_as<PatchRule::Kind::entropy>(ids, entropies, 2, out);
+  ids = ids ? ids + 2 : nullptr;
+  entropies += 2;
+  n -= 2;
+  if (ids)
+    for (size_t i = 0; i < n; ++i)
+      if (ids[i] > kMaxId) [[unlikely]]
+        throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
+                                    std::to_string(st_.pos + static_cast<int64_t>(i)) +
+                                    " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+  const float t = static_cast<float>(*rule_.threshold);
+  // h > t in double equals h > t' in float for the float t' just below-or-equal t only if t
+  // is a float; compare in double to keep the reference's semantics for any threshold.
+  const double td = *rule_.threshold;
+  const bool exact_float = static_cast<double>(t) == td;
+  const bool force = rule_.force_boundaries && ids;
+  const int32_t max_len = rule_.max_patch_length;
+  State s = st_;
+  constexpr size_t kBlock = 1024;
+  uint8_t flags[kBlock];
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    const float* h = entropies + b0;
+    // position i of the block looks at H and id of position i - 1
+    flags[0] = exact_float ? s.h1 > t : static_cast<double>(s.h1) > td;
+    if (exact_float)
+      for (size_t i = 1; i < bn; ++i) flags[i] = h[i - 1] > t;
+    else
+      for (size_t i = 1; i < bn; ++i) flags[i] = static_cast<double>(h[i - 1]) > td;
+    if (force) {
+      const uint16_t* id = ids + b0;
+      flags[0] |= (s.id1 == kEosId) | (s.id1 == kBosId) | (id[0] == kBosId);
+      for (size_t i = 1; i < bn; ++i)
+        flags[i] |= (id[i - 1] == kEosId) | (id[i - 1] == kBosId) | (id[i] == kBosId);
+    }
+    int64_t starts[kBlock];
+    size_t count = 0;
+    for (size_t i = 0; i < bn; ++i) {
+      starts[count] = s.pos + static_cast<int64_t>(i);
+      count += flags[i];
+    }
+    for (size_t c = 0; c < count; ++c) {
+      append_split(starts[c] - s.last_start, max_len, out);
+      s.last_start = starts[c];
+    }
+    s.pos += static_cast<int64_t>(bn);
+    s.h2 = bn >= 2 ? h[bn - 2] : s.h1;
+    s.h1 = h[bn - 1];
+    if (ids) s.id1 = ids[b0 + bn - 1];
+  }
+  s.have_ids = ids != nullptr;
+  st_ = s;
 }
 
 template <PatchRule::Kind K>
