@@ -13,8 +13,21 @@ void append_split_long(int64_t length, int32_t max_length, std::vector<int32_t>&
   out.push_back(static_cast<int32_t>(length));
 }
 
+// A max reduction vectorises; the position is only searched for when an id is bad.
+void PatchStream::check_ids(const uint16_t* ids, size_t n, int64_t first_position) {
+  uint16_t mx = 0;
+  for (size_t i = 0; i < n; ++i) mx = std::max(mx, ids[i]);
+  if (mx <= kMaxId) return;
+  for (size_t i = 0; i < n; ++i)
+    if (ids[i] > kMaxId)
+      throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
+                                  std::to_string(first_position + static_cast<int64_t>(i)) +
+                                  " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+}
+
 PatchStream::PatchStream(const PatchRule& rule) : rule_(rule) {
   rule_.validate();
+  st_.phase = rule_.patch_size - 1;
   if (rule_.is_topk())
     throw std::invalid_argument(
         "top-k entropy patching (threshold=None) needs the whole sequence; it cannot stream");
@@ -90,12 +103,7 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
   ids = ids ? ids + 2 : nullptr;
   entropies += 2;
   n -= 2;
-  if (ids)
-    for (size_t i = 0; i < n; ++i)
-      if (ids[i] > kMaxId) [[unlikely]]
-        throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
-                                    std::to_string(st_.pos + static_cast<int64_t>(i)) +
-                                    " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+  if (ids) check_ids(ids, n, st_.pos);
   const float t = static_cast<float>(*rule_.threshold);
   // h > t in double equals h > t' in float for the float t' just below-or-equal t only if t
   // is a float; compare in double to keep the reference's semantics for any threshold.
@@ -143,13 +151,7 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
 template <PatchRule::Kind K>
 void PatchStream::feed_as(const uint16_t* ids, const float* entropies, size_t n,
                           std::vector<int32_t>& out) {
-  if (ids) {  // validated up front so the state never holds half a chunk
-    for (size_t i = 0; i < n; ++i)
-      if (ids[i] > kMaxId) [[unlikely]]
-        throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
-                                    std::to_string(st_.pos + static_cast<int64_t>(i)) +
-                                    " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
-  }
+  if (ids) check_ids(ids, n, st_.pos);  // up front, so the state never holds half a chunk
   const bool force = rule_.force_boundaries && ids;
   const int32_t max_len = rule_.max_patch_length;
   State s = st_;  // a local copy stays in registers
@@ -163,7 +165,13 @@ void PatchStream::feed_as(const uint16_t* ids, const float* entropies, size_t n,
     for (size_t i = b0; i < b0 + bn; ++i) {
       const int64_t p = s.pos;
       const uint16_t id = ids ? ids[i] : 0;
-      bool start = (p < 2) | rule_start_as<K>(rule_, s, p, false);
+      bool start;
+      if constexpr (K == PatchRule::Kind::static_size) {
+        start = (p < 2) | (s.phase == 0);
+        s.phase = s.phase + 1 == rule_.patch_size ? 0 : s.phase + 1;
+      } else {
+        start = (p < 2) | rule_start_as<K>(rule_, s, p, false);
+      }
       start |= force & ((s.have_ids & ((s.id1 == kEosId) | (s.id1 == kBosId))) | (id == kBosId));
       starts[count] = p;
       count += start;
@@ -208,6 +216,7 @@ void PatchStream::finish(std::vector<int32_t>& out) {
   }
   if (total > s.last_start) append_split(total - s.last_start, rule_.max_patch_length, out);
   st_ = State{};
+  st_.phase = rule_.patch_size - 1;
 }
 
 }  // namespace blt::patch

@@ -63,6 +63,7 @@ class PatchStream {
     bool space_like1 = false;
     bool space_end1 = false;  // id at pos-1 ends a space patch
     float h1 = 0, h2 = 0;     // H[pos-1], H[pos-2]
+    int32_t phase = -1;       // static: (pos - 1) mod patch_size, kept without a division
   };
   template <PatchRule::Kind K>
   static bool rule_start_as(const PatchRule& rule, const State& s, int64_t p, bool is_next_token);
@@ -71,6 +72,8 @@ class PatchStream {
   void feed_as(const uint16_t* ids, const float* entropies, size_t n, std::vector<int32_t>& out);
   void feed_entropy_global(const uint16_t* ids, const float* entropies, size_t n,
                            std::vector<int32_t>& out);
+
+  static void check_ids(const uint16_t* ids, size_t n, int64_t first_position);
 
   PatchRule rule_;
   State st_;
