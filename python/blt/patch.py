@@ -48,8 +48,8 @@ def _ids_array(seq: Any) -> np.ndarray:
     if arr.size == 0:
         return np.zeros(0, dtype=np.uint16)
     if arr.dtype == np.uint16:
-        bad = arr > MAX_ID
-    elif arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr)  # the core checks the range (and names the position)
+    if arr.dtype.kind in "iu":
         bad = (arr < 0) | (arr > MAX_ID)
     else:
         raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
