@@ -172,3 +172,26 @@ def test_calibrate_reaches_target(prose, model4):
         assert p.calibrated_bytes_per_patch == pytest.approx(lengths.sum() / len(lengths))
     with pytest.raises(ValueError):
         blt.Patcher.calibrate(model4, sample, 0.5)
+
+
+def test_rules_on_corpus_entropies_equal_reference(corpus_text_files, model4):
+    """Real next-byte entropies of corpus samples through every entropy rule vs the NumPy
+    transcription of the reference (BOS/EOS forcing off: the reference has none)."""
+    import _patch_reference as ref
+
+    tok = blt.ByteTokenizer()
+    rules = [dict(threshold=1.335442066192627), dict(threshold=0.4, monotonicity=True),
+             dict(threshold=1.0, threshold_add=0.2), dict(threshold=None, patch_size=4.5)]
+    for path in corpus_text_files:
+        ids = tok.encode(path.read_bytes()[5000:8000])
+        H = model4.entropies(ids)
+        for rule in rules:
+            for nxt in (False, True):
+                p = blt.Patcher.entropy(include_next_token=nxt, force_boundaries=False, max_patch_length=10, **rule)
+                starts = ref.entropy_start_ids(H, include_next_token=nxt, **rule)
+                want = ref.lengths_from_start_ids(starts, len(H) + nxt, 10)
+                assert p.from_entropies(H, ids).tolist() == want
+                if rule["threshold"] is not None:
+                    m = blt.Patcher.entropy(model4, include_next_token=nxt, force_boundaries=False,
+                                            max_patch_length=10, **rule)
+                    assert m.patch(ids).tolist() == want
