@@ -76,7 +76,8 @@ void EntropyModel::build_compact() {
   compact_.clear();
   if (order_ > 4) return;  // 3 context symbols x 9 bits fit a 32-bit key; more do not
   compact_key_shift_ = kSlotBits * (kSlots - (order_ - 1));
-  const size_t cap = std::bit_ceil(std::max<size_t>(16, contexts_.size() * 2));
+  // Load factor <= 1/4: lookups of unseen contexts (back-off) end after ~1.4 probes.
+  const size_t cap = std::bit_ceil(std::max<size_t>(16, contexts_.size() * 4));
   compact_.assign(cap, CompactSlot{kCompactEmpty, 0.0f});
   compact_mask_ = static_cast<uint32_t>(cap - 1);
   compact_hash_shift_ = 32 - std::countr_zero(cap);
@@ -111,13 +112,16 @@ void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& res
     code_of[id] = special ? kBoundaryCode : uint64_t(id - 4) + 1;
     resets[id] = special || reset.byte[static_cast<size_t>(id - 4)];
   }
-  auto compact_slot = [&](uint64_t key) {
-    const uint32_t k = static_cast<uint32_t>(key >> compact_key_shift_);
-    return std::pair<uint32_t, uint32_t>(k, (k * 0x9E3779B1u) >> compact_hash_shift_);
+  const CompactSlot* const table = compact_.data();
+  const uint32_t cmask = compact_mask_;
+  const int key_shift = compact_key_shift_, hash_shift = compact_hash_shift_;
+  auto compact_slot = [=](uint64_t key) {
+    const uint32_t k = static_cast<uint32_t>(key >> key_shift);
+    return std::pair<uint32_t, uint32_t>(k, (k * 0x9E3779B1u) >> hash_shift);
   };
   auto prefetch = [&](uint64_t key) {
     if constexpr (kCompact)
-      __builtin_prefetch(&compact_[compact_slot(key).second]);
+      __builtin_prefetch(&table[compact_slot(key).second]);
     else
       contexts_.prefetch(key);
   };
@@ -128,10 +132,10 @@ void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& res
       for (int l = top;; --l) {
         auto [k, i] = compact_slot(key & masks_[l]);
         while (true) {
-          const CompactSlot& s = compact_[i];
+          const CompactSlot& s = table[i];
           if (s.key == k) return s.entropy;
           if (s.key == kCompactEmpty) break;
-          i = (i + 1) & compact_mask_;
+          i = (i + 1) & cmask;
         }
         if (l == 0) return 0.0f;
       }
