@@ -5,6 +5,21 @@ Ids are BLT byte ids (``ByteTokenizer``: BOS=1, EOS=2, BPE delimiter=3, byte + 4
 ``str`` given where ids are expected are first encoded with ``ByteTokenizer()`` (BOS and EOS
 added).
 
+Where this differs from facebookresearch/blt ``bytelatent/data/patcher.py`` (on purpose):
+
+- every sequence of a batch is patched on its own (the reference flattens batches for the
+  entropy model, so sequences leak into each other, blt #123);
+- ``force_boundaries=True`` (default): a BOS inside a sequence is a patch of its own and an EOS
+  ends a patch (blt #36); pass ``force_boundaries=False`` for the reference's output;
+- ``static``: BOS is a patch of its own like in every other rule, then fixed-size patches
+  (the reference's static mode has no BOS patch);
+- top-k (``threshold=None``): equal entropies are taken earliest first (``torch.topk`` leaves
+  ties unspecified), and only positions inside the patched range are candidates (the
+  reference can pick the position after the end without ``include_next_token``, which gives an
+  empty patch that it then drops);
+- the entropy model is a CPU byte n-gram model (``EntropyModel``), not a transformer; entropies
+  from any model can be used through ``Patcher.from_entropies``.
+
 >>> import blt
 >>> blt.Patcher.space().patch(b"hi there").tolist()
 [1, 3, 6]
