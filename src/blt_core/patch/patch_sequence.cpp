@@ -139,6 +139,7 @@ RaggedIds patch_batch_with_model(const PatchRule& rule, const EntropyModel& mode
       float h[kBlock];
       EntropyCursor cur;
       PatchStream s(rule);
+      parts[i].reserve((b - a) / 2 + 16);  // entropy patches are a few ids long
       for (size_t off = 0; off < b - a; off += kBlock) {
         size_t m = std::min(kBlock, b - a - off);
         model.entropies(cur, reset, seq + off, m, h);
