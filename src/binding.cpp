@@ -283,6 +283,17 @@ void bind_patch(py::module_& m) {
       .def_property_readonly("order", &patch::EntropyModel::order)
       .def_property_readonly("n_contexts", &patch::EntropyModel::n_contexts)
       .def_property_readonly("n_ngrams", &patch::EntropyModel::n_ngrams)
+      .def("context_table",
+           [](const patch::EntropyModel& mdl) {
+             std::vector<uint64_t> keys;
+             std::vector<float> ent;
+             mdl.context_table(keys, ent);
+             py::array_t<uint64_t> k(static_cast<ssize_t>(keys.size()));
+             py::array_t<float> e(static_cast<ssize_t>(ent.size()));
+             std::copy(keys.begin(), keys.end(), k.mutable_data());
+             std::copy(ent.begin(), ent.end(), e.mutable_data());
+             return py::make_tuple(k, e);
+           })
       .def("entropies",
            [](const patch::EntropyModel& mdl, IdArray ids, OffsetArray offsets,
               const std::vector<int>& reset, int threads) {

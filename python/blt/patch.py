@@ -291,6 +291,18 @@ class EntropyModel:
         """
         return int(self._m.n_contexts)
 
+    def context_table(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Every stored context with the entropy (nats) of its predicted distribution, sorted by
+        key. A key packs up to 5 context symbols newest-first in 9-bit fields from bit 36 down
+        (field value = byte + 1, 257 for BOS/EOS/specials, 0 = no symbol).
+
+        >>> import blt
+        >>> keys, ent = blt.EntropyModel.train([b"ab"], order=2).context_table()
+        >>> [int(k) >> 36 for k in keys]  # the empty context, then BOS, 'a', 'b'
+        [0, 98, 99, 257]
+        """
+        return self._m.context_table()
+
     def entropies(
         self,
         data: Any,

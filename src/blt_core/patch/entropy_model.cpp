@@ -200,6 +200,21 @@ double EntropyModel::bits_per_byte(ByteSpan data, const ContextReset& reset) con
   return sum / static_cast<double>(data.size());
 }
 
+void EntropyModel::context_table(std::vector<uint64_t>& keys,
+                                 std::vector<float>& entropies) const {
+  std::vector<std::pair<uint64_t, float>> all;
+  all.reserve(contexts_.size());
+  for (const auto& s : contexts_.slots())
+    if (s.key != FlatTable<ContextStats>::kEmpty) all.emplace_back(s.key, s.value.entropy);
+  std::sort(all.begin(), all.end());
+  keys.clear();
+  entropies.clear();
+  for (const auto& [k, e] : all) {
+    keys.push_back(k);
+    entropies.push_back(e);
+  }
+}
+
 void EntropyModel::save(const std::string& path) const {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, 8);

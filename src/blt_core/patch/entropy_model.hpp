@@ -58,6 +58,10 @@ class EntropyModel {
   // Mean -log2 P(byte | context) over the bytes of `data` read as one document (BOS + bytes).
   double bits_per_byte(ByteSpan data, const ContextReset& reset) const;
 
+  // Every stored context key (packed as described above) with its entropy, sorted by key: for
+  // inspection and for independent re-implementations (the NumPy benchmark baseline).
+  void context_table(std::vector<uint64_t>& keys, std::vector<float>& entropies) const;
+
   // Versioned binary file with an FNV-1a checksum; load throws std::invalid_argument when the
   // file is not a model, has another version, is truncated or corrupt.
   void save(const std::string& path) const;
