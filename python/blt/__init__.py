@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import _core
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
 from .pipeline import TokenizeStats, tokenize_file
+from .patch import EntropyModel, Patcher, PatchStream, hash_ngrams
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Overloaded
 
@@ -23,5 +24,9 @@ __all__ = [
     "tokenize_file",
     "AsyncBatchTokenizer",
     "Overloaded",
+    "Patcher",
+    "PatchStream",
+    "EntropyModel",
+    "hash_ngrams",
     "__version__",
 ]

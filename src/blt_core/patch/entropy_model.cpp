@@ -1,0 +1,416 @@
+#include "blt_core/patch/entropy_model.hpp"
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_sort.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "blt_core/parallel.hpp"
+
+namespace blt::patch {
+namespace {
+
+constexpr uint64_t kBoundaryCode = kEndOutcome + 1;  // slot value of the boundary symbol
+constexpr int kNewestShift = kSlotBits * (kSlots - 1);
+constexpr uint16_t kMaxBltId = 264;
+
+inline int context_depth(uint64_t ctx) {
+  int d = 0;
+  while (d < kSlots && ((ctx >> (kSlotBits * (kSlots - 1 - d))) & 511u) != 0) ++d;
+  return d;
+}
+
+// FNV-1a, 64-bit: a cheap whole-file checksum that catches truncation and bit flips.
+uint64_t fnv1a(const char* p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<uint8_t>(p[i]);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+constexpr char kMagic[8] = {'B', 'L', 'T', 'N', 'G', 'R', 'A', 'M'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kSmoothingWittenBell = 0;
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t order;
+  uint32_t smoothing;
+  uint32_t reserved;
+  uint64_t n_contexts;
+  uint64_t n_ngrams;
+};
+struct FileContext {
+  uint64_t key;
+  float entropy;
+  uint32_t types;
+};
+struct FileNgram {
+  uint64_t key;
+  uint64_t count;
+};
+
+}  // namespace
+
+void EntropyModel::set_order(int order) {
+  if (order < 1 || order > kMaxOrder)
+    throw std::invalid_argument("n-gram order must be between 1 and " + std::to_string(kMaxOrder) +
+                                ", got " + std::to_string(order));
+  order_ = order;
+  const uint64_t all = (uint64_t(1) << (kSlotBits * kSlots)) - 1;
+  for (int l = 0; l <= kSlots; ++l)
+    masks_[l] = l == 0 ? 0 : all & ~((uint64_t(1) << (kSlotBits * (kSlots - l))) - 1);
+}
+
+void EntropyModel::build_compact() {
+  compact_.clear();
+  if (order_ > 4) return;  // 3 context symbols x 9 bits fit a 32-bit key; more do not
+  compact_key_shift_ = kSlotBits * (kSlots - (order_ - 1));
+  // Load factor <= 1/4: lookups of unseen contexts (back-off) end after ~1.4 probes.
+  const size_t cap = std::bit_ceil(std::max<size_t>(16, contexts_.size() * 4));
+  compact_.assign(cap, CompactSlot{kCompactEmpty, 0.0f});
+  compact_mask_ = static_cast<uint32_t>(cap - 1);
+  compact_hash_shift_ = 32 - std::countr_zero(cap);
+  for (const auto& s : contexts_.slots()) {
+    if (s.key == FlatTable<ContextStats>::kEmpty) continue;
+    const uint32_t k = static_cast<uint32_t>(s.key >> compact_key_shift_);
+    uint32_t i = (k * 0x9E3779B1u) >> compact_hash_shift_;
+    while (compact_[i].key != kCompactEmpty) i = (i + 1) & compact_mask_;
+    compact_[i] = CompactSlot{k, s.value.entropy};
+  }
+}
+
+void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
+                             const uint16_t* ids, size_t n, float* out) const {
+  if (!compact_.empty())
+    entropies_impl<true>(cursor, reset, ids, n, out);
+  else
+    entropies_impl<false>(cursor, reset, ids, n, out);
+}
+
+template <bool kCompact>
+void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& reset,
+                                  const uint16_t* ids, size_t n, float* out) const {
+  const uint64_t keep = masks_[order_ - 1];
+  const int top = order_ - 1;
+  // Per id: the context after it is (context >> 9 | code << 36) & keep_mask, or just code when
+  // the id resets the context. Table-driven so the key loop has no branches.
+  uint64_t code_of[kMaxBltId + 1];
+  bool resets[kMaxBltId + 1];
+  for (int id = 0; id <= kMaxBltId; ++id) {
+    const bool special = id < 4 || id >= 260;
+    code_of[id] = special ? kBoundaryCode : uint64_t(id - 4) + 1;
+    resets[id] = special || reset.byte[static_cast<size_t>(id - 4)];
+  }
+  const CompactSlot* const table = compact_.data();
+  const uint32_t cmask = compact_mask_;
+  const int key_shift = compact_key_shift_, hash_shift = compact_hash_shift_;
+  auto compact_slot = [=](uint64_t key) {
+    const uint32_t k = static_cast<uint32_t>(key >> key_shift);
+    return std::pair<uint32_t, uint32_t>(k, (k * 0x9E3779B1u) >> hash_shift);
+  };
+  auto prefetch = [&](uint64_t key) {
+    if constexpr (kCompact)
+      __builtin_prefetch(&table[compact_slot(key).second]);
+    else
+      contexts_.prefetch(key);
+  };
+  // Entropy of the longest context seen in training; an unseen context's interpolated
+  // distribution equals that of its longest seen suffix, so its entropy is that one too.
+  auto lookup = [&](uint64_t key) -> float {
+    if constexpr (kCompact) {
+      for (int l = top;; --l) {
+        auto [k, i] = compact_slot(key & masks_[l]);
+        while (true) {
+          const CompactSlot& s = table[i];
+          if (s.key == k) return s.entropy;
+          if (s.key == kCompactEmpty) break;
+          i = (i + 1) & cmask;
+        }
+        if (l == 0) return 0.0f;
+      }
+    } else {
+      const ContextStats* st = contexts_.find(key);
+      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(key & masks_[l]);
+      return st ? st->entropy : 0.0f;
+    }
+  };
+  // Keys of a block are computed first (arithmetic only), so the table slot of the key a few
+  // positions ahead can be prefetched while the current one is looked up.
+  constexpr size_t kBlock = 512;
+  constexpr size_t kAhead = 12;
+  uint64_t keys[kBlock];
+  uint64_t ctx = cursor.context;
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    for (size_t i = 0; i < bn; ++i) {
+      const uint16_t id = ids[b0 + i];
+      if (id > kMaxBltId)
+        throw std::invalid_argument("id " + std::to_string(id) + " at position " +
+                                    std::to_string(b0 + i) + " is not a BLT byte id (0..264)");
+      const uint64_t shifted = resets[id] ? 0 : ctx >> kSlotBits;
+      ctx = (shifted | (code_of[id] << kNewestShift)) & keep;
+      keys[i] = ctx;
+    }
+    for (size_t i = 0; i < std::min(kAhead, bn); ++i) prefetch(keys[i]);
+    for (size_t i = 0; i < bn; ++i) {
+      if (i + kAhead < bn) prefetch(keys[i + kAhead]);
+      out[b0 + i] = lookup(keys[i]);
+    }
+  }
+  cursor.context = ctx;
+}
+
+double EntropyModel::prob(uint64_t ctx, uint32_t w) const {
+  double p = 1.0 / kOutcomes;
+  const int depth = std::min(context_depth(ctx), order_ - 1);
+  for (int l = 0; l <= depth; ++l) {
+    const uint64_t key = ctx & masks_[l];
+    const ContextStats* st = contexts_.find(key);
+    if (!st) break;  // every suffix of a seen context was seen, so longer ones are unseen too
+    const uint64_t* total = ngrams_.find((key << kSlotBits) | kTotalPseudoOutcome);
+    const uint64_t* cw = ngrams_.find((key << kSlotBits) | w);
+    const double t = st->types;
+    p = ((cw ? double(*cw) : 0.0) + t * p) / (double(total ? *total : 0) + t);
+  }
+  return p;
+}
+
+double EntropyModel::bits_per_byte(ByteSpan data, const ContextReset& reset) const {
+  if (data.empty()) return 0.0;
+  const uint64_t keep = masks_[order_ - 1];
+  uint64_t ctx = (kBoundaryCode << kNewestShift) & keep;
+  double sum = 0;
+  for (uint8_t b : data) {
+    sum -= std::log2(prob(ctx, b));
+    const uint64_t code = uint64_t(b) + 1;
+    ctx = reset.byte[b] ? (code << kNewestShift) & keep
+                        : ((ctx >> kSlotBits) | (code << kNewestShift)) & keep;
+  }
+  return sum / static_cast<double>(data.size());
+}
+
+void EntropyModel::context_table(std::vector<uint64_t>& keys,
+                                 std::vector<float>& entropies) const {
+  std::vector<std::pair<uint64_t, float>> all;
+  all.reserve(contexts_.size());
+  for (const auto& s : contexts_.slots())
+    if (s.key != FlatTable<ContextStats>::kEmpty) all.emplace_back(s.key, s.value.entropy);
+  std::sort(all.begin(), all.end());
+  keys.clear();
+  entropies.clear();
+  for (const auto& [k, e] : all) {
+    keys.push_back(k);
+    entropies.push_back(e);
+  }
+}
+
+void EntropyModel::save(const std::string& path) const {
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, 8);
+  h.version = kFormatVersion;
+  h.order = static_cast<uint32_t>(order_);
+  h.smoothing = kSmoothingWittenBell;
+  h.n_contexts = contexts_.size();
+  h.n_ngrams = ngrams_.size();
+  std::string buf(sizeof(h), '\0');
+  std::memcpy(buf.data(), &h, sizeof(h));
+  buf.reserve(sizeof(h) + h.n_contexts * sizeof(FileContext) + h.n_ngrams * sizeof(FileNgram) + 8);
+  for (const auto& s : contexts_.slots()) {
+    if (s.key == FlatTable<ContextStats>::kEmpty) continue;
+    FileContext c{s.key, s.value.entropy, s.value.types};
+    buf.append(reinterpret_cast<const char*>(&c), sizeof(c));
+  }
+  for (const auto& s : ngrams_.slots()) {
+    if (s.key == FlatTable<uint64_t>::kEmpty) continue;
+    FileNgram g{s.key, s.value};
+    buf.append(reinterpret_cast<const char*>(&g), sizeof(g));
+  }
+  uint64_t sum = fnv1a(buf.data(), buf.size());
+  buf.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) throw std::runtime_error("cannot open '" + path + "' for writing");
+  f.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  if (!f) throw std::runtime_error("writing entropy model to '" + path + "' failed");
+}
+
+EntropyModel EntropyModel::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot open entropy model file '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string buf = ss.str();
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("'" + path + "' is not a valid entropy model file: " + why);
+  };
+  if (buf.size() < sizeof(FileHeader) + 8) throw bad("too short");
+  FileHeader h;
+  std::memcpy(&h, buf.data(), sizeof(h));
+  if (std::memcmp(h.magic, kMagic, 8) != 0) throw bad("wrong magic bytes");
+  if (h.version != kFormatVersion)
+    throw bad("format version " + std::to_string(h.version) + ", this build reads version " +
+              std::to_string(kFormatVersion));
+  if (h.smoothing != kSmoothingWittenBell) throw bad("unknown smoothing");
+  if (h.order < 1 || h.order > static_cast<uint32_t>(kMaxOrder)) throw bad("bad order");
+  const uint64_t body = sizeof(FileHeader) + h.n_contexts * sizeof(FileContext) +
+                        h.n_ngrams * sizeof(FileNgram);
+  if (h.n_contexts > buf.size() || h.n_ngrams > buf.size() || body + 8 != buf.size())
+    throw bad("truncated or wrong size");
+  uint64_t stored;
+  std::memcpy(&stored, buf.data() + body, 8);
+  if (fnv1a(buf.data(), body) != stored) throw bad("checksum mismatch (corrupt file)");
+  EntropyModel m;
+  m.set_order(static_cast<int>(h.order));
+  m.contexts_.reserve(h.n_contexts);
+  m.ngrams_.reserve(h.n_ngrams);
+  const char* p = buf.data() + sizeof(FileHeader);
+  for (uint64_t i = 0; i < h.n_contexts; ++i, p += sizeof(FileContext)) {
+    FileContext c;
+    std::memcpy(&c, p, sizeof(c));
+    m.contexts_[c.key] = ContextStats{c.entropy, c.types};
+  }
+  for (uint64_t i = 0; i < h.n_ngrams; ++i, p += sizeof(FileNgram)) {
+    FileNgram g;
+    std::memcpy(&g, p, sizeof(g));
+    m.ngrams_[g.key] = g.count;
+  }
+  if (!m.contexts_.find(0)) throw bad("no order-0 context");
+  m.build_compact();
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+NgramCounter::NgramCounter(int order) : order_(order) {
+  EntropyModel probe;
+  probe.set_order(order);  // validates the order
+}
+
+void NgramCounter::add(std::span<const ByteSpan> documents, int threads) {
+  EntropyModel shape;
+  shape.set_order(order_);
+  const auto masks = shape.masks_;
+  const uint64_t keep = masks[order_ - 1];
+  const int n_ctx = order_ - 1;
+  // Work items: ranges of target positions of one document. A document of L bytes has targets
+  // 1..L+1 (position 0 is BOS, target L+1 the end of the document).
+  struct Range {
+    size_t doc;
+    size_t a, b;
+  };
+  constexpr size_t kRange = size_t(1) << 20;
+  std::vector<Range> ranges;
+  for (size_t d = 0; d < documents.size(); ++d) {
+    size_t last = documents[d].size() + 2;
+    for (size_t a = 1; a < last; a += kRange) ranges.push_back({d, a, std::min(last, a + kRange)});
+    bytes_ += documents[d].size();
+  }
+  tbb::enumerable_thread_specific<FlatTable<uint64_t>> locals;
+  run_in_arena(threads, [&] {
+    tbb::parallel_for(size_t(0), ranges.size(), [&](size_t r) {
+      const Range& rg = ranges[r];
+      const ByteSpan doc = documents[rg.doc];
+      const size_t len = doc.size();
+      auto code = [&](size_t j) -> uint64_t { return j == 0 ? kBoundaryCode : uint64_t(doc[j - 1]) + 1; };
+      auto& table = locals.local();
+      uint64_t ctx = 0;
+      size_t from = rg.a > static_cast<size_t>(n_ctx) ? rg.a - n_ctx : 0;
+      for (size_t j = from; j < rg.a; ++j) ctx = ((ctx >> kSlotBits) | (code(j) << kNewestShift)) & keep;
+      for (size_t i = rg.a; i < rg.b; ++i) {
+        const uint64_t w = i <= len ? doc[i - 1] : kEndOutcome;
+        const int lmax = static_cast<int>(std::min<size_t>(n_ctx, i));
+        for (int l = 0; l <= lmax; ++l) table[((ctx & masks[l]) << kSlotBits) | w] += 1;
+        if (i <= len) ctx = ((ctx >> kSlotBits) | ((w + 1) << kNewestShift)) & keep;
+      }
+    });
+  });
+  for (auto& t : locals)
+    for (const auto& s : t.slots())
+      if (s.key != FlatTable<uint64_t>::kEmpty) counts_[s.key] += s.value;
+}
+
+EntropyModel NgramCounter::build(int threads) const {
+  if (counts_.size() == 0) throw std::invalid_argument("no training data for the entropy model");
+  EntropyModel m;
+  m.set_order(order_);
+  std::vector<std::pair<uint64_t, uint64_t>> entries;
+  entries.reserve(counts_.size());
+  for (const auto& s : counts_.slots())
+    if (s.key != FlatTable<uint64_t>::kEmpty) entries.emplace_back(s.key, s.value);
+
+  struct Group {
+    uint64_t ctx;
+    size_t begin, end;
+    uint64_t total;
+    float entropy;
+  };
+  std::vector<Group> groups;
+  run_in_arena(threads, [&] {
+    tbb::parallel_sort(entries.begin(), entries.end());
+  });
+  for (size_t i = 0; i < entries.size();) {
+    uint64_t ctx = entries[i].first >> kSlotBits;
+    size_t j = i;
+    uint64_t total = 0;
+    while (j < entries.size() && (entries[j].first >> kSlotBits) == ctx) total += entries[j++].second;
+    groups.push_back({ctx, i, j, total, 0.0f});
+    i = j;
+  }
+  // Sorted keys put each context right after its parent (the context without its oldest
+  // symbol) and before the parent's next sibling: a depth-first walk, so a stack of one
+  // distribution per depth holds every parent when its children come.
+  using Dist = std::array<double, kOutcomes>;
+  auto fill = [&](const Group& g, const Dist& parent, Dist& dist) {
+    const double t = static_cast<double>(g.end - g.begin);
+    const double denom = static_cast<double>(g.total) + t;
+    for (uint32_t w = 0; w < kOutcomes; ++w) dist[w] = t * parent[w] / denom;
+    for (size_t e = g.begin; e < g.end; ++e)
+      dist[entries[e].first & 511u] += static_cast<double>(entries[e].second) / denom;
+    double h = 0;
+    for (double p : dist)
+      if (p > 0) h -= p * std::log(p);
+    return static_cast<float>(h);
+  };
+  if (groups[0].ctx != 0) throw std::logic_error("entropy model: order-0 counts missing");
+  Dist uniform;
+  uniform.fill(1.0 / kOutcomes);
+  Dist dist0;
+  groups[0].entropy = fill(groups[0], uniform, dist0);
+  // Subtrees by newest context symbol are independent given the order-0 distribution.
+  std::vector<size_t> subtree_starts;
+  for (size_t g = 1; g < groups.size(); ++g)
+    if (g == 1 || (groups[g].ctx >> kNewestShift) != (groups[g - 1].ctx >> kNewestShift))
+      subtree_starts.push_back(g);
+  subtree_starts.push_back(groups.size());
+  run_in_arena(threads, [&] {
+    tbb::parallel_for(size_t(0), subtree_starts.size() - 1, [&](size_t s) {
+      std::vector<Dist> stack(kSlots + 1);
+      stack[0] = dist0;
+      for (size_t g = subtree_starts[s]; g < subtree_starts[s + 1]; ++g) {
+        int depth = context_depth(groups[g].ctx);
+        groups[g].entropy = fill(groups[g], stack[depth - 1], stack[depth]);
+      }
+    });
+  });
+  m.contexts_.reserve(groups.size());
+  m.ngrams_.reserve(entries.size() + groups.size());
+  for (const Group& g : groups) {
+    m.contexts_[g.ctx] = ContextStats{g.entropy, static_cast<uint32_t>(g.end - g.begin)};
+    m.ngrams_[(g.ctx << kSlotBits) | kTotalPseudoOutcome] = g.total;
+  }
+  for (const auto& [k, c] : entries) m.ngrams_[k] = c;
+  m.build_compact();
+  return m;
+}
+
+}  // namespace blt::patch

@@ -1,0 +1,240 @@
+#include "blt_core/patch/patch_stream.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace blt::patch {
+
+void append_split_long(int64_t length, int32_t max_length, std::vector<int32_t>& out) {
+  while (length > max_length) {
+    out.push_back(max_length);
+    length -= max_length;
+  }
+  out.push_back(static_cast<int32_t>(length));
+}
+
+// A max reduction vectorises; the position is only searched for when an id is bad.
+void PatchStream::check_ids(const uint16_t* ids, size_t n, int64_t first_position) {
+  uint16_t mx = 0;
+  for (size_t i = 0; i < n; ++i) mx = std::max(mx, ids[i]);
+  if (mx <= kMaxId) return;
+  for (size_t i = 0; i < n; ++i)
+    if (ids[i] > kMaxId)
+      throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
+                                  std::to_string(first_position + static_cast<int64_t>(i)) +
+                                  " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+}
+
+PatchStream::PatchStream(const PatchRule& rule) : rule_(rule) {
+  rule_.validate();
+  st_.phase = rule_.patch_size - 1;
+  if (rule_.is_topk())
+    throw std::invalid_argument(
+        "top-k entropy patching (threshold=None) needs the whole sequence; it cannot stream");
+}
+
+// Rule for p >= 2 (positions 0 and 1 always start). is_next_token: p is the position after the
+// last id (only with include_next_token). One instantiation per rule keeps the per-id loop free
+// of the rule switch.
+template <PatchRule::Kind K>
+bool PatchStream::rule_start_as(const PatchRule& rule, const State& s, int64_t p,
+                                bool is_next_token) {
+  if constexpr (K == PatchRule::Kind::static_size) {
+    return (p - 1) % rule.patch_size == 0;
+  } else if constexpr (K == PatchRule::Kind::byte) {
+    return true;
+  } else if constexpr (K == PatchRule::Kind::space) {
+    return s.space_end1;
+  } else if constexpr (K == PatchRule::Kind::bpe) {
+    // The reference only looks at delimiters before the last id, so the next token never
+    // starts a patch because of one.
+    return !is_next_token && s.id1 == kBpeDelimId;
+  } else {
+    const double t = *rule.threshold;
+    if (rule.monotonicity) return p == 2 || static_cast<double>(s.h1) - s.h2 > t;
+    if (rule.threshold_add) {
+      // patch_start_mask_global_and_monotonicity: p = 2 always, p = 3 never, then both.
+      if (p == 2) return true;
+      if (p == 3) return false;
+      return static_cast<double>(s.h1) - s.h2 > *rule.threshold_add && s.h1 > t;
+    }
+    return s.h1 > t;
+  }
+}
+
+bool PatchStream::rule_start(const PatchRule& rule, const State& s, int64_t p, bool next) {
+  using K = PatchRule::Kind;
+  switch (rule.kind) {
+    case K::static_size: return rule_start_as<K::static_size>(rule, s, p, next);
+    case K::byte: return rule_start_as<K::byte>(rule, s, p, next);
+    case K::space: return rule_start_as<K::space>(rule, s, p, next);
+    case K::bpe: return rule_start_as<K::bpe>(rule, s, p, next);
+    case K::entropy: return rule_start_as<K::entropy>(rule, s, p, next);
+  }
+  return false;
+}
+
+void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
+                       std::vector<int32_t>& out) {
+  if (n == 0) return;
+  if (rule_.needs_ids() && !ids)
+    throw std::invalid_argument("space and bpe patching need the ids of the sequence");
+  if (rule_.needs_entropies() && !entropies)
+    throw std::invalid_argument("entropy patching needs one entropy per position");
+  using K = PatchRule::Kind;
+  switch (rule_.kind) {
+    case K::static_size: return feed_as<K::static_size>(ids, entropies, n, out);
+    case K::byte: return feed_as<K::byte>(ids, entropies, n, out);
+    case K::space: return feed_as<K::space>(ids, entropies, n, out);
+    case K::bpe: return feed_as<K::bpe>(ids, entropies, n, out);
+    case K::entropy:
+      if (!rule_.monotonicity && !rule_.threshold_add && n > 2)
+        return feed_entropy_global(ids, entropies, n, out);
+      return feed_as<K::entropy>(ids, entropies, n, out);
+  }
+}
+
+// The global entropy rule has no state beyond the previous id and entropy, so a block's start
+// flags are one data-parallel pass (vectorised) and the starts one branch-free compaction.
+void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropies, size_t n,
+                                      std::vector<int32_t>& out) {
+  // The first two positions go through the general loop (they carry the seam state in).
+  feed_as<PatchRule::Kind::entropy>(ids, entropies, 2, out);
+  ids = ids ? ids + 2 : nullptr;
+  entropies += 2;
+  n -= 2;
+  if (ids) check_ids(ids, n, st_.pos);
+  const float t = static_cast<float>(*rule_.threshold);
+  // h > t in double equals h > t' in float for the float t' just below-or-equal t only if t
+  // is a float; compare in double to keep the reference's semantics for any threshold.
+  const double td = *rule_.threshold;
+  const bool exact_float = static_cast<double>(t) == td;
+  const bool force = rule_.force_boundaries && ids;
+  const int32_t max_len = rule_.max_patch_length;
+  State s = st_;
+  constexpr size_t kBlock = 1024;
+  uint8_t flags[kBlock];
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    const float* h = entropies + b0;
+    // position i of the block looks at H and id of position i - 1
+    flags[0] = exact_float ? s.h1 > t : static_cast<double>(s.h1) > td;
+    if (exact_float)
+      for (size_t i = 1; i < bn; ++i) flags[i] = h[i - 1] > t;
+    else
+      for (size_t i = 1; i < bn; ++i) flags[i] = static_cast<double>(h[i - 1]) > td;
+    if (force) {
+      const uint16_t* id = ids + b0;
+      flags[0] |= (s.id1 == kEosId) | (s.id1 == kBosId) | (id[0] == kBosId);
+      for (size_t i = 1; i < bn; ++i)
+        flags[i] |= (id[i - 1] == kEosId) | (id[i - 1] == kBosId) | (id[i] == kBosId);
+    }
+    int64_t starts[kBlock + 1];
+    size_t count = 0;
+    for (size_t i = 0; i < bn; ++i) {
+      starts[count] = s.pos + static_cast<int64_t>(i);
+      count += flags[i];
+    }
+    if (count) {
+      // Lengths of the closed patches, appended with one copy (no per-patch push_back).
+      int32_t lengths[kBlock];
+      int64_t prev = s.last_start;
+      int64_t longest = 0;
+      for (size_t c = 0; c < count; ++c) {
+        const int64_t len = starts[c] - prev;
+        longest = std::max(longest, len);
+        lengths[c] = static_cast<int32_t>(len);
+        prev = starts[c];
+      }
+      if (max_len > 0 && longest > max_len) {
+        prev = s.last_start;
+        for (size_t c = 0; c < count; ++c) {
+          append_split(starts[c] - prev, max_len, out);
+          prev = starts[c];
+        }
+      } else {
+        out.insert(out.end(), lengths, lengths + count);
+      }
+      s.last_start = starts[count - 1];
+    }
+    s.pos += static_cast<int64_t>(bn);
+    s.h2 = bn >= 2 ? h[bn - 2] : s.h1;
+    s.h1 = h[bn - 1];
+    if (ids) s.id1 = ids[b0 + bn - 1];
+  }
+  s.have_ids = ids != nullptr;
+  st_ = s;
+}
+
+template <PatchRule::Kind K>
+void PatchStream::feed_as(const uint16_t* ids, const float* entropies, size_t n,
+                          std::vector<int32_t>& out) {
+  if (ids) check_ids(ids, n, st_.pos);  // up front, so the state never holds half a chunk
+  const bool force = rule_.force_boundaries && ids;
+  const int32_t max_len = rule_.max_patch_length;
+  State s = st_;  // a local copy stays in registers
+  // Start positions are collected without branches (a patch starts every few ids, so a branch
+  // per id would mispredict often), then turned into lengths once per block.
+  constexpr size_t kBlock = 1024;
+  int64_t starts[kBlock];
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    size_t count = 0;
+    for (size_t i = b0; i < b0 + bn; ++i) {
+      const int64_t p = s.pos;
+      const uint16_t id = ids ? ids[i] : 0;
+      bool start;
+      if constexpr (K == PatchRule::Kind::static_size) {
+        start = (p < 2) | (s.phase == 0);
+        s.phase = s.phase + 1 == rule_.patch_size ? 0 : s.phase + 1;
+      } else {
+        start = (p < 2) | rule_start_as<K>(rule_, s, p, false);
+      }
+      start |= force & ((s.have_ids & ((s.id1 == kEosId) | (s.id1 == kBosId))) | (id == kBosId));
+      starts[count] = p;
+      count += start;
+      if (ids) {
+        if constexpr (K == PatchRule::Kind::space) {
+          // space_like1 is false before position 0, so no p > 0 test is needed.
+          const bool sl = kSpaceLike.v[id];
+          s.space_end1 = (sl & !s.space_like1) | (id < kByteOffset);
+          s.space_like1 = sl;
+        }
+        s.id1 = id;
+      }
+      s.have_ids = ids != nullptr;
+      if constexpr (K == PatchRule::Kind::entropy) {
+        s.h2 = s.h1;
+        s.h1 = entropies[i];
+      }
+      ++s.pos;
+    }
+    for (size_t c = 0; c < count; ++c) {
+      if (starts[c] == 0) continue;
+      append_split(starts[c] - s.last_start, max_len, out);
+      s.last_start = starts[c];
+    }
+  }
+  st_ = s;
+}
+
+void PatchStream::finish(std::vector<int32_t>& out) {
+  State& s = st_;
+  int64_t total = s.pos;
+  if (rule_.include_next_token) {
+    const int64_t p = s.pos;
+    bool start = p < 2 || rule_start(rule_, s, p, true);
+    if (rule_.force_boundaries && s.have_ids && p >= 1 && (s.id1 == kEosId || s.id1 == kBosId))
+      start = true;
+    if (start && p > 0) {
+      append_split(p - s.last_start, rule_.max_patch_length, out);
+      s.last_start = p;
+    }
+    total += 1;
+  }
+  if (total > s.last_start) append_split(total - s.last_start, rule_.max_patch_length, out);
+  st_ = State{};
+  st_.phase = rule_.patch_size - 1;
+}
+
+}  // namespace blt::patch

@@ -1,0 +1,88 @@
+#include "blt_core/simd/ngram_hash.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <xsimd/xsimd.hpp>
+
+#include "blt_core/parallel.hpp"
+
+namespace blt::simd {
+
+#if defined(__x86_64__) || defined(_M_X64)
+using NgramHashArchs = xsimd::arch_list<xsimd::avx2, xsimd::sse4_2, xsimd::sse2>;
+extern template void NgramHashKernel::operator()<xsimd::avx2>(xsimd::avx2,
+                                                              const NgramHashJob&) const;
+extern template void NgramHashKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2,
+                                                                const NgramHashJob&) const;
+template void NgramHashKernel::operator()<xsimd::sse2>(xsimd::sse2, const NgramHashJob&) const;
+#else
+struct PlainArch {
+  static constexpr bool available() noexcept { return true; }
+  static constexpr const char* name() noexcept { return "generic"; }
+};
+#endif
+
+void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
+                 std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads) {
+  if (max_hash < 1) throw std::invalid_argument("max_hash must be >= 1, got " + std::to_string(max_hash));
+  if (sizes.empty()) throw std::invalid_argument("hash_ngrams needs at least one group size");
+  if (funcs.empty()) throw std::invalid_argument("hash_ngrams needs at least one hash function");
+  for (int s : sizes)
+    if (s < 1 || s > kMaxNgramSize)
+      throw std::invalid_argument("group size " + std::to_string(s) + " out of range 1.." +
+                                  std::to_string(kMaxNgramSize));
+  std::vector<uint64_t> primes;
+  for (int f : funcs) {
+    if (f < 0 || f >= kNgramHashFunctions)
+      throw std::invalid_argument("hash function number " + std::to_string(f) +
+                                  " out of range 0.." + std::to_string(kNgramHashFunctions - 1));
+    primes.push_back(kNgramHashPrimes[f]);
+  }
+  // The kernel walks sizes in ascending order; columns keep the caller's order.
+  std::vector<int> order(sizes.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return sizes[a] < sizes[b]; });
+  bool sorted = std::is_sorted(sizes.begin(), sizes.end());
+  const int max_size = *std::max_element(sizes.begin(), sizes.end());
+  const size_t cols = sizes.size() * funcs.size();
+  if (sorted) {
+    const FloorMod mod(static_cast<uint64_t>(max_hash));
+    auto run = [&](size_t a, size_t b) {
+      NgramHashJob job{ids, a, b, sizes.data(), static_cast<int>(sizes.size()), primes.data(),
+                       static_cast<int>(primes.size()), max_size, mod, out + a * cols};
+#if defined(__x86_64__) || defined(_M_X64)
+      static auto kernel = xsimd::dispatch<NgramHashArchs>(NgramHashKernel{});
+      kernel(job);
+#else
+      NgramHashKernel{}(PlainArch{}, job);
+#endif
+    };
+    constexpr size_t kGrain = size_t(1) << 16;
+    if (threads == 1 || n <= kGrain) {
+      run(0, n);
+      return;
+    }
+    run_in_arena(threads, [&] {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, n, kGrain),
+                        [&](const tbb::blocked_range<size_t>& r) { run(r.begin(), r.end()); });
+    });
+    return;
+  }
+  // Unsorted sizes: hash with sorted sizes, then permute the columns back.
+  std::vector<int> sorted_sizes(sizes.size());
+  for (size_t i = 0; i < order.size(); ++i) sorted_sizes[i] = sizes[order[i]];
+  std::vector<int64_t> tmp(n * cols);
+  hash_ngrams(ids, n, sorted_sizes, funcs, max_hash, tmp.data(), threads);
+  const size_t ns = sizes.size();
+  for (size_t j = 0; j < n; ++j)
+    for (size_t f = 0; f < funcs.size(); ++f)
+      for (size_t i = 0; i < ns; ++i)
+        out[j * cols + f * ns + order[i]] = tmp[j * cols + f * ns + i];
+}
+
+}  // namespace blt::simd

@@ -1,0 +1,8 @@
+// avx2 instantiation of the n-gram hash kernel (this file alone gets the avx2 -m flags).
+#include <xsimd/xsimd.hpp>
+
+#include "blt_core/simd/ngram_hash.hpp"
+
+namespace blt::simd {
+template void NgramHashKernel::operator()<xsimd::avx2>(xsimd::avx2, const NgramHashJob&) const;
+}

@@ -1,0 +1,8 @@
+// sse4_2 instantiation of the n-gram hash kernel (this file alone gets the sse4_2 -m flags).
+#include <xsimd/xsimd.hpp>
+
+#include "blt_core/simd/ngram_hash.hpp"
+
+namespace blt::simd {
+template void NgramHashKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, const NgramHashJob&) const;
+}
