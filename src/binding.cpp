@@ -13,6 +13,9 @@
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/resources.hpp"
 #include "blt_core/simd/byte_kernel.hpp"
+#include "blt_core/text/openai_scanner.hpp"
+#include "blt_core/text/pretokenizer.hpp"
+#include "blt_core/text/regex_pretokenizer.hpp"
 
 namespace py = pybind11;
 using namespace blt;
@@ -181,7 +184,64 @@ void bind_bytes(py::module_& m) {
 void bind_pipeline(py::module_& m) { (void)m; }
 
 // === text (pretokenizers: OpenAI scanners, PCRE2) ================================================
-void bind_text(py::module_& m) { (void)m; }
+void bind_text(py::module_& m) {
+  // A thin handle on a core Pretokenizer; kind picks the implementation so tests can compare them.
+  struct PyPretokenizer {
+    std::unique_ptr<Pretokenizer> impl;
+    std::string kind;
+  };
+  py::class_<PyPretokenizer>(m, "Pretokenizer")
+      .def(py::init([](const std::string& pattern, const std::string& kind) {
+             PyPretokenizer p;
+             if (kind == "auto") {
+               p.impl = make_pretokenizer(pattern);
+               p.kind = make_scanner_pretokenizer(pattern) ? "scanner" : "regex";
+             } else if (kind == "regex") {
+               p.impl = make_regex_pretokenizer(pattern);
+               p.kind = kind;
+             } else if (kind == "scanner") {
+               p.impl = make_scanner_pretokenizer(pattern);
+               if (!p.impl)
+                 throw py::value_error("no scanner for pattern '" + pattern +
+                                       "' (scanners exist only for the OpenAI r50k/p50k, "
+                                       "cl100k and o200k patterns; use kind='regex')");
+               p.kind = kind;
+             } else {
+               throw py::value_error("unknown pretokenizer kind '" + kind +
+                                     "' (expected 'auto', 'scanner' or 'regex')");
+             }
+             return p;
+           }),
+           py::arg("pattern"), py::arg("kind") = "auto")
+      .def_property_readonly("pattern", [](const PyPretokenizer& p) { return p.impl->pattern(); })
+      .def_property_readonly("kind", [](const PyPretokenizer& p) { return p.kind; })
+      .def("split",
+           [](const PyPretokenizer& p, py::handle data) {
+             InputView view(data);
+             if (view.span().size() > UINT32_MAX)
+               throw py::value_error("split: input larger than 4 GiB; split it into chunks first");
+             auto ends = std::make_unique<std::vector<uint32_t>>();
+             {
+               py::gil_scoped_release nogil;
+               p.impl->split(view.span(), *ends);
+             }
+             auto* raw = ends.get();
+             py::capsule owner(ends.release(), [](void* v) {
+               delete static_cast<std::vector<uint32_t>*>(v);
+             });
+             static uint32_t empty_slot = 0;
+             return py::array_t<uint32_t>({static_cast<ssize_t>(raw->size())},
+                                          raw->empty() ? &empty_slot : raw->data(), owner);
+           },
+           py::arg("data"))
+      .def("safe_split",
+           [](const PyPretokenizer& p, py::handle data, size_t target) {
+             InputView view(data);
+             py::gil_scoped_release nogil;
+             return p.impl->safe_split(view.span(), target);
+           },
+           py::arg("data"), py::arg("target"));
+}
 
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
 void bind_bpe(py::module_& m) { (void)m; }
