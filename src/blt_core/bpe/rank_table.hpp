@@ -1,0 +1,100 @@
+// RankTable: the vocabulary as bytes <-> id, stored once in one byte arena.
+// Lookup by byte string is a flat open-addressing probe (no std::string per lookup).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace blt::bpe {
+
+inline constexpr uint32_t kNoId = 0xFFFFFFFFu;
+
+// Hash of a short byte string; short strings (the common case) cost one or two 8-byte loads.
+inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
+  constexpr uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
+  uint64_t h = n * k1;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    h = (h ^ v) * k2;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, n);
+    h = (h ^ v) * k2;
+  }
+  h ^= h >> 32;
+  h *= k1;
+  return h ^ (h >> 29);
+}
+
+class RankTable {
+ public:
+  RankTable() = default;
+
+  // Adds `token` with `id`. Returns false if the bytes or the id are already present.
+  bool add(std::span<const uint8_t> token, uint32_t id);
+
+  void reserve(size_t n) {
+    size_t cap = 1024;
+    while (cap < n * 2 + 2) cap *= 2;
+    if (cap > slots_.size()) rehash(cap);
+  }
+
+  // Id of exactly these bytes, or kNoId.
+  uint32_t find(const uint8_t* p, size_t n) const {
+    if (slots_.empty() || n == 0) return kNoId;
+    uint64_t h = hash_bytes(p, n);
+    uint32_t tag = static_cast<uint32_t>(h >> 32);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.id == kNoId) return kNoId;
+      if (s.tag == tag) {
+        auto b = bytes(s.id);
+        if (b.size() == n && std::memcmp(b.data(), p, n) == 0) return s.id;
+      }
+    }
+  }
+  uint32_t find(std::span<const uint8_t> t) const { return find(t.data(), t.size()); }
+  uint32_t find(std::string_view t) const {
+    return find(reinterpret_cast<const uint8_t*>(t.data()), t.size());
+  }
+
+  // Bytes of `id` (empty if the id is not a token).
+  std::span<const uint8_t> bytes(uint32_t id) const {
+    if (id >= spans_.size()) return {};
+    return {arena_.data() + spans_[id].off, spans_[id].len};
+  }
+  bool contains(uint32_t id) const { return id < spans_.size() && spans_[id].len > 0; }
+
+  size_t size() const { return count_; }
+  // One past the largest id (ids need not be contiguous).
+  uint32_t id_end() const { return static_cast<uint32_t>(spans_.size()); }
+  size_t arena_bytes() const { return arena_.size(); }
+
+ private:
+  struct Slot {
+    uint32_t tag;
+    uint32_t id;
+  };
+  struct Span {
+    uint32_t off;
+    uint32_t len;
+  };
+  void insert_slot(uint32_t id);
+  void rehash(size_t capacity);
+
+  std::vector<uint8_t> arena_;
+  std::vector<Span> spans_;  // by id; absent ids have len 0
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace blt::bpe
