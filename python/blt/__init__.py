@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from . import _core
+from .bpe import BPETokenizer, get_encoding
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
 from .ragged import RaggedIds
 
 __version__ = "0.1.0"
 
-__all__ = ["ByteTokenizer", "RaggedIds", "CONTENT_TYPES", "__version__"]
+__all__ = ["BPETokenizer", "get_encoding", "ByteTokenizer", "RaggedIds", "CONTENT_TYPES", "__version__"]
