@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import AbstractSet, Any, Collection, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -804,10 +805,22 @@ def get_encoding(name: str, *, vocab_dir: Optional[PathLike] = None) -> BPEToken
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(registry.list_encoding_names())}")
     info = registry.ENCODINGS[name]
     path = registry.find_rank_file(name, vocab_dir)
+    st = path.stat()
+    key = (name, str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _encoding_cache.get(key)
+    if hit is not None:
+        return hit  # tokenizers are immutable, so one instance serves every caller
     data = _read_bytes(path)
     registry.check_sha256(name, data, path)
     model = _core.BpeModel.from_tiktoken(data, str(path), name, info.pattern, _special_list(info.special_tokens))
     tok = BPETokenizer(model)
     if tok.n_vocab != info.n_vocab:
         raise ValueError(f"{path}: {name} should have n_vocab {info.n_vocab}, got {tok.n_vocab}")
+    with _cache_lock:
+        _encoding_cache[key] = tok
     return tok
+
+
+_encoding_cache: Dict[tuple, BPETokenizer] = {}
+_cache_lock = threading.Lock()

@@ -27,11 +27,11 @@ void RankTable::insert_slot(uint32_t id) {
   uint64_t h = hash_bytes(b.data(), b.size());
   size_t i = h & mask_;
   while (slots_[i].id != kNoId) i = (i + 1) & mask_;
-  slots_[i] = Slot{static_cast<uint32_t>(h >> 32), id};
+  slots_[i] = Slot{load_head(b.data(), b.size()), make_tag(h, b.size()), id};
 }
 
 void RankTable::rehash(size_t capacity) {
-  slots_.assign(capacity, Slot{0, kNoId});
+  slots_.assign(capacity, Slot{0, 0, kNoId});
   mask_ = capacity - 1;
   for (uint32_t id = 0; id < spans_.size(); ++id)
     if (spans_[id].len) insert_slot(id);

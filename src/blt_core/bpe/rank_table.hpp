@@ -47,17 +47,20 @@ class RankTable {
     if (cap > slots_.size()) rehash(cap);
   }
 
-  // Id of exactly these bytes, or kNoId.
+  // Id of exactly these bytes, or kNoId. Tokens of up to 8 bytes (most of them) compare inside
+  // the slot, so a lookup touches one cache line.
   uint32_t find(const uint8_t* p, size_t n) const {
     if (slots_.empty() || n == 0) return kNoId;
     uint64_t h = hash_bytes(p, n);
-    uint32_t tag = static_cast<uint32_t>(h >> 32);
+    uint64_t head = load_head(p, n);
+    uint32_t tag = make_tag(h, n);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.id == kNoId) return kNoId;
-      if (s.tag == tag) {
-        auto b = bytes(s.id);
-        if (b.size() == n && std::memcmp(b.data(), p, n) == 0) return s.id;
+      if (s.tag == tag && s.head == head) {
+        if (n <= 8) return s.id;
+        const Span& sp = spans_[s.id];
+        if (sp.len == n && std::memcmp(arena_.data() + sp.off + 8, p + 8, n - 8) == 0) return s.id;
       }
     }
   }
@@ -80,9 +83,18 @@ class RankTable {
 
  private:
   struct Slot {
-    uint32_t tag;
+    uint64_t head;  // first 8 bytes, zero-padded
+    uint32_t tag;   // hash bits and length
     uint32_t id;
   };
+  static uint64_t load_head(const uint8_t* p, size_t n) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, n < 8 ? n : 8);
+    return v;
+  }
+  static uint32_t make_tag(uint64_t h, size_t n) {
+    return (static_cast<uint32_t>(h >> 32) & 0xFFFFFF00u) | static_cast<uint32_t>(n < 255 ? n : 255);
+  }
   struct Span {
     uint32_t off;
     uint32_t len;
