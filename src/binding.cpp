@@ -260,13 +260,18 @@ std::span<const uint8_t> bytes_span(const py::bytes& b) {
   return {reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n)};
 }
 
-// specials: list of (bytes text, int id, bool always)
+// specials: list of (bytes text, int id, bool always[, bool lstrip, bool rstrip])
 std::vector<bpe::SpecialToken> special_list(py::list specials) {
   std::vector<bpe::SpecialToken> out;
   for (py::handle h : specials) {
     auto t = h.cast<py::tuple>();
     auto text = bytes_span(t[0].cast<py::bytes>());
-    out.push_back({std::string(text.begin(), text.end()), t[1].cast<uint32_t>(), t[2].cast<bool>()});
+    bpe::SpecialToken st{std::string(text.begin(), text.end()), t[1].cast<uint32_t>(), t[2].cast<bool>()};
+    if (t.size() >= 5) {
+      st.lstrip = t[3].cast<bool>();
+      st.rstrip = t[4].cast<bool>();
+    }
+    out.push_back(std::move(st));
   }
   return out;
 }
@@ -384,7 +389,7 @@ void bind_bpe(py::module_& m) {
       .def_property_readonly("specials", [](const BpeModel& self) {
         py::list out;
         for (const auto& t : self.specials().tokens())
-          out.append(py::make_tuple(py::bytes(t.text), t.id, t.always));
+          out.append(py::make_tuple(py::bytes(t.text), t.id, t.always, t.lstrip, t.rstrip));
         return out;
       })
       .def("token_bytes", [](const BpeModel& self, int64_t id) {

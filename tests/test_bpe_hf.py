@@ -169,3 +169,27 @@ def test_split_plus_byte_level_sequence_matches_hf(hf_gpt2, tmp_path, vocab_dir)
         ours = blt.BPETokenizer.from_hf(path)
         for s in ["Hello 12345 worlds!!\n\n  x", "I'LL  don't 3.14159\r\n", "日本語のテキスト 😀"]:
             assert ours.encode_ordinary(s).tolist() == hf_ids(hf, s)
+
+
+def test_added_tokens_lstrip_rstrip_follow_hf(tmp_path, hf_gpt2):
+    from tokenizers import AddedToken, Tokenizer
+
+    hf = Tokenizer.from_str(hf_gpt2.to_str())
+    hf.add_special_tokens([AddedToken("<mask>", special=True, lstrip=True, normalized=False),
+                           AddedToken("<sep>", special=True, rstrip=True, normalized=False)])
+    path = tmp_path / "tokenizer.json"
+    hf.save(str(path))
+    ours = blt.BPETokenizer.from_hf(path)
+    data = "a   <mask> b<sep>   c \u3000<mask><sep>\n\n<mask>"
+    assert ours.encode(data, allowed_special="all").tolist() == hf_ids(hf, data)
+    for s in ["x <mask>", " <mask> ", "<sep> \t y", "<mask>", "  <sep>  <mask>  "]:
+        assert ours.encode(s, allowed_special="all").tolist() == hf_ids(hf, s)
+    # Cuts chosen by safe_split never separate a special from the whitespace it swallows.
+    raw = (data * 20).encode()
+    whole = ours.encode(raw, allowed_special="all").tolist()
+    for target in range(1, len(raw) - 1, 5):
+        for window in (raw, raw[: target + 3]):
+            p = ours.safe_split(window, target, allowed_special="all")
+            if p:
+                two = ours.encode(raw[:p], allowed_special="all").tolist() + ours.encode(raw[p:], allowed_special="all").tolist()
+                assert two == whole, (target, p)

@@ -103,12 +103,13 @@ def _tiktoken_sidecar(path: PathLike) -> Path:
     return p.with_name(stem + ".meta.json")
 
 
-def _special_list(special_tokens: Dict[str, int], always: AbstractSet[str] = frozenset()) -> List[tuple]:
+def _special_list(special_tokens: Dict[str, int], always: AbstractSet[str] = frozenset(),
+                  lstrip: AbstractSet[str] = frozenset(), rstrip: AbstractSet[str] = frozenset()) -> List[tuple]:
     out = []
     for text, i in special_tokens.items():
         if not isinstance(text, str) or isinstance(i, bool) or not isinstance(i, int):
             raise TypeError(f"special_tokens must map str to int, got {text!r}: {i!r}")
-        out.append((text.encode("utf-8"), i, text in always))
+        out.append((text.encode("utf-8"), i, text in always, text in lstrip, text in rstrip))
     return out
 
 
@@ -128,7 +129,7 @@ class BPETokenizer:
     def __init__(self, model: "_core.BpeModel") -> None:
         """Wrap a native model; use the ``from_*`` constructors or :func:`get_encoding` instead."""
         self._model = model
-        self._specials: Dict[str, int] = {t.decode("utf-8"): i for t, i, _ in model.specials}
+        self._specials: Dict[str, int] = {t[0].decode("utf-8"): t[1] for t in model.specials}
         self._special_set = frozenset(self._specials)
         self._encoders: Dict[tuple, Any] = {}
         self._default = self._encoder(frozenset(), "all")
@@ -210,7 +211,7 @@ class BPETokenizer:
                 raise ValueError(f"{vocab_json}: special token {t!r} is not in the vocabulary")
             specials[t] = vocab[t]
         return cls._from_byte_level(
-            vocab, merges, specials, set(), pattern, False,
+            vocab, merges, specials, (set(), set(), set()), pattern, False,
             name if name is not None else Path(vocab_json).name.split(".")[0],
             str(vocab_json), str(merges_txt), lambda i: f"{merges_txt}:{i}",
         )
@@ -223,7 +224,9 @@ class BPETokenizer:
         (``use_regex`` -> the GPT-2 regex) or ``Split`` (regex, ``Isolated``) followed by
         ``ByteLevel(use_regex=false)``, alone or in a ``Sequence``; ``add_prefix_space`` false;
         decoder ``ByteLevel``; ``added_tokens`` (special ones obey ``allowed_special``, others are
-        always matched, as in HF). Anything else (normalizers, WordPiece/Unigram, byte_fallback,
+        always matched, as in HF; ``lstrip``/``rstrip`` swallow neighbouring whitespace; added tokens
+        are matched leftmost-longest in one pass, while HF matches ``normalized=false`` ones before
+        the others, which can differ only when added tokens overlap). Anything else (normalizers, WordPiece/Unigram, byte_fallback,
         dropout, truncation/padding, ...) raises NotImplementedError naming the field. A
         post-processor that adds tokens raises too unless ``ignore_post_processor=True``, in which
         case ids equal HF's ``encode(text, add_special_tokens=False)``.
@@ -261,28 +264,31 @@ class BPETokenizer:
         if not isinstance(added, list):
             raise ValueError(f"{src}: added_tokens must be a list")
         specials: Dict[str, int] = {}
-        always = set()
+        always, lstrip, rstrip = set(), set(), set()
         for i, t in enumerate(added):
             if not isinstance(t, dict) or not isinstance(t.get("content"), str) or isinstance(t.get("id"), bool) or not isinstance(t.get("id"), int):
                 raise ValueError(f"{src}: added_tokens[{i}] must be an object with string 'content' and integer 'id'")
-            for flag in ("single_word", "lstrip", "rstrip"):
-                if t.get(flag):
-                    raise NotImplementedError(f"{src}: added_tokens[{i}].{flag}=true is not supported")
+            if t.get("single_word"):
+                raise NotImplementedError(f"{src}: added_tokens[{i}].single_word=true is not supported")
             specials[t["content"]] = t["id"]
             if not t.get("special", False):
                 always.add(t["content"])
+            if t.get("lstrip"):
+                lstrip.add(t["content"])
+            if t.get("rstrip"):
+                rstrip.add(t["content"])
         whole = model.get("ignore_merges", False)
         if not isinstance(whole, bool):
             raise ValueError(f"{src}: model.ignore_merges must be a boolean")
         return cls._from_byte_level(
-            vocab, merges, specials, always, pattern, whole,
+            vocab, merges, specials, (always, lstrip, rstrip), pattern, whole,
             name if name is not None else Path(src).parent.name or Path(src).stem,
             f"{src}: model.vocab", src, lambda i: f"{src}: model.merges[{i}]",
         )
 
     @classmethod
     def _from_byte_level(cls, vocab: dict, merges: List[Tuple[str, str]], specials: Dict[str, int],
-                         always: AbstractSet[str], pattern: str, whole_piece: bool, name: str,
+                         flags: Tuple[AbstractSet[str], AbstractSet[str], AbstractSet[str]], pattern: str, whole_piece: bool, name: str,
                          vocab_src: str, merges_src: str, where) -> "BPETokenizer":
         special_ids = set(specials.values())
         tokens: List[bytes] = []
@@ -309,7 +315,7 @@ class BPETokenizer:
             pairs[k, 1] = ib
         model = _core.BpeModel.from_parts(
             name, pattern, tokens, np.asarray(ids, dtype=np.uint32), pairs, whole_piece,
-            _special_list(specials, always),
+            _special_list(specials, *flags),
         )
         return cls(model)
 
@@ -583,10 +589,10 @@ class BPETokenizer:
           ``<|endoftext|>`` must be passed again to :meth:`from_gpt2`.
         """
         m = self._model
-        always = [t.decode("utf-8") for t, _, a in m.specials if a]
+        always = [t[0].decode("utf-8") for t in m.specials if t[2] or t[3] or t[4]]
         if format == "tiktoken":
             if always:
-                raise ValueError(f"the tiktoken format cannot express always-matched added tokens {always!r}")
+                raise ValueError(f"the tiktoken format cannot express HF added-token flags of {always!r}")
             ok, why = m.rank_file_equivalent()
             if not ok:
                 raise ValueError(f"this vocabulary cannot be saved as a rank file: {why}")
@@ -597,7 +603,7 @@ class BPETokenizer:
             Path(path).write_text(json.dumps(self._hf_json(), ensure_ascii=False), encoding="utf-8")
         elif format == "gpt2":
             if always:
-                raise ValueError(f"the gpt2 format cannot express always-matched added tokens {always!r}")
+                raise ValueError(f"the gpt2 format cannot express HF added-token flags of {always!r}")
             if m.whole_piece_lookup:
                 ok, why = m.tokens_self_merge()
                 if not ok:
@@ -626,10 +632,10 @@ class BPETokenizer:
 
     def _hf_json(self) -> dict:
         vocab_map, merges = self._byte_level_vocab_and_merges()
-        always = {t.decode("utf-8") for t, _, a in self._model.specials if a}
+        flags = {t[0].decode("utf-8"): t[2:] for t in self._model.specials}
         added = [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": t not in always}
+            {"id": i, "content": t, "single_word": False, "lstrip": flags[t][1], "rstrip": flags[t][2],
+             "normalized": False, "special": not flags[t][0]}
             for t, i in sorted(self._specials.items(), key=lambda kv: kv[1])
         ]
         return {

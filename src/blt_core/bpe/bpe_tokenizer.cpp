@@ -200,6 +200,12 @@ size_t BpeTokenizer::safe_split(ByteSpan window, size_t target) const {
   if (seg_end == window.size()) {
     // A special may begin in the window and end beyond it: do not cut past its start.
     seg_end = std::max(seg_start, sm.partial_tail(window));
+    // A special just past the window may swallow the whitespace before it (HF lstrip).
+    if (sm.strips())
+      while (size_t w = whitespace_before(window, seg_end)) {
+        if (seg_end - w < seg_start) break;
+        seg_end -= w;
+      }
   }
   size_t t = std::min(target, seg_end);
   if (t > seg_start) {

@@ -29,6 +29,8 @@ SpecialMatcher::SpecialMatcher(std::vector<SpecialToken> tokens) : tokens_(std::
     if (n->terminal >= 0) throw std::invalid_argument("duplicate special token '" + t + "'");
     n->terminal = static_cast<int32_t>(i);
     max_len_ = std::max(max_len_, t.size());
+    any_lstrip_ |= tokens_[i].lstrip;
+    any_rstrip_ |= tokens_[i].rstrip;
     first_byte_[static_cast<uint8_t>(t[0])] = true;
   }
   int firsts = 0;
@@ -103,7 +105,17 @@ bool SpecialMatcher::find(std::span<const uint8_t> text, size_t from, const Spec
       if (u == SpecialUse::allowed) best = t, best_end = k + 1;
     }
     if (best >= 0) {
-      out = SpecialMatch{q, best_end, static_cast<uint32_t>(best), false};
+      size_t start = q, end = best_end;
+      const SpecialToken& tok = tokens_[static_cast<size_t>(best)];
+      if (tok.lstrip)
+        while (start > from) {
+          size_t w = whitespace_before(text, start);
+          if (!w || start - w < from) break;
+          start -= w;
+        }
+      if (tok.rstrip)
+        while (size_t w = whitespace_at(text, end)) end += w;
+      out = SpecialMatch{start, end, static_cast<uint32_t>(best), false};
       return true;
     }
     ++q;
@@ -124,9 +136,46 @@ size_t SpecialMatcher::partial_tail(std::span<const uint8_t> text) const {
       if (c < 0) break;
       node = static_cast<uint32_t>(c);
     }
-    if (k == n && nodes_[node].n_edges > 0) return q;
+    if (k == n && nodes_[node].n_edges > 0) {
+      if (any_lstrip_)
+        while (size_t w = whitespace_before(text, q)) q -= w;
+      return q;
+    }
   }
   return n;
+}
+
+namespace {
+bool is_space_cp(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+// Decodes the (valid) UTF-8 character at p[0:len]; 0xFFFFFFFF if malformed.
+uint32_t decode_at(const uint8_t* p, size_t len) {
+  if (len == 1) return p[0] < 0x80 ? p[0] : 0xFFFFFFFFu;
+  if (len == 2 && (p[0] & 0xE0) == 0xC0) return ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+  if (len == 3 && (p[0] & 0xF0) == 0xE0) return ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+  return 0xFFFFFFFFu;
+}
+}  // namespace
+
+size_t whitespace_before(std::span<const uint8_t> text, size_t end) {
+  // Whitespace characters are at most 3 bytes long.
+  for (size_t len = 1; len <= 3 && len <= end; ++len) {
+    uint8_t lead = text[end - len];
+    if ((lead & 0xC0) == 0x80) continue;
+    return is_space_cp(decode_at(text.data() + end - len, len)) ? len : 0;
+  }
+  return 0;
+}
+
+size_t whitespace_at(std::span<const uint8_t> text, size_t pos) {
+  if (pos >= text.size()) return 0;
+  uint8_t b = text[pos];
+  size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : 0;
+  if (!len || pos + len > text.size()) return 0;
+  return is_space_cp(decode_at(text.data() + pos, len)) ? len : 0;
 }
 
 }  // namespace blt::bpe

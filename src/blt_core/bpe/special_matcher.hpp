@@ -16,7 +16,9 @@ using SpecialPolicy = std::vector<SpecialUse>;
 struct SpecialToken {
   std::string text;  // its bytes
   uint32_t id;
-  bool always;  // HF added token that is not "special": matched whatever the policy says
+  bool always = false;  // HF added token that is not "special": matched whatever the policy says
+  bool lstrip = false;  // HF: the match also swallows whitespace before it
+  bool rstrip = false;  // HF: ... and after it
 };
 
 struct SpecialMatch {
@@ -45,8 +47,12 @@ class SpecialMatcher {
             SpecialMatch& out) const;
 
   // First position q such that text[q:] is a proper prefix of some special (a special may be cut
-  // by the end of the window there); text.size() if none.
+  // by the end of the window there); text.size() if none. With lstrip specials, q also moves back
+  // over the whitespace such a special would swallow.
   size_t partial_tail(std::span<const uint8_t> text) const;
+
+  // Whether some special swallows whitespace (then cuts next to whitespace need care).
+  bool strips() const { return any_lstrip_ || any_rstrip_; }
 
   size_t max_length() const { return max_len_; }
 
@@ -72,6 +78,13 @@ class SpecialMatcher {
   bool first_byte_[256] = {};
   int single_first_byte_ = -1;  // the only first byte of all specials, for memchr
   size_t max_len_ = 0;
+  bool any_lstrip_ = false;
+  bool any_rstrip_ = false;
 };
+
+// Length of the Unicode whitespace character (White_Space property) ending at text[end-1] / starting
+// at text[pos], or 0 if there is none.
+size_t whitespace_before(std::span<const uint8_t> text, size_t end);
+size_t whitespace_at(std::span<const uint8_t> text, size_t pos);
 
 }  // namespace blt::bpe

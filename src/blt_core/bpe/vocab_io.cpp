@@ -188,7 +188,7 @@ std::string serialize_spec(const BpeSpec& spec) {
   for (const auto& sp : spec.specials) {
     w.str(sp.text);
     w.u32(sp.id);
-    w.u32(sp.always ? 1 : 0);
+    w.u32((sp.always ? 1u : 0u) | (sp.lstrip ? 2u : 0u) | (sp.rstrip ? 4u : 0u));
   }
   return w.s;
 }
@@ -227,7 +227,10 @@ BpeSpec deserialize_spec(std::span<const uint8_t> blob) {
     SpecialToken t;
     t.text = r.str();
     t.id = r.u32();
-    t.always = r.u32() != 0;
+    uint32_t f = r.u32();
+    t.always = f & 1;
+    t.lstrip = f & 2;
+    t.rstrip = f & 4;
     spec.specials.push_back(std::move(t));
   }
   return spec;
