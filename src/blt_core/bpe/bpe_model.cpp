@@ -1,6 +1,7 @@
 #include "blt_core/bpe/bpe_model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <tuple>
 
@@ -26,6 +27,9 @@ std::string show(std::span<const uint8_t> b) {
 }  // namespace
 
 BpeModel::BpeModel(BpeSpec spec) : spec_(std::move(spec)) {
+  static std::atomic<uint32_t> next_cache_id{1};
+  cache_id_ = next_cache_id.fetch_add(1);
+  if (cache_id_ == 0) cache_id_ = next_cache_id.fetch_add(1);  // after 2^32 models
   const RankTable& v = spec_.vocab;
   if (!spec_.has_merges) {
     spec_.merges.clear();

@@ -49,6 +49,9 @@ class BpeModel {
   const std::vector<std::array<uint32_t, 2>>& merges() const { return spec_.merges; }
   const BpeSpec& spec() const { return spec_; }
 
+  // Distinct per model instance (never 0); tags this model's entries in per-thread caches.
+  uint32_t cache_id() const { return cache_id_; }
+
   // One past the largest id of any token or special (tiktoken's n_vocab).
   uint32_t n_vocab() const { return n_vocab_; }
 
@@ -82,6 +85,7 @@ class BpeModel {
   std::array<uint32_t, 256> byte_ids_{};
   std::unique_ptr<Pretokenizer> pretok_;
   uint32_t n_vocab_ = 0;
+  uint32_t cache_id_ = 0;
 };
 
 template <class T>

@@ -1,9 +1,11 @@
 #include "blt_core/bpe/bpe_tokenizer.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "blt_core/bpe/byte_pair_merge.hpp"
+#include "blt_core/bpe/piece_cache.hpp"
 
 namespace blt::bpe {
 
@@ -61,6 +63,7 @@ std::string special_error(const BpeModel& m, const SpecialMatch& hit) {
 }
 
 thread_local MergeScratch tls_scratch;
+thread_local PieceCache tls_cache;
 
 }  // namespace
 
@@ -78,6 +81,8 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
   const PairTable& pairs = m.pairs();
   const uint32_t* byte_ids = m.byte_ids();
   const bool whole = m.whole_piece_lookup();
+  const uint32_t model_id = m.cache_id();
+  PieceCache& cache = tls_cache;
   const uint8_t* p = text.data();
   for (size_t pos = 0; pos < text.size();) {
     size_t end = pre.next_piece(text, pos);
@@ -87,6 +92,32 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
     bool go = true;
     if (n == 1) {
       go = sink.push(byte_ids[*piece], at);
+    } else if (n <= PieceCache::kMaxPiece) {
+      uint64_t k0, k1;
+      PieceCache::key(piece, n, k0, k1);
+      PieceCache::Entry* slot;
+      if (const PieceCache::Entry* e = cache.find(k0, k1, n, model_id, slot)) {
+        for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+      } else {
+        uint32_t ids[PieceCache::kMaxPiece];
+        uint8_t starts[PieceCache::kMaxPiece];
+        size_t m = 0;
+        uint32_t id = whole ? vocab.find(piece, n) : kNoId;
+        if (id != kNoId) {
+          ids[0] = id, starts[0] = 0, m = 1;
+        } else {
+          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+            ids[m] = t, starts[m] = static_cast<uint8_t>(start), ++m;
+          });
+        }
+        for (size_t i = 0; i < m && go; ++i) go = sink.push(ids[i], at + starts[i]);
+        if (m <= PieceCache::kMaxIds) {
+          slot->k0 = k0, slot->k1 = k1, slot->model = model_id;
+          slot->len = static_cast<uint8_t>(n), slot->n_ids = static_cast<uint8_t>(m);
+          std::memcpy(slot->ids, ids, m * 4);
+          std::memcpy(slot->starts, starts, m);
+        }
+      }
     } else {
       uint32_t id = whole ? vocab.find(piece, n) : kNoId;
       if (id != kNoId) {
