@@ -40,6 +40,7 @@ class RegexPretokenizer final : public Pretokenizer {
  private:
   struct Code;
   struct Matcher;
+  static Matcher& thread_matcher();
   size_t next_piece_with(Matcher& m, TextSpan text, size_t pos) const;
 
   std::string pattern_;
