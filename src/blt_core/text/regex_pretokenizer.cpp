@@ -116,4 +116,10 @@ size_t RegexPretokenizer::safe_split(TextSpan window, size_t target) const {
   return openai_safe_split(static_cast<OpenAIPattern>(known_), window, target);
 }
 
+std::string pcre2_unicode_version() {
+  PCRE2_UCHAR buf[32];
+  int n = pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, buf);
+  return n < 0 ? std::string("unknown") : std::string(reinterpret_cast<char*>(buf));
+}
+
 }  // namespace blt

@@ -49,4 +49,7 @@ class RegexPretokenizer final : public Pretokenizer {
   int known_ = -1;  // index of the OpenAI pattern this is, for safe_split; -1 for others
 };
 
+// The Unicode version of the linked PCRE2's character tables (PCRE2 10.42: "14.0.0").
+std::string pcre2_unicode_version();
+
 }  // namespace blt
