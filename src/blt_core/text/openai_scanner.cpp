@@ -24,9 +24,10 @@ constexpr uint8_t kPunct = 32;     // [^\s\p{L}\p{N}]: any valid character but t
 constexpr uint8_t kNewline = 64;   // \r or \n
 constexpr uint8_t kInvalid = 128;  // an ill-formed UTF-8 byte: matches no pattern item at all
 
-// The ASCII fast path: flags of every byte below 0x80.
-constexpr std::array<uint8_t, 128> make_ascii_flags() {
-  std::array<uint8_t, 128> t{};
+// The ASCII fast path: flags of every byte. Bytes from 0x80 have none: they start (or continue)
+// a multi-byte character, which char_at decodes and looks up in the Unicode tables.
+constexpr std::array<uint8_t, 256> make_byte_flags() {
+  std::array<uint8_t, 256> t{};
   for (int b = 0; b < 128; ++b) {
     uint8_t f = 0;
     if (b >= 'A' && b <= 'Z') f = kLetter | kUpperish;
@@ -39,7 +40,7 @@ constexpr std::array<uint8_t, 128> make_ascii_flags() {
   }
   return t;
 }
-constexpr std::array<uint8_t, 128> kAscii = make_ascii_flags();
+constexpr std::array<uint8_t, 256> kByte = make_byte_flags();
 
 struct Char {
   uint8_t flags;
@@ -48,7 +49,7 @@ struct Char {
 
 inline Char char_at(const uint8_t* p, const uint8_t* end) {
   uint8_t b = *p;
-  if (b < 0x80) return {kAscii[b], 1};
+  if (b < 0x80) return {kByte[b], 1};
   size_t len;
   uint32_t cp = utf8::decode(p, end, len);
   if (cp == utf8::kInvalid) return {kInvalid, 1};
@@ -61,14 +62,14 @@ inline Char char_at(const uint8_t* p, const uint8_t* end) {
 inline const uint8_t* run(const uint8_t* p, const uint8_t* end, uint8_t mask) {
   while (p < end) {
     uint8_t b = *p;
-    if (b < 0x80) {
-      if (!(kAscii[b] & mask)) return p;
+    if (kByte[b] & mask) {
       ++p;
-    } else {
-      Char c = char_at(p, end);
-      if (!(c.flags & mask)) return p;
-      p += c.len;
+      continue;
     }
+    if (b < 0x80) return p;
+    Char c = char_at(p, end);
+    if (!(c.flags & mask)) return p;
+    p += c.len;
   }
   return p;
 }
@@ -208,14 +209,30 @@ inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
 // o200k: [^\r\n\p{L}\p{N}]?<lower_tail>|[^\r\n\p{L}\p{N}]?<upper_head>|\p{N}{1,3}
 //        | ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
 inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
+  // ASCII fast path: a letter, or a prefix character and a letter. While the upper run stays in
+  // ASCII it holds no Lm/Lo/M, so both letter alternatives reduce to upper* lower* contraction?.
+  if (uint8_t f0 = kByte[*p]) {
+    const uint8_t* s = nullptr;
+    if (f0 & kLetter) s = p;
+    else if (is_prefix(f0) && p + 1 < end && (kByte[p[1]] & kLetter)) s = p + 1;
+    if (s) {
+      const uint8_t* q = s;
+      while (q < end && (kByte[*q] & kUpperish)) ++q;
+      if (q == end || *q < 0x80) return contraction(run(q, end, kLowerish), end, true);
+    }
+  }
   Char c0 = char_at(p, end);
   const uint8_t* p1 = p + c0.len;
-  const bool prefixed = is_prefix(c0.flags) && p1 < end;
+  // Both letter alternatives need an upperish or lowerish character where they start (after the
+  // optional prefix); checking that first skips four failing scans for punctuation and spaces.
+  constexpr uint8_t kCased = kUpperish | kLowerish;
+  const bool from_p1 = is_prefix(c0.flags) && p1 < end && (char_at(p1, end).flags & kCased);
+  const bool from_p = c0.flags & kCased;
   const uint8_t* q;
-  if (prefixed && (q = o200k_lower_tail(p1, end))) return q;
-  if ((q = o200k_lower_tail(p, end))) return q;
-  if (prefixed && (q = o200k_upper_head(p1, end))) return q;
-  if ((q = o200k_upper_head(p, end))) return q;
+  if (from_p1 && (q = o200k_lower_tail(p1, end))) return q;
+  if (from_p && (q = o200k_lower_tail(p, end))) return q;
+  if (from_p1 && (q = o200k_upper_head(p1, end))) return q;
+  if (from_p && (q = o200k_upper_head(p, end))) return q;
   if (c0.flags & kNumber) {
     q = p1;
     for (int i = 1; i < 3 && q < end; ++i) {
