@@ -21,6 +21,7 @@
 #include "blt_core/text/openai_scanner.hpp"
 #include "blt_core/text/pretokenizer.hpp"
 #include "blt_core/text/regex_pretokenizer.hpp"
+#include "blt_core/text/unicode_classes.hpp"
 
 namespace py = pybind11;
 using namespace blt;
@@ -246,6 +247,8 @@ void bind_text(py::module_& m) {
              return p.impl->safe_split(view.span(), target);
            },
            py::arg("data"), py::arg("target"));
+  m.def("pcre2_unicode_version", &pcre2_unicode_version);
+  m.def("scanner_unicode_version", [] { return std::string(unicode::kUnicodeVersion); });
 }
 
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================

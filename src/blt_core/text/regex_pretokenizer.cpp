@@ -92,13 +92,19 @@ size_t RegexPretokenizer::next_piece_with(Matcher& m, TextSpan text, size_t pos)
   return n;
 }
 
-size_t RegexPretokenizer::next_piece(TextSpan text, size_t pos) const {
+// Creating match data and a JIT stack costs more than matching a short text, so each thread
+// keeps one set for all RegexPretokenizer instances (a match never outlives its call).
+RegexPretokenizer::Matcher& RegexPretokenizer::thread_matcher() {
   static thread_local Matcher matcher;
-  return next_piece_with(matcher, text, pos);
+  return matcher;
+}
+
+size_t RegexPretokenizer::next_piece(TextSpan text, size_t pos) const {
+  return next_piece_with(thread_matcher(), text, pos);
 }
 
 void RegexPretokenizer::split(TextSpan text, std::vector<uint32_t>& piece_ends) const {
-  Matcher matcher;
+  Matcher& matcher = thread_matcher();
   for (size_t pos = 0; pos < text.size();) {
     pos = next_piece_with(matcher, text, pos);
     piece_ends.push_back(static_cast<uint32_t>(pos));
@@ -108,6 +114,12 @@ void RegexPretokenizer::split(TextSpan text, std::vector<uint32_t>& piece_ends) 
 size_t RegexPretokenizer::safe_split(TextSpan window, size_t target) const {
   if (known_ < 0) return 0;
   return openai_safe_split(static_cast<OpenAIPattern>(known_), window, target);
+}
+
+std::string pcre2_unicode_version() {
+  PCRE2_UCHAR buf[32];
+  int n = pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, buf);
+  return n < 0 ? std::string("unknown") : std::string(reinterpret_cast<char*>(buf));
 }
 
 }  // namespace blt

@@ -40,6 +40,7 @@ class RegexPretokenizer final : public Pretokenizer {
  private:
   struct Code;
   struct Matcher;
+  static Matcher& thread_matcher();
   size_t next_piece_with(Matcher& m, TextSpan text, size_t pos) const;
 
   std::string pattern_;
@@ -47,5 +48,8 @@ class RegexPretokenizer final : public Pretokenizer {
   bool jit_ = false;
   int known_ = -1;  // index of the OpenAI pattern this is, for safe_split; -1 for others
 };
+
+// The Unicode version of the linked PCRE2's character tables (PCRE2 10.42: "14.0.0").
+std::string pcre2_unicode_version();
 
 }  // namespace blt
