@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import blt
-from bpe_helpers import blt_enc, texts
+from bpe_helpers import blt_enc, texts_assigned
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -42,7 +42,7 @@ def hf_ids(tok, s):
 
 def test_corpus_files_match_hf(hf_gpt2, ours_gpt2, ours_from_hf_json, corpus_text_files):
     for path in corpus_text_files:
-        text = path.read_text(encoding="utf-8")[:1_000_000]
+        text = path.read_text(encoding="utf-8")[:300_000]  # HF is slow; whole files are covered vs tiktoken
         want = hf_ids(hf_gpt2, text)
         assert ours_gpt2.encode_ordinary(text).tolist() == want, path.name
         assert ours_from_hf_json.encode_ordinary(text).tolist() == want, path.name
@@ -59,7 +59,7 @@ def test_random_slices_match_hf(hf_gpt2, ours_gpt2, corpus_text_files):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(s=texts)
+@given(s=texts_assigned)
 def test_generated_text_matches_hf(hf_gpt2, ours_gpt2, ours_from_hf_json, s):
     want = hf_ids(hf_gpt2, s)
     assert ours_gpt2.encode_ordinary(s).tolist() == want
