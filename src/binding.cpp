@@ -442,11 +442,15 @@ void bind_bpe(py::module_& m) {
            [](std::shared_ptr<BpeModel> self, const std::vector<std::string>& allowed,
               const std::vector<std::string>& disallowed) {
              auto policy = make_policy(*self, allowed, disallowed);
-             return std::make_shared<BpeTokenizer>(std::move(self), std::move(policy));
+             return std::make_unique<BpeTokenizer>(std::move(self), std::move(policy));
            },
            py::arg("allowed"), py::arg("disallowed"));
 
-  py::class_<BpeTokenizer, std::shared_ptr<BpeTokenizer>>(m, "BpeEncoder",
+  // The pipeline area registers the Tokenizer base; register it here only if that has not
+  // happened, so this section also works on its own.
+  if (!py::detail::get_type_info(typeid(Tokenizer)))
+    py::class_<Tokenizer>(m, "Tokenizer", "Native tokenizer interface (see blt_core/tokenizer.hpp).");
+  py::class_<BpeTokenizer, Tokenizer>(m, "BpeEncoder",
       "A BpeModel with one special-token policy; implements the native Tokenizer interface.")
       .def_property_readonly("n_vocab", &BpeTokenizer::n_vocab)
       .def("encode",

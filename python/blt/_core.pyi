@@ -3,6 +3,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+class Tokenizer:  # registered by the pipeline area (or by the BPE area if alone)
+    ...
+
 # === BPE ==========================================================================================
 
 class BpeModel:
@@ -39,7 +42,7 @@ class BpeModel:
     def tokens_self_merge(self) -> Tuple[bool, str]: ...
     def tokenizer(self, allowed: List[str], disallowed: List[str]) -> BpeEncoder: ...
 
-class BpeEncoder:
+class BpeEncoder(Tokenizer):
     """A BpeModel with one special-token policy; implements the native Tokenizer interface."""
 
     @property

@@ -570,8 +570,16 @@ class BPETokenizer:
         return int(self._encoder(allowed_special, ()).safe_split(window, target))
 
     def native_encoder(self, allowed_special: SpecialSet = frozenset(), disallowed_special: SpecialCollection = "all"):
-        """The native encoder (a ``blt::Tokenizer``) for one special-token policy, for the pipeline."""
+        """The native encoder (a ``blt::Tokenizer``) for one special-token policy.
+
+        Pass it to the file pipeline to choose the policy there; the tokenizer itself stands for
+        the default policy (no special allowed, all disallowed).
+        """
         return self._pick(allowed_special, disallowed_special)
+
+    def _native_tokenizer(self):
+        """The native ``blt::Tokenizer`` with the default special-token policy (pipeline hook)."""
+        return self._default
 
     # ------------------------------------------------------------------------------ saving
 
