@@ -290,11 +290,12 @@ bpe::SpecialPolicy make_policy(const BpeModel& m, const std::vector<std::string>
   bpe::SpecialPolicy policy(toks.size(), bpe::SpecialUse::text);
   std::unordered_map<std::string_view, size_t> index;
   for (size_t i = 0; i < toks.size(); ++i) index.emplace(toks[i].text, i);
-  // Names that are not specials of this vocabulary are ignored, as in tiktoken.
-  for (const auto& d : disallowed)
-    if (auto it = index.find(d); it != index.end()) policy[it->second] = bpe::SpecialUse::disallowed;
+  // Names that are not specials of this vocabulary are ignored, and a special in both sets is
+  // disallowed (tiktoken checks for disallowed specials before anything else).
   for (const auto& a : allowed)
     if (auto it = index.find(a); it != index.end()) policy[it->second] = bpe::SpecialUse::allowed;
+  for (const auto& d : disallowed)
+    if (auto it = index.find(d); it != index.end()) policy[it->second] = bpe::SpecialUse::disallowed;
   return policy;
 }
 

@@ -37,6 +37,9 @@ SPECIAL_CASES = [
     ("no specials at all", {}),
     ("<|endoftext|>" * 3 + "tail", {"allowed_special": "all"}),
     ("<<|endoftext|>>", {"allowed_special": "all"}),
+    ("a<|endoftext|>", {"allowed_special": {"<|endoftext|>"}, "disallowed_special": {"<|endoftext|>"}}),
+    ("a<|endoftext|>", {"allowed_special": "all", "disallowed_special": "all"}),
+    ("<|endoftext|>\n<|fim_middle|>", {"allowed_special": {"<|fim_middle|>"}, "disallowed_special": ()}),
 ]
 
 
@@ -136,6 +139,11 @@ def test_bad_tiktoken_files_name_file_and_line(tmp_path, bad_line, message):
     with pytest.raises(ValueError, match=message) as e:
         blt.BPETokenizer.from_tiktoken(path, pattern=blt.bpe.GPT2_PATTERN)
     assert f"{path}:257:" in str(e.value)
+
+
+def test_bad_pattern_is_a_value_error(vocab_dir):
+    with pytest.raises(ValueError, match="pattern|regex"):
+        blt.BPETokenizer.from_tiktoken(vocab_dir / "r50k_base.tiktoken", pattern="(unclosed")
 
 
 def test_rank_file_missing_a_byte_is_rejected(tmp_path):
