@@ -84,44 +84,55 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
   const uint32_t model_id = m.cache_id();
   PieceCache& cache = tls_cache;
   const uint8_t* p = text.data();
+  // Pieces go in small batches: first cut and hash the batch and prefetch each piece's rank-table
+  // slot, then encode them, so the (cache-missing) table reads overlap instead of queueing.
+  constexpr size_t kBatch = 8;
+  size_t ends[kBatch];
+  uint64_t hashes[kBatch];
   for (size_t pos = 0; pos < text.size();) {
-    size_t end = pre.next_piece(text, pos);
-    size_t n = end - pos;
-    const uint8_t* piece = p + pos;
-    size_t at = base + pos;
-    bool go = true;
-    if (n == 1) {
-      go = sink.push(byte_ids[*piece], at);
-    } else if (n <= PieceCache::kMaxPiece) {
-      uint64_t k0, k1;
-      PieceCache::key(piece, n, k0, k1);
-      PieceCache::Entry* slot;
-      if (const PieceCache::Entry* e = cache.find(k0, k1, n, model_id, slot)) {
-        for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
-      } else {
-        uint32_t ids[PieceCache::kMaxPiece];
-        uint8_t starts[PieceCache::kMaxPiece];
-        size_t m = 0;
-        uint32_t id = whole ? vocab.find(piece, n) : kNoId;
-        if (id != kNoId) {
-          ids[0] = id, starts[0] = 0, m = 1;
-        } else {
-          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
-            ids[m] = t, starts[m] = static_cast<uint8_t>(start), ++m;
-          });
-        }
-        for (size_t i = 0; i < m && go; ++i) go = sink.push(ids[i], at + starts[i]);
-        if (m <= PieceCache::kMaxIds) {
-          slot->k0 = k0, slot->k1 = k1, slot->model = model_id;
-          slot->len = static_cast<uint8_t>(n), slot->n_ids = static_cast<uint8_t>(m);
-          std::memcpy(slot->ids, ids, m * 4);
-          std::memcpy(slot->starts, starts, m);
-        }
+    size_t nb = 0;
+    for (size_t q = pos; nb < kBatch && q < text.size(); ++nb) {
+      size_t e = pre.next_piece(text, q);
+      ends[nb] = e;
+      if (whole && e - q >= 2) {
+        hashes[nb] = hash_bytes(p + q, e - q);
+        vocab.prefetch(hashes[nb]);
       }
-    } else {
-      uint32_t id = whole ? vocab.find(piece, n) : kNoId;
-      if (id != kNoId) {
+      q = e;
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      size_t end = ends[b];
+      size_t n = end - pos;
+      const uint8_t* piece = p + pos;
+      size_t at = base + pos;
+      pos = end;
+      bool go = true;
+      if (n == 1) {
+        go = sink.push(byte_ids[*piece], at);
+      } else if (uint32_t id = whole ? vocab.find_hashed(piece, n, hashes[b]) : kNoId; id != kNoId) {
         go = sink.push(id, at);
+      } else if (n <= PieceCache::kMaxPiece) {
+        // Not a token: merge, remembering the result for the next time this piece comes up.
+        uint64_t k0, k1;
+        PieceCache::key(piece, n, k0, k1);
+        PieceCache::Entry* slot;
+        if (const PieceCache::Entry* e = cache.find(k0, k1, n, model_id, slot)) {
+          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+        } else {
+          uint32_t ids[PieceCache::kMaxPiece];
+          uint8_t starts[PieceCache::kMaxPiece];
+          size_t k = 0;
+          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
+          });
+          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          if (k <= PieceCache::kMaxIds) {
+            slot->k0 = k0, slot->k1 = k1, slot->model = model_id;
+            slot->len = static_cast<uint8_t>(n), slot->n_ids = static_cast<uint8_t>(k);
+            std::memcpy(slot->ids, ids, k * 4);
+            std::memcpy(slot->starts, starts, k);
+          }
+        }
       } else {
         auto emit = [&](uint32_t t, uint32_t start) {
           if (go) go = sink.push(t, at + start);
@@ -133,9 +144,8 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
           byte_pair_merge_large(pairs, byte_ids, piece, n, tls_scratch, emit);
         }
       }
+      if (!go) return false;
     }
-    if (!go) return false;
-    pos = end;
   }
   return true;
 }

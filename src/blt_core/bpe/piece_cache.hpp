@@ -1,10 +1,12 @@
 // PieceCache: a small per-thread direct-mapped memo of piece bytes -> token ids.
-// Text repeats the same words, so most pieces skip the big tables (which miss the CPU caches).
+// Pieces that are not tokens repeat in text; the cache spares them the pair-table merge loop.
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "blt_core/bpe/rank_table.hpp"
 
 namespace blt::bpe {
 
@@ -12,10 +14,10 @@ class PieceCache {
  public:
   static constexpr size_t kMaxPiece = 16;  // longer pieces are not cached
   static constexpr size_t kMaxIds = 8;     // pieces that need more ids are not cached
-  static constexpr size_t kEntries = 2048;  // 128 KiB per thread
+  static constexpr size_t kEntries = 8192;  // 512 KiB per thread
 
   struct Entry {
-    uint64_t k0, k1;  // piece bytes, zero-padded
+    uint64_t k0, k1;  // key() of the piece
     uint32_t model;   // which model filled it (0 = empty)
     uint8_t len;
     uint8_t n_ids;
@@ -23,11 +25,15 @@ class PieceCache {
     uint32_t ids[kMaxIds];
   };
 
+  // Identifies a piece of 1..16 bytes together with its length (overlapping fixed-size loads).
   static void key(const uint8_t* p, size_t n, uint64_t& k0, uint64_t& k1) {
-    uint8_t buf[16] = {};
-    std::memcpy(buf, p, n);
-    std::memcpy(&k0, buf, 8);
-    std::memcpy(&k1, buf + 8, 8);
+    if (n <= 8) {
+      k0 = short_key(p, n);
+      k1 = 0;
+    } else {
+      k0 = load8(p);
+      k1 = load8(p + n - 8);
+    }
   }
   static size_t slot(uint64_t k0, uint64_t k1, size_t n, uint32_t model) {
     uint64_t h = (k0 * 0x9E3779B97F4A7C15ull) ^ (k1 * 0xC2B2AE3D27D4EB4Full) ^ (n << 56) ^ model;

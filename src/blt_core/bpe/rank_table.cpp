@@ -27,7 +27,7 @@ void RankTable::insert_slot(uint32_t id) {
   uint64_t h = hash_bytes(b.data(), b.size());
   size_t i = h & mask_;
   while (slots_[i].id != kNoId) i = (i + 1) & mask_;
-  slots_[i] = Slot{load_head(b.data(), b.size()), make_tag(h, b.size()), id};
+  slots_[i] = Slot{short_key(b.data(), b.size()), make_tag(h, b.size()), id};
 }
 
 void RankTable::rehash(size_t capacity) {

@@ -12,22 +12,40 @@ namespace blt::bpe {
 
 inline constexpr uint32_t kNoId = 0xFFFFFFFFu;
 
-// Hash of a short byte string; short strings (the common case) cost one or two 8-byte loads.
+inline uint64_t load8(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint32_t load4(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// The bytes of a string of 1..8 bytes packed in 64 bits without a variable-length copy:
+// overlapping fixed-size loads cover every byte, so with the length it identifies the string.
+inline uint64_t short_key(const uint8_t* p, size_t n) {
+  if (n >= 8) return load8(p);
+  if (n >= 4) return load4(p) | (uint64_t{load4(p + n - 4)} << 32);
+  return p[0] | (uint64_t{p[n / 2]} << 8) | (uint64_t{p[n - 1]} << 16);
+}
+
+// Hash of a byte string; strings of up to 8 bytes (most pieces and tokens) cost one mix.
 inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
   constexpr uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
   uint64_t h = n * k1;
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = (h ^ v) * k2;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
-  }
-  if (n) {
-    uint64_t v = 0;
-    std::memcpy(&v, p, n);
-    h = (h ^ v) * k2;
+  if (n <= 8) {
+    h = (h ^ short_key(p, n)) * k2;
+  } else {
+    size_t left = n;
+    while (left > 8) {
+      h = (h ^ load8(p)) * k2;
+      h ^= h >> 29;
+      p += 8;
+      left -= 8;
+    }
+    h = (h ^ load8(p + left - 8)) * k2;  // last 8 bytes, overlapping the previous block
   }
   h ^= h >> 32;
   h *= k1;
@@ -50,9 +68,13 @@ class RankTable {
   // Id of exactly these bytes, or kNoId. Tokens of up to 8 bytes (most of them) compare inside
   // the slot, so a lookup touches one cache line.
   uint32_t find(const uint8_t* p, size_t n) const {
-    if (slots_.empty() || n == 0) return kNoId;
-    uint64_t h = hash_bytes(p, n);
-    uint64_t head = load_head(p, n);
+    if (n == 0) return kNoId;
+    return find_hashed(p, n, hash_bytes(p, n));
+  }
+  // Same, with h = hash_bytes(p, n) computed by the caller (who may have prefetched it).
+  uint32_t find_hashed(const uint8_t* p, size_t n, uint64_t h) const {
+    if (slots_.empty()) return kNoId;
+    uint64_t head = short_key(p, n);
     uint32_t tag = make_tag(h, n);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
@@ -63,6 +85,10 @@ class RankTable {
         if (sp.len == n && std::memcmp(arena_.data() + sp.off + 8, p + 8, n - 8) == 0) return s.id;
       }
     }
+  }
+  // Starts loading the slot a lookup with hash h will read first.
+  void prefetch(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
   }
   uint32_t find(std::span<const uint8_t> t) const { return find(t.data(), t.size()); }
   uint32_t find(std::string_view t) const {
@@ -83,15 +109,10 @@ class RankTable {
 
  private:
   struct Slot {
-    uint64_t head;  // first 8 bytes, zero-padded
+    uint64_t head;  // short_key of the token (its first 8 bytes if longer)
     uint32_t tag;   // hash bits and length
     uint32_t id;
   };
-  static uint64_t load_head(const uint8_t* p, size_t n) {
-    uint64_t v = 0;
-    std::memcpy(&v, p, n < 8 ? n : 8);
-    return v;
-  }
   static uint32_t make_tag(uint64_t h, size_t n) {
     return (static_cast<uint32_t>(h >> 32) & 0xFFFFFF00u) | static_cast<uint32_t>(n < 255 ? n : 255);
   }
