@@ -141,6 +141,16 @@ def test_bad_tiktoken_files_name_file_and_line(tmp_path, bad_line, message):
     assert f"{path}:257:" in str(e.value)
 
 
+def test_bad_special_tokens(vocab_dir):
+    path = vocab_dir / "r50k_base.tiktoken"
+    with pytest.raises(ValueError, match="outside"):
+        blt.BPETokenizer.from_tiktoken(path, pattern=blt.bpe.GPT2_PATTERN, special_tokens={"<x>": -1})
+    with pytest.raises(ValueError, match="ordinary token"):
+        blt.BPETokenizer.from_tiktoken(path, pattern=blt.bpe.GPT2_PATTERN, special_tokens={"<x>": 5})
+    with pytest.raises(TypeError):
+        blt.BPETokenizer.from_tiktoken(path, pattern=blt.bpe.GPT2_PATTERN, special_tokens={"<x>": "5"})
+
+
 def test_bad_pattern_is_a_value_error(vocab_dir):
     with pytest.raises(ValueError, match="pattern|regex"):
         blt.BPETokenizer.from_tiktoken(vocab_dir / "r50k_base.tiktoken", pattern="(unclosed")
@@ -175,7 +185,9 @@ def test_bad_merges_and_json_raise_value_errors(tmp_path):
         (vocab, ["a b", "a  b"], "merges.txt:3"),
         (vocab, ["a b", "a q\u0100\u0101x"], "not in the vocabulary"),
         (vocab, ["b c"], "merged token"),
-        ({**vocab, "x": "7"}, ["a b"], "must be a non-negative integer"),
+        ({**vocab, "x": "7"}, ["a b"], "must be an integer"),
+        ({**vocab, "x": -1}, ["a b"], "must be an integer"),
+        ({**vocab, "x": 2**40}, ["a b"], "must be an integer"),
         ({**vocab, "hello world": 300}, ["a b"], "not a byte-level token"),
         ("[1, 2]", ["a b"], "JSON object"),
         ('{"a": 1,', ["a b"], "invalid JSON"),

@@ -31,6 +31,7 @@ SpecialSet = Union[AbstractSet[str], Literal["all"]]
 SpecialCollection = Union[Collection[str], Literal["all"]]
 
 GPT2_PATTERN = registry.GPT2_PATTERN
+_MAX_ID = 2**32 - 2  # ids are uint32; the top values are reserved as "none" markers
 
 
 def _bytes_to_unicode() -> Dict[int, str]:
@@ -109,6 +110,8 @@ def _special_list(special_tokens: Dict[str, int], always: AbstractSet[str] = fro
     for text, i in special_tokens.items():
         if not isinstance(text, str) or isinstance(i, bool) or not isinstance(i, int):
             raise TypeError(f"special_tokens must map str to int, got {text!r}: {i!r}")
+        if not 0 <= i < _MAX_ID:
+            raise ValueError(f"special token {text!r} has id {i}, outside 0..{_MAX_ID - 1}")
         out.append((text.encode("utf-8"), i, text in always, text in lstrip, text in rstrip))
     return out
 
@@ -294,8 +297,8 @@ class BPETokenizer:
         tokens: List[bytes] = []
         ids: List[int] = []
         for s, i in vocab.items():
-            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
-                raise ValueError(f"{vocab_src}: the id of {s!r} must be a non-negative integer, got {i!r}")
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < _MAX_ID:
+                raise ValueError(f"{vocab_src}: the id of {s!r} must be an integer in 0..{_MAX_ID - 1}, got {i!r}")
             b = byte_level_decode(s)
             if b is None or not b:
                 if i in special_ids:
