@@ -3,6 +3,11 @@
 #pragma once
 #include <cstdint>
 
+// Why 16.0: classifying all 1,111,936 non-ASCII scalar values by how tiktoken 0.14 splits probe
+// texts (tools/check_unicode_classes.py) matches Unicode 16.0 exactly, and differs from 14.0 on
+// 9,485 code points, from 15.0 on 5,055 and from 17.0 on 17,560. PCRE2 10.42 (Unicode 14.0)
+// differs from tiktoken on those 9,485 (unassigned in 14.0, letters/marks/numbers by 16.0) and on
+// U+180E, which PCRE2's \s matches although it is no longer White_Space.
 namespace blt::unicode {
 
 // Flags of one code point. A code point may carry several (Lm/Lo: kLetter|kUpperish|kLowerish).
