@@ -62,16 +62,43 @@ BpeModel::BpeModel(BpeSpec spec) : spec_(std::move(spec)) {
   } else {
     // Every way of writing a token as two tokens is a merge with the token's rank as priority:
     // exactly the pairs tiktoken's concatenation lookup would accept.
-    pairs_.reserve(v.size() * 5 / 2);  // about 2.3 splits per token in the OpenAI vocabularies
-    for (uint32_t id = 0; id < v.id_end(); ++id) {
-      auto t = v.bytes(id);
-      if (id >= kNoMerge - 1) throw std::invalid_argument("rank too large");
-      for (size_t k = 1; k < t.size(); ++k) {
-        uint32_t a = v.find(t.data(), k);
-        if (a == kNoId) continue;
-        uint32_t b = v.find(t.data() + k, t.size() - k);
-        if (b != kNoId) pairs_.set(a, b, Merge{id, id});
+    struct Split {
+      uint32_t id;
+      uint32_t k;
+      uint64_t h_left, h_right;
+    };
+    std::vector<Split> splits, hits;
+    std::vector<std::array<uint32_t, 3>> found;  // (left, right, token)
+    found.reserve(v.size() * 5 / 2);  // about 2.3 splits per token in the OpenAI vocabularies
+    // Lookups go in blocks: hash and prefetch every split of a block of tokens, then resolve
+    // them, so the table reads (which miss the CPU caches) overlap.
+    constexpr uint32_t kBlock = 64;
+    for (uint32_t first = 0; first < v.id_end(); first += kBlock) {
+      uint32_t last = std::min<uint32_t>(v.id_end(), first + kBlock);
+      splits.clear();
+      for (uint32_t id = first; id < last; ++id) {
+        auto t = v.bytes(id);
+        if (id >= kNoMerge - 1) throw std::invalid_argument("rank too large");
+        for (uint32_t k = 1; k < t.size(); ++k) {
+          uint64_t hl = hash_bytes(t.data(), k), hr = hash_bytes(t.data() + k, t.size() - k);
+          v.prefetch(hl);
+          v.prefetch(hr);
+          splits.push_back({id, k, hl, hr});
+        }
       }
+      for (const Split& sp : splits) {
+        auto t = v.bytes(sp.id);
+        uint32_t a = v.find_hashed(t.data(), sp.k, sp.h_left);
+        if (a == kNoId) continue;
+        uint32_t b = v.find_hashed(t.data() + sp.k, t.size() - sp.k, sp.h_right);
+        if (b != kNoId) found.push_back({a, b, sp.id});
+      }
+    }
+    pairs_.reserve(found.size());
+    constexpr size_t kAhead = 16;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (i + kAhead < found.size()) pairs_.prefetch(found[i + kAhead][0], found[i + kAhead][1]);
+      pairs_.set(found[i][0], found[i][1], Merge{found[i][2], found[i][2]});
     }
   }
   n_vocab_ = v.id_end();

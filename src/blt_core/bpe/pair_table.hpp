@@ -32,6 +32,9 @@ class PairTable {
     slots_[i] = Slot{key, m};
   }
 
+  // Starts loading the slot of (a, b).
+  void prefetch(uint32_t a, uint32_t b) const { __builtin_prefetch(&slots_[slot_of(pack(a, b))]); }
+
   // The merge of (a, b), or {kNoMerge, kNoMerge}.
   Merge find(uint32_t a, uint32_t b) const {
     uint64_t key = pack(a, b);
