@@ -390,3 +390,33 @@ def test_doctests(vocab_dir):
     for mod in (blt.bpe, blt.registry):
         res = doctest.testmod(mod, extraglobs={"VOCAB_DIR": str(vocab_dir)}, optionflags=doctest.ELLIPSIS)
         assert res.failed == 0 and res.attempted > 0
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bpe_helpers import texts  # noqa: E402
+
+_special_texts = st.lists(
+    st.one_of(texts, st.sampled_from(["<|endoftext|>", "<|fim_prefix|>", "<|endoftext", "<|", " <|endoftext|> ", "\n\n"])),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(s=_special_texts, frac=st.floats(0, 1), extra=st.integers(0, 40))
+def test_safe_split_property_with_specials(vocab_dir, s, frac, extra):
+    # Any cut safe_split returns, on a window that may end anywhere after the target, gives the
+    # same ids as encoding the whole text: the chunked-pipeline contract (acceptance 5).
+    enc = blt_enc(vocab_dir, CL)
+    data = s.encode()
+    if len(data) < 2:
+        return
+    target = max(1, int(frac * (len(data) - 1)))
+    window = data[: min(len(data), target + 1 + extra)]
+    p = enc.safe_split(window, target, allowed_special="all")
+    assert 0 <= p <= target
+    if p:
+        whole = enc.encode(data, allowed_special="all").tolist()
+        two = enc.encode(data[:p], allowed_special="all").tolist() + enc.encode(data[p:], allowed_special="all").tolist()
+        assert two == whole

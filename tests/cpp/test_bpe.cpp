@@ -153,3 +153,36 @@ TEST(BpeTokenizer, LongRunIsNotQuadratic) {
   model->decode(ids.data(), ids.size(), back);
   EXPECT_EQ(back, text);
 }
+
+TEST(BpeSpecialMatcher, LeftmostLongestPolicyAndPartialTail) {
+  SpecialMatcher sm({{"<|a|>", 10, false}, {"<|a|>b", 11, false}, {"<|x|>", 12, false}});
+  std::string text = "xx<|x|>yy<|a|>bzz<|a|>";
+  SpecialMatch m{};
+  SpecialPolicy allow_all{SpecialUse::allowed, SpecialUse::allowed, SpecialUse::allowed};
+  ASSERT_TRUE(sm.find(span_of(text), 0, allow_all, m));
+  EXPECT_EQ(m.start, 2u);
+  EXPECT_EQ(m.end, 7u);
+  ASSERT_TRUE(sm.find(span_of(text), m.end, allow_all, m));
+  EXPECT_EQ(sm.tokens()[m.index].id, 11u);  // the longest special at the leftmost position
+  SpecialPolicy only_x_disallowed{SpecialUse::text, SpecialUse::text, SpecialUse::disallowed};
+  ASSERT_TRUE(sm.find(span_of(text), 0, only_x_disallowed, m));
+  EXPECT_TRUE(m.disallowed);
+  SpecialPolicy short_a_only{SpecialUse::allowed, SpecialUse::text, SpecialUse::text};
+  ASSERT_TRUE(sm.find(span_of(text), 8, short_a_only, m));
+  EXPECT_EQ(sm.tokens()[m.index].id, 10u);
+  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|a"))), 3u);
+  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|x|>"))), 8u);  // complete, nothing longer
+  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|a|>"))), 3u);  // "<|a|>b" may follow
+  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc"))), 3u);
+}
+
+TEST(BpeSpecialMatcher, LstripSwallowsWhitespaceBeforeTheMatch) {
+  SpecialToken mask{"<mask>", 5, false};
+  mask.lstrip = true;
+  SpecialMatcher sm({mask});
+  std::string text = "a \xe3\x80\x80 <mask>b";  // ASCII space, U+3000, space
+  SpecialMatch m{};
+  ASSERT_TRUE(sm.find(span_of(text), 0, {SpecialUse::allowed}, m));
+  EXPECT_EQ(m.start, 1u);
+  EXPECT_EQ(m.end, text.size() - 1);
+}
