@@ -193,3 +193,20 @@ def test_added_tokens_lstrip_rstrip_follow_hf(tmp_path, hf_gpt2):
             if p:
                 two = ours.encode(raw[:p], allowed_special="all").tolist() + ours.encode(raw[p:], allowed_special="all").tolist()
                 assert two == whole, (target, p)
+
+
+def test_prefix_consumed_covers_stripped_whitespace(tmp_path, hf_gpt2):
+    from tokenizers import AddedToken, Tokenizer
+
+    hf = Tokenizer.from_str(hf_gpt2.to_str())
+    hf.add_special_tokens([AddedToken("<sep>", special=True, rstrip=True, lstrip=True, normalized=False)])
+    path = tmp_path / "tokenizer.json"
+    hf.save(str(path))
+    ours = blt.BPETokenizer.from_hf(path)
+    text = "ab  <sep>   cd"
+    full = ours.encode(text, allowed_special="all").tolist()
+    assert full == hf_ids(hf, text)
+    k = full.index(hf.token_to_id("<sep>"))
+    ids, consumed = ours.encode_prefix(text, k + 1, allowed_special="all")
+    assert ids.tolist() == full[: k + 1]
+    assert consumed == len("ab  <sep>   ")  # the special's match swallowed the spaces around it

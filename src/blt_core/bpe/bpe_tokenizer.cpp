@@ -11,8 +11,14 @@ namespace blt::bpe {
 
 namespace {
 
-// Sinks receive (id, start byte offset) and return false once they want no more ids.
-struct IdSink {
+// Sinks receive (id, start byte offset) and return false once they want no more ids; a special
+// token also says where its match ends (HF lstrip/rstrip matches are wider than its text).
+template <class Self>
+struct SinkBase {
+  bool push_special(uint32_t id, size_t start, size_t) { return static_cast<Self*>(this)->push(id, start); }
+};
+
+struct IdSink : SinkBase<IdSink> {
   std::vector<uint32_t>& out;
   bool push(uint32_t id, size_t) {
     out.push_back(id);
@@ -20,7 +26,7 @@ struct IdSink {
   }
 };
 
-struct OffsetSink {
+struct OffsetSink : SinkBase<OffsetSink> {
   std::vector<uint32_t>& ids;
   std::vector<int64_t>& starts;
   bool push(uint32_t id, size_t at) {
@@ -30,7 +36,7 @@ struct OffsetSink {
   }
 };
 
-struct CountSink {
+struct CountSink : SinkBase<CountSink> {
   size_t n = 0;
   bool push(uint32_t, size_t) {
     ++n;
@@ -42,13 +48,21 @@ struct LimitSink {
   std::vector<uint32_t>& out;
   size_t limit;
   size_t last_start = 0;
+  size_t last_special_end = 0;  // 0 when the last id was not a special
   uint32_t last_id = 0;
   bool push(uint32_t id, size_t at) {
     if (out.size() >= limit) return false;
     out.push_back(id);
     last_start = at;
     last_id = id;
+    last_special_end = 0;
     return out.size() < limit;
+  }
+  bool push_special(uint32_t id, size_t start, size_t end) {
+    size_t before = out.size();
+    bool more = push(id, start);
+    if (out.size() > before) last_special_end = end;
+    return more;
   }
 };
 
@@ -165,7 +179,7 @@ size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
     size_t seg_end = found ? hit.start : in.size();
     if (!encode_ordinary(in.subspan(pos, seg_end - pos), pos, sink)) return seg_end;
     if (!found) break;
-    if (!sink.push(sm.tokens()[hit.index].id, hit.start)) return hit.end;
+    if (!sink.push_special(sm.tokens()[hit.index].id, hit.start, hit.end)) return hit.end;
     pos = hit.end;
   }
   return in.size();
@@ -183,7 +197,7 @@ void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
 
 void BpeTokenizer::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
   out.reserve(out.size() + in.size() / 3 + 16);
-  IdSink sink{out};
+  IdSink sink{{}, out};
   run(in, sink);
 }
 
@@ -198,7 +212,8 @@ size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<u
   run(in, sink);
   size_t consumed = in.size();
   if (ids.size() == max_tokens) {
-    consumed = sink.last_start + model_->token_bytes(sink.last_id).size();
+    consumed = sink.last_special_end ? sink.last_special_end
+                                     : sink.last_start + model_->token_bytes(sink.last_id).size();
     check_disallowed(in, consumed);
   }
   out.insert(out.end(), ids.begin(), ids.end());
@@ -207,7 +222,7 @@ size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<u
 
 void BpeTokenizer::encode_with_offsets(ByteSpan in, std::vector<uint32_t>& ids,
                                        std::vector<int64_t>& starts) const {
-  OffsetSink sink{ids, starts};
+  OffsetSink sink{{}, ids, starts};
   run(in, sink);
 }
 
