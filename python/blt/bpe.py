@@ -405,7 +405,8 @@ class BPETokenizer:
         ids; text matching a ``disallowed_special`` one (default: every special not allowed)
         raises ValueError; specials in neither set are encoded as ordinary text.
         ``max_tokens=N`` returns only the first N ids (see :meth:`encode_prefix` to learn how
-        much input they cover).
+        much input they cover). Bytes that are not valid UTF-8 are encoded byte-level; a str
+        with lone surrogates is encoded with each replaced by U+FFFD, as tiktoken does.
 
         >>> import blt
         >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
@@ -441,7 +442,10 @@ class BPETokenizer:
         """The first ``max_tokens`` ids of ``encode(text)`` and how many input bytes they cover.
 
         ``consumed`` counts bytes of the input (UTF-8 bytes for str) and may fall inside a
-        character when a token ends mid-character. ``decode_bytes(ids) == data[:consumed]``.
+        character when a token ends mid-character. ``decode_bytes(ids) == data[:consumed]``
+        (except for whitespace swallowed by HF ``lstrip``/``rstrip`` added tokens, which
+        ``consumed`` covers). Encoding ``data[consumed:]`` separately gives the rest of the ids
+        only at a safe cut (see :meth:`safe_split`), since pieces depend on their context.
         Encoding stops early; the rest is only scanned for disallowed specials (so this raises
         exactly when ``encode`` would).
 
