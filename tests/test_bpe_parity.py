@@ -28,7 +28,7 @@ def test_whole_corpus_files_match_tiktoken(vocab_dir, corpus_text_files, name):
             pytest.fail(f"{name} {path.name}: first difference at token {i}: {g[i:i+5]} vs {want[i:i+5]}")
 
 
-@pytest.mark.parametrize("name", ENCODINGS)
+@pytest.mark.parametrize("name", ENCODINGS + ["p50k_base"])
 def test_random_slices_match_tiktoken(vocab_dir, corpus_text_files, name):
     enc, ref = blt_enc(vocab_dir, name), tiktoken_ref(vocab_dir, name)
     rng = random.Random(name)
