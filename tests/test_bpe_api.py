@@ -420,3 +420,13 @@ def test_safe_split_property_with_specials(vocab_dir, s, frac, extra):
         whole = enc.encode(data, allowed_special="all").tolist()
         two = enc.encode(data[:p], allowed_special="all").tolist() + enc.encode(data[p:], allowed_special="all").tolist()
         assert two == whole
+
+
+def test_tiktoken_vocab_saved_as_gpt2_files_encodes_identically(vocab_dir, tmp_path, corpus_text_files):
+    enc = blt_enc(vocab_dir, CL)
+    enc.save(tmp_path / "g", format="gpt2")
+    back = blt.BPETokenizer.from_gpt2(tmp_path / "g" / "vocab.json", tmp_path / "g" / "merges.txt",
+                                      pattern=enc.pattern, special_tokens=list(enc.special_tokens))
+    assert back.special_tokens == enc.special_tokens
+    for s in _sample_texts(corpus_text_files, 8, seed=4):
+        assert back.encode(s, allowed_special="all").tolist() == enc.encode(s, allowed_special="all").tolist()
