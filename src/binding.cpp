@@ -6,12 +6,17 @@
 
 #include <memory>
 #include <optional>
+#include <cstring>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "blt_core/batch.hpp"
+#include "blt_core/bpe/bpe_model.hpp"
+#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/vocab_io.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
@@ -24,6 +29,10 @@
 #include "blt_core/serve/batch_engine.hpp"
 #include "blt_core/simd/byte_kernel.hpp"
 #include "blt_core/simd/ngram_hash.hpp"
+#include "blt_core/text/openai_scanner.hpp"
+#include "blt_core/text/pretokenizer.hpp"
+#include "blt_core/text/regex_pretokenizer.hpp"
+#include "blt_core/text/unicode_classes.hpp"
 
 namespace py = pybind11;
 using namespace blt;
@@ -295,10 +304,317 @@ void bind_pipeline(py::module_& m) {
 }
 
 // === text (pretokenizers: OpenAI scanners, PCRE2) ================================================
-void bind_text(py::module_& m) { (void)m; }
+void bind_text(py::module_& m) {
+  // A thin handle on a core Pretokenizer; kind picks the implementation so tests can compare them.
+  struct PyPretokenizer {
+    std::unique_ptr<Pretokenizer> impl;
+    std::string kind;
+  };
+  py::class_<PyPretokenizer>(m, "Pretokenizer")
+      .def(py::init([](const std::string& pattern, const std::string& kind) {
+             PyPretokenizer p;
+             if (kind == "auto") {
+               p.impl = make_pretokenizer(pattern);
+               p.kind = make_scanner_pretokenizer(pattern) ? "scanner" : "regex";
+             } else if (kind == "regex") {
+               p.impl = make_regex_pretokenizer(pattern);
+               p.kind = kind;
+             } else if (kind == "scanner") {
+               p.impl = make_scanner_pretokenizer(pattern);
+               if (!p.impl)
+                 throw py::value_error("no scanner for pattern '" + pattern +
+                                       "' (scanners exist only for the OpenAI r50k/p50k, "
+                                       "cl100k and o200k patterns; use kind='regex')");
+               p.kind = kind;
+             } else {
+               throw py::value_error("unknown pretokenizer kind '" + kind +
+                                     "' (expected 'auto', 'scanner' or 'regex')");
+             }
+             return p;
+           }),
+           py::arg("pattern"), py::arg("kind") = "auto")
+      .def_property_readonly("pattern", [](const PyPretokenizer& p) { return p.impl->pattern(); })
+      .def_property_readonly("kind", [](const PyPretokenizer& p) { return p.kind; })
+      .def("split",
+           [](const PyPretokenizer& p, py::handle data) {
+             InputView view(data);
+             if (view.span().size() > UINT32_MAX)
+               throw py::value_error("split: input larger than 4 GiB; split it into chunks first");
+             auto ends = std::make_unique<std::vector<uint32_t>>();
+             {
+               py::gil_scoped_release nogil;
+               p.impl->split(view.span(), *ends);
+             }
+             auto* raw = ends.get();
+             py::capsule owner(ends.release(), [](void* v) {
+               delete static_cast<std::vector<uint32_t>*>(v);
+             });
+             static uint32_t empty_slot = 0;
+             return py::array_t<uint32_t>({static_cast<ssize_t>(raw->size())},
+                                          raw->empty() ? &empty_slot : raw->data(), owner);
+           },
+           py::arg("data"))
+      .def("safe_split",
+           [](const PyPretokenizer& p, py::handle data, size_t target) {
+             InputView view(data);
+             py::gil_scoped_release nogil;
+             return p.impl->safe_split(view.span(), target);
+           },
+           py::arg("data"), py::arg("target"));
+  m.def("pcre2_unicode_version", &pcre2_unicode_version);
+  m.def("scanner_unicode_version", [] { return std::string(unicode::kUnicodeVersion); });
+}
 
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
-void bind_bpe(py::module_& m) { (void)m; }
+using bpe::BpeModel;
+using bpe::BpeSpec;
+using bpe::BpeTokenizer;
+
+std::span<const uint8_t> bytes_span(const py::bytes& b) {
+  char* p = nullptr;
+  Py_ssize_t n = 0;
+  if (PyBytes_AsStringAndSize(b.ptr(), &p, &n) != 0) throw py::error_already_set();
+  return {reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n)};
+}
+
+// specials: list of (bytes text, int id, bool always[, bool lstrip, bool rstrip])
+std::vector<bpe::SpecialToken> special_list(py::list specials) {
+  std::vector<bpe::SpecialToken> out;
+  for (py::handle h : specials) {
+    auto t = h.cast<py::tuple>();
+    auto text = bytes_span(t[0].cast<py::bytes>());
+    bpe::SpecialToken st{std::string(text.begin(), text.end()), t[1].cast<uint32_t>(), t[2].cast<bool>()};
+    if (t.size() >= 5) {
+      st.lstrip = t[3].cast<bool>();
+      st.rstrip = t[4].cast<bool>();
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::shared_ptr<const BpeModel> build_model(BpeSpec spec) {
+  py::gil_scoped_release nogil;
+  return std::make_shared<const BpeModel>(std::move(spec));
+}
+
+bpe::SpecialPolicy make_policy(const BpeModel& m, const std::vector<std::string>& allowed,
+                               const std::vector<std::string>& disallowed) {
+  const auto& toks = m.specials().tokens();
+  bpe::SpecialPolicy policy(toks.size(), bpe::SpecialUse::text);
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < toks.size(); ++i) index.emplace(toks[i].text, i);
+  // Names that are not specials of this vocabulary are ignored, and a special in both sets is
+  // disallowed (tiktoken checks for disallowed specials before anything else).
+  for (const auto& a : allowed)
+    if (auto it = index.find(a); it != index.end()) policy[it->second] = bpe::SpecialUse::allowed;
+  for (const auto& d : disallowed)
+    if (auto it = index.find(d); it != index.end()) policy[it->second] = bpe::SpecialUse::disallowed;
+  return policy;
+}
+
+template <class T>
+void decode_bpe_array(const BpeModel& m, py::array ids, std::string& out) {
+  auto a = py::array_t<T, py::array::c_style>::ensure(ids);
+  if (!a) throw py::type_error("ids must be a 1-D integer array");
+  const T* p = a.data();
+  size_t n = static_cast<size_t>(a.size());
+  py::gil_scoped_release nogil;
+  m.decode(p, n, out);
+}
+
+std::string decode_bpe(const BpeModel& m, py::handle ids_obj) {
+  py::array ids = py::array::ensure(ids_obj);
+  if (!ids) throw py::type_error("ids must be a sequence of integers");
+  if (ids.ndim() != 1) throw py::value_error("ids must be one-dimensional");
+  std::string out;
+  if (ids.size() == 0) return out;
+  auto kind = ids.dtype().kind();
+  if (kind != 'i' && kind != 'u') throw py::type_error("ids must be integers, got dtype " + std::string(py::str(ids.dtype())));
+  if (ids.dtype().is(py::dtype::of<uint32_t>())) decode_bpe_array<uint32_t>(m, ids, out);
+  else if (ids.dtype().is(py::dtype::of<uint16_t>())) decode_bpe_array<uint16_t>(m, ids, out);
+  else if (ids.dtype().is(py::dtype::of<int32_t>())) decode_bpe_array<int32_t>(m, ids, out);
+  else if (kind == 'u') decode_bpe_array<uint64_t>(m, ids, out);
+  else decode_bpe_array<int64_t>(m, ids, out);
+  return out;
+}
+
+void bind_bpe(py::module_& m) {
+  py::class_<BpeModel, std::shared_ptr<BpeModel>>(m, "BpeModel",
+      "Immutable byte-level BPE vocabulary (use blt.BPETokenizer).")
+      .def_static("from_tiktoken",
+           [](py::bytes data, const std::string& source, const std::string& name,
+              const std::string& pattern, py::list specials) {
+             BpeSpec spec;
+             spec.name = name;
+             spec.pattern = pattern;
+             spec.specials = special_list(specials);
+             auto d = bytes_span(data);
+             {
+               py::gil_scoped_release nogil;
+               spec.vocab = bpe::parse_tiktoken(d, source);
+             }
+             return std::const_pointer_cast<BpeModel>(build_model(std::move(spec)));
+           },
+           py::arg("data"), py::arg("source"), py::arg("name"), py::arg("pattern"), py::arg("specials"))
+      .def_static("from_parts",
+           [](const std::string& name, const std::string& pattern, py::list tokens,
+              py::array_t<uint32_t, py::array::c_style | py::array::forcecast> ids,
+              std::optional<py::array_t<uint32_t, py::array::c_style | py::array::forcecast>> merges,
+              bool whole_piece_lookup, py::list specials) {
+             BpeSpec spec;
+             spec.name = name;
+             spec.pattern = pattern;
+             spec.whole_piece_lookup = whole_piece_lookup;
+             spec.specials = special_list(specials);
+             if (static_cast<size_t>(ids.size()) != py::len(tokens))
+               throw py::value_error("tokens and ids differ in length");
+             spec.vocab.reserve(py::len(tokens));
+             const uint32_t* idp = ids.data();
+             size_t i = 0;
+             for (py::handle h : tokens) {
+               auto b = bytes_span(py::reinterpret_borrow<py::bytes>(h));
+               if (b.empty()) throw py::value_error("token with id " + std::to_string(idp[i]) + " is empty");
+               if (!spec.vocab.add(b, idp[i]))
+                 throw py::value_error("token id " + std::to_string(idp[i]) + " or its bytes appear twice");
+               ++i;
+             }
+             if (merges) {
+               auto& mg = *merges;
+               if (mg.ndim() != 2 || mg.shape(1) != 2) throw py::value_error("merges must have shape (n, 2)");
+               spec.has_merges = true;
+               spec.merges.resize(static_cast<size_t>(mg.shape(0)));
+               std::memcpy(spec.merges.data(), mg.data(), spec.merges.size() * 8);
+             }
+             return std::const_pointer_cast<BpeModel>(build_model(std::move(spec)));
+           })
+      .def_static("from_blob",
+           [](py::bytes blob) {
+             auto b = bytes_span(blob);
+             BpeSpec spec;
+             {
+               py::gil_scoped_release nogil;
+               spec = bpe::deserialize_spec(b);
+             }
+             return std::const_pointer_cast<BpeModel>(build_model(std::move(spec)));
+           })
+      .def("to_blob", [](const BpeModel& self) { return py::bytes(bpe::serialize_spec(self.spec())); })
+      .def_property_readonly("name", &BpeModel::name)
+      .def_property_readonly("pattern", &BpeModel::pattern)
+      .def_property_readonly("n_vocab", &BpeModel::n_vocab)
+      .def_property_readonly("has_merges", &BpeModel::has_merges)
+      .def_property_readonly("whole_piece_lookup", &BpeModel::whole_piece_lookup)
+      .def_property_readonly("specials", [](const BpeModel& self) {
+        py::list out;
+        for (const auto& t : self.specials().tokens())
+          out.append(py::make_tuple(py::bytes(t.text), t.id, t.always, t.lstrip, t.rstrip));
+        return out;
+      })
+      .def("token_bytes", [](const BpeModel& self, int64_t id) {
+        auto b = (id >= 0 && id < 0xFFFFFFFFll) ? self.token_bytes(static_cast<uint32_t>(id)) : std::span<const uint8_t>{};
+        if (b.empty()) throw py::value_error("token id " + std::to_string(id) + " is not in the vocabulary");
+        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+      })
+      .def("decode_bytes", [](const BpeModel& self, py::handle ids) { return py::bytes(decode_bpe(self, ids)); })
+      .def("vocab", [](const BpeModel& self) {
+        py::list toks;
+        std::vector<uint32_t> ids;
+        const auto& v = self.vocab();
+        for (uint32_t id = 0; id < v.id_end(); ++id) {
+          auto b = v.bytes(id);
+          if (b.empty()) continue;
+          toks.append(py::bytes(reinterpret_cast<const char*>(b.data()), b.size()));
+          ids.push_back(id);
+        }
+        return py::make_tuple(toks, to_numpy(IdBuffer::adopt(std::move(ids))));
+      })
+      .def("merge_list", [](const BpeModel& self) {
+        auto ml = self.merge_list();
+        py::array_t<uint32_t> out({static_cast<ssize_t>(ml.size()), ssize_t{2}});
+        if (!ml.empty()) std::memcpy(out.mutable_data(), ml.data(), ml.size() * 8);
+        return out;
+      })
+      .def("format_tiktoken", [](const BpeModel& self) { return py::bytes(bpe::format_tiktoken(self.vocab())); })
+      .def("rank_file_equivalent", [](const BpeModel& self) {
+        std::string why;
+        bool ok;
+        {
+          py::gil_scoped_release nogil;
+          ok = self.rank_file_equivalent(&why);
+        }
+        return py::make_tuple(ok, why);
+      })
+      .def("tokens_self_merge", [](const BpeModel& self) {
+        std::string why;
+        bool ok;
+        {
+          py::gil_scoped_release nogil;
+          ok = self.tokens_self_merge(&why);
+        }
+        return py::make_tuple(ok, why);
+      })
+      .def("tokenizer",
+           [](std::shared_ptr<BpeModel> self, const std::vector<std::string>& allowed,
+              const std::vector<std::string>& disallowed) {
+             auto policy = make_policy(*self, allowed, disallowed);
+             return std::make_unique<BpeTokenizer>(std::move(self), std::move(policy));
+           },
+           py::arg("allowed"), py::arg("disallowed"));
+
+  py::class_<BpeTokenizer, Tokenizer>(m, "BpeEncoder",
+      "A BpeModel with one special-token policy; implements the native Tokenizer interface.")
+      .def_property_readonly("n_vocab", &BpeTokenizer::n_vocab)
+      .def("encode",
+           [](const BpeTokenizer& t, py::handle data, const std::string& dtype) {
+             return encode_with(t, data, parse_dtype(dtype));
+           },
+           py::arg("data"), py::arg("dtype") = "uint32")
+      .def("encode_batch",
+           [](const BpeTokenizer& t, py::sequence items, const std::string& dtype, int threads) {
+             return encode_batch_with(t, items, parse_dtype(dtype), threads);
+           },
+           py::arg("items"), py::arg("dtype") = "uint32", py::arg("threads") = 0)
+      .def("encode_prefix",
+           [](const BpeTokenizer& t, py::handle data, size_t max_tokens) {
+             InputView view(data);
+             std::vector<uint32_t> ids;
+             size_t consumed;
+             {
+               py::gil_scoped_release nogil;
+               consumed = t.encode_prefix(view.span(), max_tokens, ids);
+             }
+             return py::make_tuple(to_numpy(IdBuffer::adopt(std::move(ids))), consumed);
+           })
+      .def("encode_with_offsets",
+           [](const BpeTokenizer& t, py::handle data, bool char_offsets) {
+             InputView view(data);
+             std::vector<uint32_t> ids;
+             std::vector<int64_t> starts, chars;
+             {
+               py::gil_scoped_release nogil;
+               t.encode_with_offsets(view.span(), ids, starts);
+               if (char_offsets) {
+                 chars = starts;
+                 bpe::byte_to_char_offsets(view.span(), chars);
+               }
+             }
+             py::object c = char_offsets ? py::object(to_numpy(IdBuffer::adopt(std::move(chars)))) : py::none();
+             return py::make_tuple(to_numpy(IdBuffer::adopt(std::move(ids))),
+                                   to_numpy(IdBuffer::adopt(std::move(starts))), c);
+           })
+      .def("count",
+           [](const BpeTokenizer& t, py::handle data) {
+             InputView view(data);
+             py::gil_scoped_release nogil;
+             return t.count(view.span());
+           })
+      .def("safe_split", [](const BpeTokenizer& t, py::handle window, size_t target) {
+        InputView view(window);
+        if (target > view.span().size()) throw py::value_error("target is past the end of the window");
+        py::gil_scoped_release nogil;
+        return t.safe_split(view.span(), target);
+      });
+}
 
 // === serving (async batch engine) ================================================================
 bool python_finalizing() {

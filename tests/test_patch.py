@@ -229,12 +229,3 @@ def test_bad_inputs():
         blt.Patcher.entropy(threshold=None, patch_size=4).stream()
     with pytest.raises(TypeError):
         blt.Patcher.byte().patch(3.5)
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    import blt.patch
-
-    result = doctest.testmod(blt.patch, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 15 and result.failed == 0

@@ -41,11 +41,6 @@ def assert_same(got: np.ndarray, want: np.ndarray) -> None:
     assert np.array_equal(got, want)
 
 
-def test_doctests():
-    failures, tried = doctest.testmod(blt.pipeline)
-    assert tried > 0 and failures == 0
-
-
 def test_bin_bytes_equal_encode_bytes(tmp_path):
     """bin output is exactly the bytes of the encode() array (little-endian ids, nothing else)."""
     data = "naïve café ☕ \U0001F600 ".encode() * 1000

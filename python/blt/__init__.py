@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from . import _core
+from .bpe import BPETokenizer, get_encoding
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
 from .pipeline import TokenizeStats, tokenize_file
 from .patch import EntropyModel, Patcher, PatchStream, hash_ngrams
@@ -17,6 +18,8 @@ from .serve import AsyncBatchTokenizer, Overloaded
 __version__ = "0.1.0"
 
 __all__ = [
+    "BPETokenizer",
+    "get_encoding",
     "ByteTokenizer",
     "RaggedIds",
     "CONTENT_TYPES",

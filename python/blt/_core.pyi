@@ -1,6 +1,8 @@
 """Type stubs for the native extension blt._core (see src/binding.cpp). Sections per API area."""
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from __future__ import annotations
+
+from typing import Any, Callable, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -107,7 +109,9 @@ class BatchEngine:
     def stats(self) -> dict: ...
 
 
-# === patching (patchers, entropy model, hash n-grams) ============================================
+# === patching (patchers, entropy model, hash n-grams) =====================================
+
+
 
 NGRAM_HASH_PRIMES: List[int]
 
@@ -195,3 +199,84 @@ def hash_ngrams(
     threads: int = 1,
     out: Optional[npt.NDArray[np.int64]] = None,
 ) -> npt.NDArray[np.int64]: ...
+=======
+_Bytes = Union[str, bytes, bytearray, memoryview]
+
+# === text (pretokenizers: OpenAI scanners, PCRE2) ================================================
+
+class Pretokenizer:
+    """Splits text (UTF-8 bytes, possibly invalid) into the pieces byte-level BPE merges within.
+
+    kind="auto" uses a hand-written scanner for the OpenAI patterns (r50k/p50k, cl100k, o200k)
+    and PCRE2 (JIT) for any other regex; "scanner" and "regex" force one (for comparisons).
+    Pieces follow tiktoken's find_iter; a run of bytes no match covers (invalid UTF-8) is a piece.
+
+    >>> p = Pretokenizer(r"\\w+|\\s+")
+    >>> p.kind, p.split(b"hi there").tolist()
+    ('regex', [2, 3, 8])
+    """
+
+    def __init__(self, pattern: str, kind: Literal["auto", "scanner", "regex"] = "auto") -> None: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def kind(self) -> Literal["scanner", "regex"]: ...
+    def split(self, data: _Bytes) -> npt.NDArray[np.uint32]:
+        """End offsets (exclusive, in bytes) of the pieces of `data`; the last equals len(data)."""
+    def safe_split(self, data: _Bytes, target: int) -> int:
+        """Largest p with 0 < p <= target (and p < len(data)) where the pieces are cut whatever
+        precedes `data` and whatever follows it, or 0 (always 0 for non-OpenAI patterns)."""
+
+def pcre2_unicode_version() -> str:
+    """Unicode version of the linked PCRE2's tables (PCRE2 10.42: '14.0.0')."""
+
+def scanner_unicode_version() -> str:
+    """Unicode version of the scanners' tables: '16.0.0', as tiktoken's regex."""
+
+# === BPE ==========================================================================================
+
+class BpeModel:
+    """Immutable byte-level BPE vocabulary (use blt.BPETokenizer)."""
+
+    @staticmethod
+    def from_tiktoken(data: bytes, source: str, name: str, pattern: str,
+                      specials: List[Tuple[bytes, int, bool, bool, bool]]) -> BpeModel: ...
+    @staticmethod
+    def from_parts(name: str, pattern: str, tokens: List[bytes], ids: np.ndarray,
+                   merges: Optional[np.ndarray], whole_piece_lookup: bool,
+                   specials: List[Tuple[bytes, int, bool, bool, bool]]) -> BpeModel: ...
+    @staticmethod
+    def from_blob(blob: bytes) -> BpeModel: ...
+    def to_blob(self) -> bytes: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def n_vocab(self) -> int: ...
+    @property
+    def has_merges(self) -> bool: ...
+    @property
+    def whole_piece_lookup(self) -> bool: ...
+    @property
+    def specials(self) -> List[Tuple[bytes, int, bool, bool, bool]]: ...  # text, id, always, lstrip, rstrip
+    def token_bytes(self, id: int) -> bytes: ...
+    def decode_bytes(self, ids: Any) -> bytes: ...
+    def vocab(self) -> Tuple[List[bytes], np.ndarray]: ...
+    def merge_list(self) -> np.ndarray: ...
+    def format_tiktoken(self) -> bytes: ...
+    def rank_file_equivalent(self) -> Tuple[bool, str]: ...
+    def tokens_self_merge(self) -> Tuple[bool, str]: ...
+    def tokenizer(self, allowed: List[str], disallowed: List[str]) -> BpeEncoder: ...
+
+class BpeEncoder(Tokenizer):
+    """A BpeModel with one special-token policy; implements the native Tokenizer interface."""
+
+    @property
+    def n_vocab(self) -> int: ...
+    def encode(self, data: Any, dtype: str = "uint32") -> np.ndarray: ...
+    def encode_batch(self, items: Sequence[Any], dtype: str = "uint32", threads: int = 0) -> Tuple[np.ndarray, np.ndarray]: ...
+    def encode_prefix(self, data: Any, max_tokens: int) -> Tuple[np.ndarray, int]: ...
+    def encode_with_offsets(self, data: Any, char_offsets: bool) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]: ...
+    def count(self, data: Any) -> int: ...
+    def safe_split(self, window: Any, target: int) -> int: ...

@@ -31,9 +31,11 @@ class Pretokenizer {
     }
   }
 
-  // A position p with 0 < p <= target where a piece boundary is guaranteed whatever follows
-  // window[target:] and whatever preceded window[0], so that splitting the stream at p gives the
-  // same pieces as not splitting. 0 when none is found in the window (caller widens the window).
+  // A position p with 0 < p <= target (and p < window.size()) where a piece boundary is
+  // guaranteed whatever follows the window and whatever preceded window[0], so that splitting the
+  // stream at p gives the same pieces as not splitting. Bytes of the window past target may be
+  // read. 0 when none is found in the window (caller widens the window). The OpenAI rule is in
+  // openai_patterns.hpp; for other patterns it is always 0 (no cut is provably safe).
   virtual size_t safe_split(TextSpan window, size_t target) const = 0;
 
   // The regex this pretokenizer implements (for error messages, save and pickling).

@@ -1,0 +1,106 @@
+// BpeModel: one immutable byte-level BPE vocabulary (ranks or merges, specials, split pattern).
+// Shared read-only by every encoder and thread; built once by a loader from a BpeSpec.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "blt_core/bpe/pair_table.hpp"
+#include "blt_core/bpe/rank_table.hpp"
+#include "blt_core/bpe/special_matcher.hpp"
+#include "blt_core/text/pretokenizer.hpp"
+
+namespace blt::bpe {
+
+// What a loader hands over. Two merge semantics, both exact:
+//  - tiktoken (merges empty): two adjacent parts merge if their concatenation is a token, the
+//    lowest-ranked (= lowest id) concatenation first; a piece that is itself a token is one id.
+//  - HF / GPT-2 (merges given): only listed pairs merge, in list order (a later duplicate of a
+//    pair replaces the earlier one, as in HF); whole_piece_lookup mirrors HF's ignore_merges.
+struct BpeSpec {
+  std::string name;
+  std::string pattern;
+  RankTable vocab;
+  std::vector<std::array<uint32_t, 2>> merges;
+  bool has_merges = false;
+  bool whole_piece_lookup = true;
+  std::vector<SpecialToken> specials;
+};
+
+class BpeModel {
+ public:
+  // Throws std::invalid_argument: a byte without a single-byte token, a merge whose result is not
+  // a token, a special id clashing with a different ordinary token, or a bad pattern.
+  explicit BpeModel(BpeSpec spec);
+
+  const std::string& name() const { return spec_.name; }
+  const std::string& pattern() const { return spec_.pattern; }
+  const Pretokenizer& pretokenizer() const { return *pretok_; }
+  const RankTable& vocab() const { return spec_.vocab; }
+  const PairTable& pairs() const { return pairs_; }
+  const SpecialMatcher& specials() const { return specials_; }
+  const uint32_t* byte_ids() const { return byte_ids_.data(); }
+  bool whole_piece_lookup() const { return spec_.whole_piece_lookup; }
+  bool has_merges() const { return spec_.has_merges; }
+  const std::vector<std::array<uint32_t, 2>>& merges() const { return spec_.merges; }
+  const BpeSpec& spec() const { return spec_; }
+
+  // Distinct per model instance (never 0); tags this model's entries in per-thread caches.
+  uint32_t cache_id() const { return cache_id_; }
+
+  // One past the largest id of any token or special (tiktoken's n_vocab).
+  uint32_t n_vocab() const { return n_vocab_; }
+
+  // Bytes of any id (ordinary or special); empty if the id is neither.
+  std::span<const uint8_t> token_bytes(uint32_t id) const {
+    auto b = spec_.vocab.bytes(id);
+    return b.empty() ? special_bytes_.bytes(id) : b;
+  }
+
+  // Appends the bytes of ids; throws std::invalid_argument naming the first unknown id.
+  template <class T>
+  void decode(const T* ids, size_t n, std::string& out) const;
+
+  // Merges as (left, right) id pairs in priority order: the given list (HF / GPT-2), or for
+  // tiktoken ranks every split of every token into two tokens, ordered by the merged token's rank.
+  std::vector<std::array<uint32_t, 2>> merge_list() const;
+
+  // Whether saving as a plain rank file (tiktoken semantics) would encode identically; if not,
+  // `why` says what differs.
+  bool rank_file_equivalent(std::string* why) const;
+
+  // Whether every token, merged from its bytes, ends as itself (then whole-piece lookup changes
+  // nothing and a merges-only format is exact).
+  bool tokens_self_merge(std::string* why) const;
+
+ private:
+  BpeSpec spec_;
+  PairTable pairs_;
+  RankTable special_bytes_;
+  SpecialMatcher specials_;
+  std::array<uint32_t, 256> byte_ids_{};
+  std::unique_ptr<Pretokenizer> pretok_;
+  uint32_t n_vocab_ = 0;
+  uint32_t cache_id_ = 0;
+};
+
+template <class T>
+void BpeModel::decode(const T* ids, size_t n, std::string& out) const {
+  for (size_t i = 0; i < n; ++i) {
+    auto v = ids[i];
+    bool in_range = static_cast<uint64_t>(v) < 0xFFFFFFFFull;
+    if constexpr (std::is_signed_v<T>) in_range = in_range && v >= 0;
+    auto b = in_range ? token_bytes(static_cast<uint32_t>(v)) : std::span<const uint8_t>{};
+    if (b.empty())
+      throw std::invalid_argument("token id " + std::to_string(v) + " (at position " +
+                                  std::to_string(i) + ") is not in the vocabulary of " +
+                                  (spec_.name.empty() ? std::string("this tokenizer") : spec_.name));
+    out.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+}
+
+}  // namespace blt::bpe

@@ -1,0 +1,286 @@
+#include "blt_core/bpe/bpe_tokenizer.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "blt_core/bpe/byte_pair_merge.hpp"
+#include "blt_core/bpe/piece_cache.hpp"
+
+namespace blt::bpe {
+
+namespace {
+
+// Sinks receive (id, start byte offset) and return false once they want no more ids; a special
+// token also says where its match ends (HF lstrip/rstrip matches are wider than its text).
+template <class Self>
+struct SinkBase {
+  bool push_special(uint32_t id, size_t start, size_t) { return static_cast<Self*>(this)->push(id, start); }
+};
+
+struct IdSink : SinkBase<IdSink> {
+  std::vector<uint32_t>& out;
+  bool push(uint32_t id, size_t) {
+    out.push_back(id);
+    return true;
+  }
+};
+
+struct OffsetSink : SinkBase<OffsetSink> {
+  std::vector<uint32_t>& ids;
+  std::vector<int64_t>& starts;
+  bool push(uint32_t id, size_t at) {
+    ids.push_back(id);
+    starts.push_back(static_cast<int64_t>(at));
+    return true;
+  }
+};
+
+struct CountSink : SinkBase<CountSink> {
+  size_t n = 0;
+  bool push(uint32_t, size_t) {
+    ++n;
+    return true;
+  }
+};
+
+struct LimitSink {
+  std::vector<uint32_t>& out;
+  size_t limit;
+  size_t last_start = 0;
+  size_t last_special_end = 0;  // 0 when the last id was not a special
+  uint32_t last_id = 0;
+  bool push(uint32_t id, size_t at) {
+    if (out.size() >= limit) return false;
+    out.push_back(id);
+    last_start = at;
+    last_id = id;
+    last_special_end = 0;
+    return out.size() < limit;
+  }
+  bool push_special(uint32_t id, size_t start, size_t end) {
+    size_t before = out.size();
+    bool more = push(id, start);
+    if (out.size() > before) last_special_end = end;
+    return more;
+  }
+};
+
+std::string special_error(const BpeModel& m, const SpecialMatch& hit) {
+  const std::string& t = m.specials().tokens()[hit.index].text;
+  return "Encountered text corresponding to disallowed special token '" + t + "' at byte " +
+         std::to_string(hit.start) +
+         ".\nIf you want this text to be encoded as a special token, pass it to `allowed_special`, "
+         "e.g. `allowed_special={'" + t + "', ...}`.\nIf you want this text to be encoded as normal "
+         "text, disable the check for this token by passing `disallowed_special=(enc.special_tokens_set - "
+         "{'" + t + "'})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.";
+}
+
+thread_local MergeScratch tls_scratch;
+thread_local PieceCache tls_cache;
+
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(std::shared_ptr<const BpeModel> model, SpecialPolicy policy)
+    : model_(std::move(model)), policy_(std::move(policy)) {
+  policy_.resize(model_->specials().tokens().size(), SpecialUse::text);
+  specials_active_ = model_->specials().any_active(policy_);
+}
+
+template <class Sink>
+bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const {
+  const BpeModel& m = *model_;
+  const Pretokenizer& pre = m.pretokenizer();
+  const RankTable& vocab = m.vocab();
+  const PairTable& pairs = m.pairs();
+  const uint32_t* byte_ids = m.byte_ids();
+  const bool whole = m.whole_piece_lookup();
+  const uint32_t model_id = m.cache_id();
+  PieceCache& cache = tls_cache;
+  const uint8_t* p = text.data();
+  // Pieces go in small batches: first cut and hash the batch and prefetch each piece's rank-table
+  // slot, then encode them, so the (cache-missing) table reads overlap instead of queueing.
+  constexpr size_t kBatch = 8;
+  size_t ends[kBatch];
+  uint64_t hashes[kBatch];
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nb = 0;
+    for (size_t q = pos; nb < kBatch && q < text.size(); ++nb) {
+      size_t e = pre.next_piece(text, q);
+      ends[nb] = e;
+      if (whole && e - q >= 2) {
+        hashes[nb] = hash_bytes(p + q, e - q);
+        vocab.prefetch(hashes[nb]);
+      }
+      q = e;
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      size_t end = ends[b];
+      size_t n = end - pos;
+      const uint8_t* piece = p + pos;
+      size_t at = base + pos;
+      pos = end;
+      bool go = true;
+      if (n == 1) {
+        go = sink.push(byte_ids[*piece], at);
+      } else if (uint32_t id = whole ? vocab.find_hashed(piece, n, hashes[b]) : kNoId; id != kNoId) {
+        go = sink.push(id, at);
+      } else if (n <= PieceCache::kMaxPiece) {
+        // Not a token: merge, remembering the result for the next time this piece comes up.
+        uint64_t k0, k1;
+        PieceCache::key(piece, n, k0, k1);
+        PieceCache::Entry* slot;
+        if (const PieceCache::Entry* e = cache.find(k0, k1, n, model_id, slot)) {
+          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+        } else {
+          uint32_t ids[PieceCache::kMaxPiece];
+          uint8_t starts[PieceCache::kMaxPiece];
+          size_t k = 0;
+          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
+          });
+          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          if (k <= PieceCache::kMaxIds) {
+            slot->k0 = k0, slot->k1 = k1, slot->model = model_id;
+            slot->len = static_cast<uint8_t>(n), slot->n_ids = static_cast<uint8_t>(k);
+            std::memcpy(slot->ids, ids, k * 4);
+            std::memcpy(slot->starts, starts, k);
+          }
+        }
+      } else {
+        auto emit = [&](uint32_t t, uint32_t start) {
+          if (go) go = sink.push(t, at + start);
+        };
+        if (n <= kSmallPiece) {
+          byte_pair_merge_small(pairs, byte_ids, piece, n, emit);
+        } else {
+          if (n >= 0xFFFFFFFFull) throw std::invalid_argument("a single pre-tokenized piece exceeds 4 GiB");
+          byte_pair_merge_large(pairs, byte_ids, piece, n, tls_scratch, emit);
+        }
+      }
+      if (!go) return false;
+    }
+  }
+  return true;
+}
+
+template <class Sink>
+size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
+  if (!specials_active_) {
+    encode_ordinary(in, 0, sink);
+    return 0;
+  }
+  const SpecialMatcher& sm = model_->specials();
+  size_t pos = 0;
+  SpecialMatch hit{};
+  while (pos <= in.size()) {
+    bool found = sm.find(in, pos, policy_, hit);
+    if (found && hit.disallowed) throw std::invalid_argument(special_error(*model_, hit));
+    size_t seg_end = found ? hit.start : in.size();
+    if (!encode_ordinary(in.subspan(pos, seg_end - pos), pos, sink)) return seg_end;
+    if (!found) break;
+    if (!sink.push_special(sm.tokens()[hit.index].id, hit.start, hit.end)) return hit.end;
+    pos = hit.end;
+  }
+  return in.size();
+}
+
+void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
+  if (!specials_active_) return;
+  SpecialMatch hit{};
+  size_t pos = from;
+  while (model_->specials().find(in, pos, policy_, hit)) {
+    if (hit.disallowed) throw std::invalid_argument(special_error(*model_, hit));
+    pos = hit.end;
+  }
+}
+
+void BpeTokenizer::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
+  out.reserve(out.size() + in.size() / 3 + 16);
+  IdSink sink{{}, out};
+  run(in, sink);
+}
+
+size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<uint32_t>& out) const {
+  std::vector<uint32_t> ids;
+  if (max_tokens == 0) {
+    check_disallowed(in, 0);
+    return 0;
+  }
+  ids.reserve(std::min(max_tokens, in.size() / 3 + 16));
+  LimitSink sink{ids, max_tokens};
+  run(in, sink);
+  size_t consumed = in.size();
+  if (ids.size() == max_tokens) {
+    consumed = sink.last_special_end ? sink.last_special_end
+                                     : sink.last_start + model_->token_bytes(sink.last_id).size();
+    check_disallowed(in, consumed);
+  }
+  out.insert(out.end(), ids.begin(), ids.end());
+  return consumed;
+}
+
+void BpeTokenizer::encode_with_offsets(ByteSpan in, std::vector<uint32_t>& ids,
+                                       std::vector<int64_t>& starts) const {
+  OffsetSink sink{{}, ids, starts};
+  run(in, sink);
+}
+
+size_t BpeTokenizer::count(ByteSpan in) const {
+  CountSink sink;
+  run(in, sink);
+  return sink.n;
+}
+
+size_t BpeTokenizer::safe_split(ByteSpan window, size_t target) const {
+  const Pretokenizer& pre = model_->pretokenizer();
+  if (!specials_active_) return pre.safe_split(window, target);
+  // Allowed specials end the pretokenizer's text, so a cut at either edge of one is safe; inside
+  // the ordinary segment holding the target, the pretokenizer decides.
+  const SpecialMatcher& sm = model_->specials();
+  SpecialPolicy allowed_only = policy_;
+  for (auto& u : allowed_only)
+    if (u == SpecialUse::disallowed) u = SpecialUse::text;
+  size_t best = 0, seg_start = 0, seg_end = window.size(), pos = 0;
+  SpecialMatch hit{};
+  while (sm.find(window, pos, allowed_only, hit)) {
+    if (hit.start > target) {
+      seg_end = hit.start;
+      break;
+    }
+    if (hit.start > 0) best = hit.start;
+    if (hit.end > target) return best;  // the target is inside a special
+    best = hit.end;
+    seg_start = pos = hit.end;
+  }
+  if (seg_end == window.size()) {
+    // A special may begin in the window and end beyond it: do not cut past its start.
+    seg_end = std::max(seg_start, sm.partial_tail(window));
+    // A special just past the window may swallow the whitespace before it (HF lstrip).
+    if (sm.strips())
+      while (size_t w = whitespace_before(window, seg_end)) {
+        if (seg_end - w < seg_start) break;
+        seg_end -= w;
+      }
+  }
+  size_t t = std::min(target, seg_end);
+  if (t > seg_start) {
+    size_t p = pre.safe_split(window.subspan(seg_start, seg_end - seg_start), t - seg_start);
+    if (p) return seg_start + p;
+  }
+  return best;
+}
+
+void byte_to_char_offsets(ByteSpan text, std::vector<int64_t>& starts) {
+  size_t chars = 0, b = 0;
+  for (auto& s : starts) {
+    size_t target = static_cast<size_t>(s);
+    for (; b < target && b < text.size(); ++b) chars += (text[b] & 0xC0) != 0x80;
+    // Inside a character: the index of that character, not of the next one.
+    size_t c = chars;
+    if (target < text.size() && (text[target] & 0xC0) == 0x80 && c > 0) --c;
+    s = static_cast<int64_t>(c);
+  }
+}
+
+}  // namespace blt::bpe

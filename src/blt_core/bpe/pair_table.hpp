@@ -1,0 +1,86 @@
+// PairTable: which adjacent token pair merges, into what, and how early (lower priority first).
+// Keyed by the two ids packed in 64 bits; one flat open-addressing array, 16 bytes per pair.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace blt::bpe {
+
+struct Merge {
+  uint32_t priority;  // tiktoken: rank of the merged token; HF/GPT-2: line of the merge
+  uint32_t result;    // id of the merged token
+};
+
+inline constexpr uint32_t kNoMerge = 0xFFFFFFFFu;
+
+class PairTable {
+ public:
+  void reserve(size_t n) {
+    size_t cap = 1024;
+    while (cap < n * 2 + 2) cap *= 2;
+    if (cap > slots_.size()) rehash(cap);
+  }
+
+  // Sets (a, b) -> m, replacing an earlier entry for the same pair (HF keeps the last one too).
+  void set(uint32_t a, uint32_t b, Merge m) {
+    if ((count_ + 1) * 2 > slots_.size()) rehash(slots_.empty() ? 1024 : slots_.size() * 2);
+    uint64_t key = pack(a, b);
+    size_t i = slot_of(key);
+    while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
+    if (slots_[i].key == kEmpty) ++count_;
+    slots_[i] = Slot{key, m};
+  }
+
+  // Starts loading the slot of (a, b).
+  void prefetch(uint32_t a, uint32_t b) const { __builtin_prefetch(&slots_[slot_of(pack(a, b))]); }
+
+  // The merge of (a, b), or {kNoMerge, kNoMerge}.
+  Merge find(uint32_t a, uint32_t b) const {
+    uint64_t key = pack(a, b);
+    for (size_t i = slot_of(key);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return s.merge;
+      if (s.key == kEmpty) return Merge{kNoMerge, kNoMerge};
+    }
+  }
+
+  size_t size() const { return count_; }
+
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Slot& s : slots_)
+      if (s.key != kEmpty) f(static_cast<uint32_t>(s.key >> 32), static_cast<uint32_t>(s.key), s.merge);
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~0ull;
+  struct Slot {
+    uint64_t key;
+    Merge merge;
+  };
+  static uint64_t pack(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
+  size_t slot_of(uint64_t key) const {
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    return (h ^ (h >> 31)) & mask_;
+  }
+  void rehash(size_t cap) {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(cap, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+    mask_ = cap - 1;
+    for (const Slot& s : old) {
+      if (s.key == kEmpty) continue;
+      size_t i = slot_of(s.key);
+      while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+
+  // Never empty after construction, so find() needs no size check.
+  std::vector<Slot> slots_ = std::vector<Slot>(16, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  size_t mask_ = 15;
+  size_t count_ = 0;
+};
+
+}  // namespace blt::bpe

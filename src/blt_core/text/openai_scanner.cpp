@@ -1,0 +1,306 @@
+// Hand-written scanners for the OpenAI split patterns: each next_piece below is the pattern's
+// leftmost-first alternation worked out by hand (the comments quote the alternative they decide).
+#include "blt_core/text/openai_scanner.hpp"
+
+#include <array>
+#include <string>
+
+#include "blt_core/text/openai_patterns.hpp"
+#include "blt_core/text/unicode_classes.hpp"
+#include "blt_core/text/utf8.hpp"
+
+namespace blt {
+
+namespace {
+
+using unicode::kLetter;
+using unicode::kLowerish;
+using unicode::kNumber;
+using unicode::kSpace;
+using unicode::kUpperish;
+
+// Scanner-only flags on top of the Unicode ones.
+constexpr uint8_t kPunct = 32;     // [^\s\p{L}\p{N}]: any valid character but those three
+constexpr uint8_t kNewline = 64;   // \r or \n
+constexpr uint8_t kInvalid = 128;  // an ill-formed UTF-8 byte: matches no pattern item at all
+
+// The ASCII fast path: flags of every byte. Bytes from 0x80 have none: they start (or continue)
+// a multi-byte character, which char_at decodes and looks up in the Unicode tables.
+constexpr std::array<uint8_t, 256> make_byte_flags() {
+  std::array<uint8_t, 256> t{};
+  for (int b = 0; b < 128; ++b) {
+    uint8_t f = 0;
+    if (b >= 'A' && b <= 'Z') f = kLetter | kUpperish;
+    else if (b >= 'a' && b <= 'z') f = kLetter | kLowerish;
+    else if (b >= '0' && b <= '9') f = kNumber;
+    else if (b == ' ' || (b >= 0x09 && b <= 0x0D)) f = kSpace;  // White_Space in ASCII
+    else f = kPunct;
+    if (b == '\r' || b == '\n') f |= kNewline;
+    t[b] = f;
+  }
+  return t;
+}
+constexpr std::array<uint8_t, 256> kByte = make_byte_flags();
+
+struct Char {
+  uint8_t flags;
+  uint8_t len;
+};
+
+inline Char char_at(const uint8_t* p, const uint8_t* end) {
+  uint8_t b = *p;
+  if (b < 0x80) return {kByte[b], 1};
+  size_t len;
+  uint32_t cp = utf8::decode(p, end, len);
+  if (cp == utf8::kInvalid) return {kInvalid, 1};
+  uint8_t f = unicode::flags_of(cp);
+  if (!(f & (kLetter | kNumber | kSpace))) f |= kPunct;
+  return {f, static_cast<uint8_t>(len)};
+}
+
+// End of the run of characters from p that have any of `mask`.
+inline const uint8_t* run(const uint8_t* p, const uint8_t* end, uint8_t mask) {
+  while (p < end) {
+    uint8_t b = *p;
+    if (kByte[b] & mask) {
+      ++p;
+      continue;
+    }
+    if (b < 0x80) return p;
+    Char c = char_at(p, end);
+    if (!(c.flags & mask)) return p;
+    p += c.len;
+  }
+  return p;
+}
+
+// [^\r\n\p{L}\p{N}]: the optional one-character prefix of the cl100k/o200k letter alternatives.
+inline bool is_prefix(uint8_t f) { return (f & (kPunct | kSpace)) && !(f & kNewline); }
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d) (case-sensitive for r50k) at p: its end, or p if none matches.
+// Case-insensitively 's' also matches U+017F LATIN SMALL LETTER LONG S (simple case folding),
+// in tiktoken's regex and in PCRE2 alike.
+inline const uint8_t* contraction(const uint8_t* p, const uint8_t* end, bool caseless) {
+  if (end - p < 2 || *p != '\'') return p;
+  uint8_t a = caseless ? (p[1] | 0x20) : p[1];  // |0x20 maps only 'X' and 'x' onto 'x'
+  switch (a) {
+    case 's': case 't': case 'm': case 'd': return p + 2;
+    case 'r': case 'v': case 'l': {
+      if (end - p < 3) return p;
+      uint8_t b = caseless ? (p[2] | 0x20) : p[2];
+      return b == (a == 'l' ? 'l' : 'e') ? p + 3 : p;
+    }
+    default: break;
+  }
+  if (caseless && end - p >= 3 && p[1] == 0xC5 && p[2] == 0xBF) return p + 3;
+  return p;
+}
+
+// `\s*[\r\n]+|\s+(?!\S)|\s+` at p, which starts a whitespace character. `newline_first` is false
+// for r50k, whose pattern lacks the first alternative.
+inline const uint8_t* whitespace(const uint8_t* p, const uint8_t* end, bool newline_first) {
+  const uint8_t* last = p;          // start of the run's last character
+  const uint8_t* after_nl = nullptr;  // just past the run's last \r or \n
+  const uint8_t* q = p;
+  while (q < end) {
+    Char c = char_at(q, end);
+    if (!(c.flags & kSpace)) break;
+    last = q;
+    q += c.len;
+    if (c.flags & kNewline) after_nl = q;
+  }
+  // \s*[\r\n]+: \s* backs off to the last newline, [\r\n]+ takes it (the run has no later one).
+  if (newline_first && after_nl) return after_nl;
+  // \s+(?!\S): the whole run if no \S follows (end of text, or an invalid byte, which \S does not
+  // match); otherwise the run without its last character, whose next character is whitespace.
+  if (q == end || (char_at(q, end).flags & kInvalid)) return q;
+  if (last > p) return last;
+  return q;  // \s+ : a single whitespace character before \S
+}
+
+inline const uint8_t* invalid_run(const uint8_t* p, const uint8_t* end) {
+  do ++p;
+  while (p < end && (char_at(p, end).flags & kInvalid));
+  return p;
+}
+
+// r50k/p50k: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
+  if (*p == '\'') {
+    const uint8_t* q = contraction(p, end, false);
+    if (q != p) return q;
+  }
+  Char c0 = char_at(p, end);
+  const uint8_t* s = p;
+  uint8_t f = c0.flags;
+  if (*p == ' ' && p + 1 < end) {  // ' ?' is taken when the class after it matches
+    uint8_t f1 = char_at(p + 1, end).flags;
+    if (f1 & (kLetter | kNumber | kPunct)) s = p + 1, f = f1;
+  }
+  if (f & kLetter) return run(s, end, kLetter);
+  if (f & kNumber) return run(s, end, kNumber);
+  if (f & kPunct) return run(s, end, kPunct);
+  if (f & kSpace) return whitespace(p, end, false);
+  return invalid_run(p, end);
+}
+
+// cl100k: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
+//         | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
+  if (*p == '\'') {
+    const uint8_t* q = contraction(p, end, true);
+    if (q != p) return q;
+  }
+  Char c0 = char_at(p, end);
+  // [^\r\n\p{L}\p{N}]?\p{L}+ (the prefix class excludes letters, so at most one case applies)
+  if (c0.flags & kLetter) return run(p + c0.len, end, kLetter);
+  const uint8_t* p1 = p + c0.len;
+  if (is_prefix(c0.flags) && p1 < end && (char_at(p1, end).flags & kLetter))
+    return run(p1, end, kLetter);
+  // \p{N}{1,3}
+  if (c0.flags & kNumber) {
+    const uint8_t* q = p1;
+    for (int i = 1; i < 3 && q < end; ++i) {
+      Char c = char_at(q, end);
+      if (!(c.flags & kNumber)) break;
+      q += c.len;
+    }
+    return q;
+  }
+  //  ?[^\s\p{L}\p{N}]+[\r\n]*
+  const uint8_t* s = nullptr;
+  if (c0.flags & kPunct) s = p;
+  else if (*p == ' ' && p1 < end && (char_at(p1, end).flags & kPunct)) s = p1;
+  if (s) {
+    const uint8_t* q = run(s, end, kPunct);
+    while (q < end && (*q == '\r' || *q == '\n')) ++q;
+    return q;
+  }
+  if (c0.flags & kSpace) return whitespace(p, end, true);
+  return invalid_run(p, end);
+}
+
+// o200k letters: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)? from s,
+// or nullptr. Greedy [U]* takes the whole upperish run; if a lowerish character follows (then an
+// Ll), [Lw]+ continues from it; otherwise [U]* backs off to just before the run's last character
+// that is also lowerish (Lm, Lo, M), which [Lw]+ then takes alone.
+inline const uint8_t* o200k_lower_tail(const uint8_t* s, const uint8_t* end) {
+  const uint8_t* q = s;
+  const uint8_t* last_both = nullptr;  // just past the last Lm/Lo/M of the upperish run
+  while (q < end) {
+    Char c = char_at(q, end);
+    if (!(c.flags & kUpperish)) break;
+    q += c.len;
+    if (c.flags & kLowerish) last_both = q;
+  }
+  if (q < end && (char_at(q, end).flags & kLowerish))
+    return contraction(run(q, end, kLowerish), end, true);
+  if (last_both) return contraction(last_both, end, true);
+  return nullptr;
+}
+
+// o200k: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|...)? from s, or nullptr.
+inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
+  const uint8_t* q = run(s, end, kUpperish);
+  if (q == s) return nullptr;
+  return contraction(run(q, end, kLowerish), end, true);
+}
+
+// o200k: [^\r\n\p{L}\p{N}]?<lower_tail>|[^\r\n\p{L}\p{N}]?<upper_head>|\p{N}{1,3}
+//        | ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
+  // ASCII fast path: a letter, or a prefix character and a letter. While the upper run stays in
+  // ASCII it holds no Lm/Lo/M, so both letter alternatives reduce to upper* lower* contraction?.
+  if (uint8_t f0 = kByte[*p]) {
+    const uint8_t* s = nullptr;
+    if (f0 & kLetter) s = p;
+    else if (is_prefix(f0) && p + 1 < end && (kByte[p[1]] & kLetter)) s = p + 1;
+    if (s) {
+      const uint8_t* q = s;
+      while (q < end && (kByte[*q] & kUpperish)) ++q;
+      if (q == end || *q < 0x80) return contraction(run(q, end, kLowerish), end, true);
+    }
+  }
+  Char c0 = char_at(p, end);
+  const uint8_t* p1 = p + c0.len;
+  // Both letter alternatives need an upperish or lowerish character where they start (after the
+  // optional prefix); checking that first skips four failing scans for punctuation and spaces.
+  constexpr uint8_t kCased = kUpperish | kLowerish;
+  const bool from_p1 = is_prefix(c0.flags) && p1 < end && (char_at(p1, end).flags & kCased);
+  const bool from_p = c0.flags & kCased;
+  const uint8_t* q;
+  if (from_p1 && (q = o200k_lower_tail(p1, end))) return q;
+  if (from_p && (q = o200k_lower_tail(p, end))) return q;
+  if (from_p1 && (q = o200k_upper_head(p1, end))) return q;
+  if (from_p && (q = o200k_upper_head(p, end))) return q;
+  if (c0.flags & kNumber) {
+    q = p1;
+    for (int i = 1; i < 3 && q < end; ++i) {
+      Char c = char_at(q, end);
+      if (!(c.flags & kNumber)) break;
+      q += c.len;
+    }
+    return q;
+  }
+  const uint8_t* s = nullptr;
+  if (c0.flags & kPunct) s = p;
+  else if (*p == ' ' && p1 < end && (char_at(p1, end).flags & kPunct)) s = p1;
+  if (s) {
+    q = run(s, end, kPunct);
+    while (q < end && (*q == '\r' || *q == '\n' || *q == '/')) ++q;
+    return q;
+  }
+  if (c0.flags & kSpace) return whitespace(p, end, true);
+  return invalid_run(p, end);
+}
+
+template <OpenAIPattern P>
+inline const uint8_t* next_of(const uint8_t* p, const uint8_t* end) {
+  if constexpr (P == OpenAIPattern::r50k) return next_r50k(p, end);
+  else if constexpr (P == OpenAIPattern::cl100k) return next_cl100k(p, end);
+  else return next_o200k(p, end);
+}
+
+template <OpenAIPattern P>
+class OpenAIScanner final : public Pretokenizer {
+ public:
+  OpenAIScanner() : pattern_(openai_pattern_text(P)) {}
+
+  size_t next_piece(TextSpan text, size_t pos) const override {
+    const uint8_t* b = text.data();
+    return static_cast<size_t>(next_of<P>(b + pos, b + text.size()) - b);
+  }
+
+  void split(TextSpan text, std::vector<uint32_t>& piece_ends) const override {
+    const uint8_t* b = text.data();
+    const uint8_t* end = b + text.size();
+    for (const uint8_t* p = b; p < end;) {
+      p = next_of<P>(p, end);
+      piece_ends.push_back(static_cast<uint32_t>(p - b));
+    }
+  }
+
+  size_t safe_split(TextSpan window, size_t target) const override {
+    return openai_safe_split(P, window, target);
+  }
+
+  const std::string& pattern() const override { return pattern_; }
+
+ private:
+  std::string pattern_;
+};
+
+}  // namespace
+
+std::unique_ptr<Pretokenizer> make_scanner_pretokenizer(std::string_view pattern) {
+  auto known = find_openai_pattern(pattern);
+  if (!known) return nullptr;
+  switch (*known) {
+    case OpenAIPattern::r50k: return std::make_unique<OpenAIScanner<OpenAIPattern::r50k>>();
+    case OpenAIPattern::cl100k: return std::make_unique<OpenAIScanner<OpenAIPattern::cl100k>>();
+    case OpenAIPattern::o200k: return std::make_unique<OpenAIScanner<OpenAIPattern::o200k>>();
+  }
+  return nullptr;
+}
+
+}  // namespace blt
