@@ -236,6 +236,13 @@ class BPETokenizer:
 
         HF always splits added tokens out of the text: pass ``allowed_special="all"`` to
         :meth:`encode` for HF's ids.
+
+        >>> import blt, os, tempfile
+        >>> enc = blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)
+        >>> path = os.path.join(tempfile.mkdtemp(), "tokenizer.json")
+        >>> enc.save(path, format="hf")
+        >>> blt.BPETokenizer.from_hf(path).encode("hello world").tolist()
+        [31373, 995]
         """
         src = str(tokenizer_json)
         tj = _load_json(tokenizer_json)
@@ -326,12 +333,22 @@ class BPETokenizer:
 
     @property
     def name(self) -> str:
-        """Name of the encoding (e.g. ``cl100k_base``) or of the file it came from."""
+        """Name of the encoding (e.g. ``cl100k_base``) or of the file it came from.
+
+        >>> import blt
+        >>> blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).name
+        'r50k_base'
+        """
         return self._model.name
 
     @property
     def pattern(self) -> str:
-        """The split regex pieces are cut with before merging."""
+        """The split regex pieces are cut with before merging.
+
+        >>> import blt
+        >>> blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).pattern[:20]
+        "'s|'t|'re|'ve|'m|'ll"
+        """
         return self._model.pattern
 
     @property
@@ -346,17 +363,32 @@ class BPETokenizer:
 
     @property
     def max_token_value(self) -> int:
-        """Largest token id."""
+        """Largest token id.
+
+        >>> import blt
+        >>> blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).max_token_value
+        50256
+        """
         return self.n_vocab - 1
 
     @property
     def special_tokens(self) -> Dict[str, int]:
-        """Special token text -> id (a copy)."""
+        """Special token text -> id (a copy).
+
+        >>> import blt
+        >>> blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).special_tokens
+        {'<|endoftext|>': 50256}
+        """
         return dict(self._specials)
 
     @property
     def special_tokens_set(self) -> frozenset:
-        """The special token texts."""
+        """The special token texts.
+
+        >>> import blt
+        >>> sorted(blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).special_tokens_set)
+        ['<|endoftext|>']
+        """
         return self._special_set
 
     @property
@@ -556,7 +588,13 @@ class BPETokenizer:
         return [self.decode(x, errors) for x in batch]
 
     def decode_bytes_batch(self, batch) -> List[bytes]:
-        """Bytes of each item of a batch."""
+        """Bytes of each item of a batch.
+
+        >>> import blt
+        >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
+        >>> enc.decode_bytes_batch(enc.encode_batch(["hi", "there"]))
+        [b'hi', b'there']
+        """
         return [self.decode_bytes(x) for x in batch]
 
     def token_bytes(self, token_id: int) -> bytes:
@@ -573,7 +611,13 @@ class BPETokenizer:
     def safe_split(self, window: BytesLike, target: int, *, allowed_special: SpecialSet = frozenset()) -> int:
         """A cut ``0 < p <= target`` in ``window`` after which encoding the two parts separately
         gives the same ids as encoding them together (0 if the window holds none).
-        Never cuts inside an allowed special token."""
+        Never cuts inside an allowed special token.
+
+        >>> import blt
+        >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
+        >>> enc.safe_split(b"one\\ntwo three", 6)
+        4
+        """
         return int(self._encoder(allowed_special, ()).safe_split(window, target))
 
     def native(self, allowed_special: SpecialSet = frozenset(), disallowed_special: SpecialCollection = "all"):
@@ -603,6 +647,13 @@ class BPETokenizer:
         - ``"gpt2"``: ``path`` is a directory that gets ``vocab.json`` and ``merges.txt``; only when
           every token is reachable by its merges (ValueError otherwise). Specials other than
           ``<|endoftext|>`` must be passed again to :meth:`from_gpt2`.
+
+        >>> import blt, os, tempfile
+        >>> enc = blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)
+        >>> path = os.path.join(tempfile.mkdtemp(), "tokenizer.json")
+        >>> enc.save(path, format="hf")
+        >>> blt.BPETokenizer.from_hf(path).encode("hello world").tolist()
+        [31373, 995]
         """
         m = self._model
         always = [t[0].decode("utf-8") for t in m.specials if t[2] or t[3] or t[4]]
