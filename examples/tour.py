@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 import blt
 
+SHARED = Path(os.environ.get("BLT_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+
+# Byte-level ids in the style of Meta's BLT: BOS=1, EOS=2, byte b -> b + 4.
 tok = blt.ByteTokenizer()
 ids = tok.encode(b"Hi")
-print("encode(b'Hi')           ->", ids.tolist(), ids.dtype)
-print("with a meta token        ->", tok.encode("héllo", meta="text").tolist())
-print("decode                   ->", tok.decode(ids))
-
+print("ByteTokenizer.encode(b'Hi') ->", ids.tolist(), ids.dtype)
+print("with a meta token           ->", tok.encode("héllo", meta="text").tolist())
+print("decode                      ->", tok.decode(ids))
 batch = tok.encode_batch(["a", b"bc", bytearray(b"def")])
-print("encode_batch             ->", batch, batch.to_list())
+print("encode_batch                ->", batch, batch.to_list())
 
-demo = "demo_out/en_prose.npy"
-try:
+# Byte-level BPE with the same ids as tiktoken, from the shared rank files.
+enc = blt.get_encoding("cl100k_base", vocab_dir=SHARED / "vocab")
+text = "Tokenizers should be exactly right and fast."
+print("cl100k_base.encode          ->", enc.encode(text).tolist())
+print("round trip                  ->", enc.decode(enc.encode(text)))
+print("count                       ->", enc.count(text))
+
+# BLT patches: where a small n-gram model finds the next byte hard to predict.
+corpus = (SHARED / "corpus" / "en_prose.txt").read_bytes()[:2_000_000]
+model = blt.EntropyModel.train([corpus], order=4)
+patcher = blt.Patcher.entropy(model)
+lengths = patcher.patch(tok.encode(text))
+print("entropy patch lengths       ->", lengths.tolist())
+print("hash n-gram ids (n=3..8)    ->", blt.hash_ngrams(tok.encode(b"Lippy")).shape)
+
+# The file `make demo` wrote with the CLI.
+demo = Path("demo_out/en_prose.npy")
+if demo.exists():
     arr = np.load(demo, mmap_mode="r")
     print(f"{demo}: {len(arr):,} ids, first {arr[:6].tolist()}, decodes to {tok.decode(arr[:40])!r}")
-except FileNotFoundError:
-    print(f"{demo} not found (run `make demo`)")
