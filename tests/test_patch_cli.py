@@ -222,3 +222,54 @@ def test_cli_process_failures_are_one_line(tmp_path, cl100k, vocab_dir):
         r = run("-i", src, "--patch", ok, *extra)
         assert r.returncode == 2 and r.stderr.decode().count("\n") == 1, r.stderr
     assert os.listdir(out) == ["o.npz"]
+
+
+def _interrupt(p: subprocess.Popen, ready, timeout=30.0) -> subprocess.CompletedProcess:
+    import signal
+    import time
+
+    try:
+        end = time.monotonic() + timeout
+        while not ready() and time.monotonic() < end and p.poll() is None:
+            time.sleep(0.005)
+        assert ready(), "the run did not reach the point to interrupt"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def test_ctrl_c_while_tokenizing_leaves_nothing(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    yml = write_yaml(tmp_path / "p.yml", "rule: space\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.Popen([*CLI, "-i", str(fifo), "-o", str(out / "o.npz"), "--patch", str(yml)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    w = os.open(fifo, os.O_WRONLY)  # returns once the CLI reads the FIFO: the pipeline runs
+    try:
+        os.write(w, b"some bytes, then silence")
+        r = _interrupt(p, lambda: True)
+    finally:
+        os.close(w)
+    assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
+    assert os.listdir(out) == []
+
+
+def test_ctrl_c_while_writing_npz_leaves_nothing(tmp_path):
+    src = tmp_path / "zeros.bin"
+    with open(src, "wb") as f:
+        f.truncate(48 << 20)  # sparse: cheap to create, 96 MB of ids to patch and write
+    yml = write_yaml(tmp_path / "p.yml", "rule: static\npatch_size: 1000\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.Popen([*CLI, "-i", str(src), "-o", str(out / "o.npz"), "--patch", str(yml),
+                          "--chunksize", "64K:64K"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The temporary .npz appears once tokenizing is done and the patching pass writes it.
+    r = _interrupt(p, lambda: any(f.name.endswith(".tmp") for f in out.iterdir()))
+    assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
+    assert os.listdir(out) == []
