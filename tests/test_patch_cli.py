@@ -273,3 +273,30 @@ def test_ctrl_c_while_writing_npz_leaves_nothing(tmp_path):
     r = _interrupt(p, lambda: any(f.name.endswith(".tmp") for f in out.iterdir()))
     assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
     assert os.listdir(out) == []
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.binary(max_size=600) | st.text(alphabet="ab \n.é\x00", max_size=600).map(str.encode),
+    chunk=st.integers(1, 64),
+    rule=st.sampled_from(["static", "space", "entropy", "bpe"]),
+    threads=st.sampled_from([1, 2]),
+)
+def test_any_seam_gives_one_shot_patches(data, chunk, rule, threads, model_path, cl100k, vocab_dir):
+    config = {"rule": rule, "max_patch_length": 5}
+    if rule == "static":
+        config["patch_size"] = 3
+    if rule == "entropy":
+        config["model"] = str(model_path)
+    if rule == "bpe":
+        config.update(bpe="cl100k_base", vocab_dir=str(vocab_dir))
+    ids, lengths = blt.tokenize_file(data, None, patch=config, chunk_size=(chunk, chunk), threads=threads)
+    model = blt.EntropyModel.load(model_path) if rule == "entropy" else None
+    want_ids, want_lengths = reference(data, {k: v for k, v in config.items() if k in ("rule", "patch_size", "max_patch_length")},
+                                       model=model, enc=cl100k if rule == "bpe" else None)
+    assert ids.tolist() == want_ids.tolist()
+    assert lengths.tolist() == want_lengths.tolist()
