@@ -17,6 +17,7 @@
 #include "blt_core/bpe/bpe_model.hpp"
 #include "blt_core/bpe/bpe_tokenizer.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
+#include "blt_core/codec/bpe_delimited_codec.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
@@ -193,6 +194,32 @@ void bind_bytes(py::module_& m) {
         else
           decode_array<int64_t>(ids, out);
         return py::bytes(out);
+      });
+
+  // BLT bytes with a BPE delimiter (3) before each token of a native BPE encoder (copied: it
+  // shares its immutable model, so the codec does not keep the Python object alive).
+  py::class_<BpeDelimitedCodec, Tokenizer>(m, "BpeDelimitedCodec")
+      .def(py::init([](const bpe::BpeTokenizer& bpe, bool bos, bool eos,
+                       std::optional<std::string> meta, bool strip_bom) {
+             return BpeDelimitedCodec(byte_options(bos, eos, std::move(meta), strip_bom), bpe);
+           }),
+           py::arg("bpe"), py::arg("bos") = true, py::arg("eos") = true,
+           py::arg("meta") = py::none(), py::arg("strip_bom") = false)
+      .def("encode",
+           [](const BpeDelimitedCodec& c, py::handle data, const std::string& dtype) {
+             return encode_with(c, data, parse_dtype(dtype));
+           },
+           py::arg("data"), py::arg("dtype") = "uint16")
+      .def("encode_batch",
+           [](const BpeDelimitedCodec& c, py::sequence items, const std::string& dtype, int threads) {
+             return encode_batch_with(c, items, parse_dtype(dtype), threads);
+           },
+           py::arg("items"), py::arg("dtype") = "uint16", py::arg("threads") = 0)
+      .def("safe_split", [](const BpeDelimitedCodec& c, py::handle window, size_t target) {
+        InputView view(window);
+        if (target > view.span().size()) throw py::value_error("target is past the end of the window");
+        py::gil_scoped_release nogil;
+        return c.safe_split(view.span(), target);
       });
 }
 

@@ -188,3 +188,103 @@ def test_decode_str_errors_policy():
         tok.decode_str(ids, errors="strict")
     with pytest.raises(TypeError):
         tok.decode(np.array([1.5]))
+
+
+# --- bpe=: the BPE delimiter before each BPE token (BLT's bpe_delim) ------------------------------
+
+
+def _delimited_reference(enc, text, bos=True, eos=True, **encode_options):
+    """Plain transcription: BOS, then for each BPE token 3 followed by its bytes + 4, then EOS."""
+    ids = [1] if bos else []
+    for t in enc.encode(text, **encode_options).tolist():
+        ids += [3] + [b + 4 for b in enc.token_bytes(t)]
+    return ids + ([2] if eos else [])
+
+
+@pytest.fixture(scope="module")
+def cl100k(vocab_dir):
+    return blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+
+
+@pytest.fixture(scope="module")
+def corpus_samples(corpus_text_files):
+    out = []
+    for path in corpus_text_files:
+        data = path.read_bytes()
+        for start in (0, len(data) // 3, len(data) - 3000):
+            out.append(data[start:start + 3000])
+    return out
+
+
+def test_bpe_delimited_matches_transcription_on_corpus(cl100k, corpus_samples):
+    t = blt.ByteTokenizer(bpe=cl100k)
+    for sample in corpus_samples:
+        assert t.encode(sample).tolist() == _delimited_reference(cl100k, sample)
+
+
+def test_bpe_delimited_options_and_dtypes(cl100k):
+    t = blt.ByteTokenizer(bpe=cl100k, bos=False, meta="text")
+    text = "Hello, world!  ok"
+    ref = _delimited_reference(cl100k, text, bos=False)
+    assert t.encode(text).tolist() == [260] + ref
+    assert t.encode(text, bos=True, eos=False, meta=None).tolist() == _delimited_reference(cl100k, text, eos=False)
+    assert t.encode(text, dtype="int64").dtype == np.int64
+    # strip_bom drops the BOM before the BPE tokenizer sees the text
+    assert t.encode(b"\xef\xbb\xbfHi", strip_bom=True, meta=None).tolist() == _delimited_reference(cl100k, "Hi", bos=False)
+    assert t.encode("").tolist() == [260, 2]
+    assert t.decode(t.encode(text)) == text.encode()
+
+
+def test_bpe_delimited_specials_follow_the_bpe_policy(cl100k):
+    text = "a<|endoftext|>b"
+    with pytest.raises(ValueError, match="endoftext"):
+        blt.ByteTokenizer(bpe=cl100k).encode(text)
+    t = blt.ByteTokenizer(bpe=cl100k.native(allowed_special="all"))
+    ref = _delimited_reference(cl100k, text, allowed_special="all")
+    assert t.encode(text).tolist() == ref
+    # the special is one token: its bytes follow a single delimiter
+    assert ref.count(3) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80) | st.binary(max_size=80).map(lambda b: b.decode("latin-1")))
+def test_bpe_delimited_property(cl100k, text):
+    assert blt.ByteTokenizer(bpe=cl100k).encode(text).tolist() == _delimited_reference(cl100k, text)
+
+
+def test_bpe_delimited_invalid_utf8_bytes(cl100k):
+    data = b"\xff\xfe abc \xc3"
+    assert blt.ByteTokenizer(bpe=cl100k).encode(data).tolist() == _delimited_reference(cl100k, data)
+
+
+def test_bpe_patcher_gives_one_patch_per_token(cl100k, corpus_samples):
+    t = blt.ByteTokenizer(bpe=cl100k)
+    for sample in corpus_samples[:4]:
+        tokens = cl100k.encode(sample)
+        lengths = blt.Patcher.bpe().patch(t.encode(sample)).tolist()
+        # BOS, the first delimiter alone, then each token's bytes closed by the next delimiter
+        # (the last token's by EOS)
+        assert lengths[:2] == [1, 1]
+        assert lengths[2:] == [len(cl100k.token_bytes(x)) + 1 for x in tokens.tolist()]
+
+
+def test_bpe_delimited_batch_and_file_pipeline(cl100k, corpus_samples, tmp_path):
+    t = blt.ByteTokenizer(bpe=cl100k)
+    batch = t.encode_batch(corpus_samples[:5] + [b""], num_threads=2)
+    assert batch.to_list() == [_delimited_reference(cl100k, s) for s in corpus_samples[:5] + [b""]]
+    data = b"".join(corpus_samples[:6])
+    want = t.encode(data)
+    for chunk in ("64:64", "1K:4K", None):
+        for threads in (1, 2):
+            got = blt.tokenize_file(data, None, tokenizer=t, chunk_size=chunk, threads=threads)
+            assert np.array_equal(got, want), (chunk, threads)
+    path = tmp_path / "ids.npy"
+    blt.tokenize_file(data, path, tokenizer=t, chunk_size="100:100", type="text")
+    assert np.load(path).tolist() == [1, 260] + want.tolist()[1:]
+
+
+def test_bpe_argument_errors(cl100k):
+    with pytest.raises(TypeError, match="bpe must be"):
+        blt.ByteTokenizer(bpe="cl100k_base")
+    assert blt.ByteTokenizer(bpe=cl100k).bpe is cl100k
+    assert "cl100k_base" in repr(blt.ByteTokenizer(bpe=cl100k))

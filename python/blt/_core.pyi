@@ -40,6 +40,18 @@ class ByteCodec(Tokenizer):
     @staticmethod
     def decode(ids: npt.NDArray[Any]) -> bytes: ...
 
+class BpeDelimitedCodec(Tokenizer):
+    """BLT byte ids with the BPE delimiter 3 before each token of a native BPE encoder."""
+
+    def __init__(
+        self, bpe: Any, bos: bool = True, eos: bool = True, meta: Optional[str] = None, strip_bom: bool = False
+    ) -> None: ...
+    def encode(self, data: Any, dtype: str = "uint16") -> npt.NDArray[Any]: ...
+    def encode_batch(
+        self, items: Sequence[Any], dtype: str = "uint16", threads: int = 0
+    ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.int64]]: ...
+    def safe_split(self, window: Any, target: int) -> int: ...
+
 # --- pipeline -------------------------------------------------------------------------------------
 def tokenize_stream(
     tokenizer: Any,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +29,16 @@ class ByteTokenizer:
     [1, 76, 109, 2]
     >>> tok.decode(tok.encode("héllo"))
     b'h\\xc3\\xa9llo'
+
+    With ``bpe=`` a BPE tokenizer (``BPETokenizer``, or a native encoder from its
+    ``native(allowed_special=...)``) splits the text first and the BPE delimiter id 3 is put
+    before the bytes of each of its tokens, as BLT's ``bpe_delim`` does (BOS, meta and EOS get
+    none); ``Patcher.bpe()`` then gives BOS, the first delimiter, then one patch per token
+    (its bytes and the next delimiter; the last token's bytes and EOS).
+
+    >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
+    >>> blt.ByteTokenizer(bpe=enc).encode("Hi there").tolist()
+    [1, 3, 76, 109, 3, 36, 120, 108, 105, 118, 105, 2]
     """
 
     BOE = 0
@@ -45,8 +55,11 @@ class ByteTokenizer:
         meta: Optional[str] = None,
         strip_bom: bool = False,
         dtype: str = "uint16",
+        bpe: Any = None,
     ) -> None:
         self._defaults = self._check(bos, eos, meta, strip_bom, dtype)
+        self._bpe = bpe
+        self._bpe_native = _bpe_encoder(bpe)
 
     @staticmethod
     def _check(bos: bool, eos: bool, meta: Optional[str], strip_bom: bool, dtype: str) -> tuple:
@@ -66,7 +79,19 @@ class ByteTokenizer:
             d[3] if strip_bom is _UNSET else strip_bom,
             d[4] if dtype is _UNSET else dtype,
         )
+        if self._bpe_native is not None:
+            return _core.BpeDelimitedCodec(self._bpe_native, opts[0], opts[1], opts[2], opts[3]), opts[4]
         return _core.ByteCodec(opts[0], opts[1], opts[2], opts[3]), opts[4]
+
+    @property
+    def bpe(self) -> Any:
+        """The BPE tokenizer whose tokens are delimited (``bpe=``), or None.
+
+        >>> import blt
+        >>> blt.ByteTokenizer().bpe is None
+        True
+        """
+        return self._bpe
 
     def native(self, **overrides) -> "_core.ByteCodec":
         """The native tokenizer (a ``blt._core.Tokenizer``) with these defaults and overrides.
@@ -179,7 +204,23 @@ class ByteTokenizer:
 
     def __repr__(self) -> str:
         bos, eos, meta, strip_bom, dt = self._defaults
+        extra = "" if self._bpe is None else f", bpe={self._bpe!r}"
         return (
-            f"ByteTokenizer(bos={bos}, eos={eos}, meta={meta!r}, strip_bom={strip_bom}, dtype={dt!r})"
+            f"ByteTokenizer(bos={bos}, eos={eos}, meta={meta!r}, strip_bom={strip_bom}, dtype={dt!r}{extra})"
         )
+
+
+def _bpe_encoder(bpe: Any) -> Optional["_core.BpeEncoder"]:
+    """The native BPE encoder behind ``bpe=`` (a BPETokenizer's default policy, or as given)."""
+    if bpe is None:
+        return None
+    if isinstance(bpe, _core.BpeEncoder):
+        return bpe
+    get = getattr(bpe, "native", None)
+    native = get() if callable(get) else None
+    if not isinstance(native, _core.BpeEncoder):
+        raise TypeError(
+            f"bpe must be a blt.BPETokenizer or its native() encoder, got {type(bpe).__name__}"
+        )
+    return native
 

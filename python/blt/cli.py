@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk size, fixed (4MB) or a range (64KiB:1MiB, the default; chunks that fit in L2 cache are fastest); the planner "
                         "uses input size / (4 x threads) clamped to the range")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_patch_arguments(p)
     return p
 
 
@@ -113,6 +114,8 @@ def _one_line(e: BaseException) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.patch is not None:
+        return _main_patch(args)
     fmt = args.format or format_for(args.output)
 
     bar = None
@@ -157,6 +160,71 @@ def main(argv: Optional[List[str]] = None) -> int:
             sys.stdout.flush()
         except OSError:
             pass
+    return 0
+
+
+# --- patching (--patch patch.yml): BLT ids and patch lengths in an .npz ------------------------
+
+
+def _add_patch_arguments(p: argparse.ArgumentParser) -> None:
+    from .patch_pipeline import schema_help
+
+    g = p.add_argument_group(
+        "patching",
+        "--patch FILE.yml also patches the ids and writes an .npz (arrays ids and patch_lengths,\n"
+        "equal to Patcher.patch of ByteTokenizer.encode of the whole input) to --output, which\n"
+        "must be a path. YAML keys ([rules] they apply to; see docs/patch.md):\n"
+        + schema_help().replace("%", "%%")
+        + "\nexample:  rule: entropy\n          model: model.bin\n          threshold: 1.3\n"
+        "An unknown key or a bad value exits with status 2, naming the key.",
+    )
+    g.add_argument("--patch", default=None, metavar="FILE.yml",
+                   help="patch configuration (YAML); output becomes an .npz")
+
+
+def _main_patch(args: argparse.Namespace) -> int:
+    """--patch: configuration errors exit 2, runtime errors 1, Ctrl-C 130; one line each."""
+    from .patch_pipeline import PatchConfigError, load_patch_config, tokenize_and_patch
+
+    def usage(msg: str) -> int:
+        sys.stderr.write(f"{PROG}: error: {msg}\n")
+        return 2
+
+    if args.format is not None:
+        return usage("--format does not apply with --patch (the output is an .npz file)")
+    if args.output == "-":
+        return usage("--patch writes an .npz file: --output must be a path, not -")
+    bar = None
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1000,
+                           desc=PROG, leave=False)
+            bar.update(done - bar.n)
+
+    try:
+        try:
+            config = load_patch_config(args.patch)
+            tokenize_and_patch(
+                args.input, args.output, patch=config, type=args.type, bos=args.bos, eos=args.eos,
+                strip_bom=args.strip_bom, dtype=args.dtype, threads=args.threads, memcap=args.memcap,
+                chunk_size=args.chunksize, progress=progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    except PatchConfigError as e:
+        return usage(_one_line(e))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
+        sys.stderr.write(f"{PROG}: error: {_one_line(e)}\n")
+        return 1
     return 0
 
 

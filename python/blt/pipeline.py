@@ -192,7 +192,8 @@ def tokenize_file(
     memcap: Union[str, int, None] = None,
     chunk_size: Union[str, int, Tuple[int, int], None] = None,
     progress: Optional[Callable[[int, int], None]] = None,
-) -> Union[TokenizeStats, np.ndarray]:
+    patch: Any = None,
+) -> Union[TokenizeStats, np.ndarray, Any]:
     """Tokenize ``src`` into ``dst`` in parallel and in bounded memory; output equals ``encode``.
 
     ``src``: a path, ``"-"`` (stdin), a readable file descriptor or file object, or a bytes-like
@@ -212,6 +213,11 @@ def tokenize_file(
 
     Returns :class:`TokenizeStats`, or the ids array when ``dst`` is None.
 
+    ``patch`` (a :class:`~blt.Patcher`, a mapping of the YAML schema of ``docs/patch.md``, or
+    a YAML file path) also patches the ids: ``dst`` is then an ``.npz`` path (arrays ``ids``
+    and ``patch_lengths``) or None for an ``(ids, patch_lengths)`` pair; see
+    :func:`blt.patch_pipeline.tokenize_and_patch`.
+
     >>> import blt, numpy as np
     >>> blt.tokenize_file(b"Hi", None).tolist()
     [1, 76, 109, 2]
@@ -221,6 +227,9 @@ def tokenize_file(
     >>> np.load(os.path.join(d, "hi.npy"), mmap_mode="r").tolist(), st.ids_out
     ([1, 260, 76, 109, 2], 5)
     """
+    if patch is not None:
+        return _tokenize_and_patch(src, dst, patch, tokenizer, type, bos, eos, strip_bom, dtype, format,
+                                   threads, memcap, chunk_size, progress)
     if type is not _UNSET and type is not None and type not in CONTENT_TYPES:
         raise ValueError(f"unknown type {type!r}; expected one of {CONTENT_TYPES}")
     meta = _UNSET if type is _UNSET else type
@@ -311,6 +320,18 @@ def tokenize_file(
         chunks=res["chunks"], threads=res["threads"], chunk_size=res["chunk_size"],
         format=fmt, dtype=dt,
     )
+
+
+def _tokenize_and_patch(src, dst, patch, tokenizer, type, bos, eos, strip_bom, dtype, format,
+                        threads, memcap, chunk_size, progress):
+    """tokenize_file(..., patch=...): the patching run lives in blt.patch_pipeline."""
+    from .patch_pipeline import tokenize_and_patch
+
+    if format not in (None, "npz"):
+        raise ValueError(f"format {format!r} does not apply with patch=: the output is an .npz file")
+    options = {k: v for k, v in dict(type=type, bos=bos, eos=eos, strip_bom=strip_bom).items() if v is not _UNSET}
+    return tokenize_and_patch(src, dst, patch=patch, tokenizer=tokenizer, dtype=dtype, chunk_size=chunk_size,
+                              threads=threads, memcap=memcap, progress=progress, **options)
 
 
 def _sync_position(f: Any, fd: int) -> None:

@@ -1,0 +1,414 @@
+"""Tokenize a file and patch it in one run: BLT byte ids plus patch lengths in an ``.npz``.
+
+The bytes go through the native file pipeline (parallel, chunked at safe cuts, output equal to a
+one-shot ``encode``) into an unnamed spool file beside the target; the ids are then read back in
+blocks, in order, and fed to one :class:`~blt.patch.PatchStream`, which carries the patcher state
+(open patch, last ids and entropies, the entropy model's context) across every block seam. So
+the lengths equal ``Patcher.patch`` of the whole document for any chunk size and thread count.
+
+Memory stays bounded: the pipeline's memcap, plus one block of ids and its lengths. Disk holds
+the spools (ids, then lengths) next to the output while the ``.npz`` is assembled, because an
+``.npy`` header needs the total length; the ``.npz`` is written under a temporary name and
+renamed on success, so an error or Ctrl-C leaves no output file. Top-k entropy patching
+(``threshold: null``) needs the whole sequence at once and is not offered here.
+
+The patch configuration (YAML file, mapping, or :class:`~blt.Patcher`) is described in
+``docs/patch.md`` and by ``blt-tokenize --help``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from .byte_tokenizer import _UNSET, ByteTokenizer
+from .patch import DEFAULT_RESET, DEFAULT_THRESHOLD, EntropyModel, Patcher
+
+RULES = ("static", "byte", "space", "bpe", "entropy")
+
+# key -> (rules it applies to (None: all), description for --help and errors)
+SCHEMA: Dict[str, Tuple[Optional[Tuple[str, ...]], str]] = {
+    "rule": (None, "static | byte | space | bpe | entropy (required)"),
+    "patch_size": (("static",), "integer >= 1: ids per patch after the BOS patch (required for static)"),
+    "threshold": (("entropy",), f"number: entropy (nats) above which a patch starts (default {DEFAULT_THRESHOLD:.6g})"),
+    "threshold_add": (("entropy",), "number: also require H[p-1] - H[p-2] > threshold_add"),
+    "monotonicity": (("entropy",), "bool: compare entropy differences with threshold instead (default false)"),
+    "model": (("entropy",), "path of an EntropyModel file (EntropyModel.save), relative to the YAML file (required for entropy)"),
+    "reset_context_at": (("entropy",), "list of single characters/bytes or BLT ids after which the model forgets its context (default ['\\n', 2])"),
+    "max_patch_length": (None, "integer >= 1: split longer patches (default: no limit)"),
+    "include_next_token": (None, "bool: lengths sum to len(ids) + 1, as in the reference (default false)"),
+    "force_boundaries": (None, "bool: BOS is its own patch and EOS ends one inside a sequence (default true)"),
+    "bpe": (None, "encoding name (r50k_base, p50k_base, cl100k_base, o200k_base): put the BPE delimiter 3 before each of its tokens (required for bpe)"),
+    "vocab_dir": (None, "folder holding the encoding's .tiktoken file, relative to the YAML file (with bpe)"),
+    "allowed_special": (None, "'all' or a list of special tokens the bpe encoding turns into tokens (with bpe; default none)"),
+}
+
+
+def schema_help() -> str:
+    """The YAML keys, one per line, for ``--help``.
+
+    >>> "patch_size" in schema_help()
+    True
+    """
+    lines = []
+    for key, (rules, text) in SCHEMA.items():
+        where = "" if rules is None else f" [{', '.join(rules)}]"
+        lines.append(f"  {key}{where}: {text}")
+    return "\n".join(lines)
+
+
+class PatchConfigError(ValueError):
+    """A patch configuration that cannot be used; ``key`` names the offending key (or None)."""
+
+    def __init__(self, message: str, key: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class PatchConfig:
+    """A validated patch configuration: the patcher, and the BPE encoder for delimiters."""
+
+    patcher: Patcher
+    bpe: Any = None  # native BPE encoder (BLT ids get delimiter 3 before its tokens) or None
+    source: str = "<config>"
+
+
+@dataclass(frozen=True)
+class PatchStats:
+    """What one :func:`tokenize_and_patch` run did."""
+
+    ids_out: int  #: ids written (BOS/EOS included)
+    patches: int  #: patch lengths written
+    seconds: float  #: wall time of the whole run
+    tokenize: Any  #: TokenizeStats of the tokenizing pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def load_patch_config(path: Union[str, os.PathLike]) -> PatchConfig:
+    """Read a YAML patch configuration; relative paths in it are relative to its folder.
+
+    Raises ``PatchConfigError`` (a ValueError naming the key) for bad content and OSError if
+    the file (or the entropy model it names) cannot be read.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "patch.yml")
+    >>> _ = open(p, "w").write("rule: static\\npatch_size: 4\\n")
+    >>> load_patch_config(p).patcher
+    Patcher.static(patch_size=4)
+    """
+    import yaml
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as e:
+        raise e.__class__(e.errno, f"cannot read patch config: {e.strerror}", path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise PatchConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    return patch_config(data, base_dir=os.path.dirname(os.path.abspath(path)), source=path)
+
+
+def patch_config(data: Any, *, base_dir: Optional[str] = None, source: str = "<config>") -> PatchConfig:
+    """Validate a configuration mapping (the YAML schema) and build its patcher.
+
+    >>> patch_config({"rule": "space", "max_patch_length": 8}).patcher
+    Patcher.space(max_patch_length=8)
+    >>> patch_config({"rule": "static"})
+    Traceback (most recent call last):
+    ...
+    blt.patch_pipeline.PatchConfigError: <config>: patch_size: required for rule static
+    """
+
+    def fail(key: Optional[str], msg: str) -> PatchConfigError:
+        return PatchConfigError(f"{source}: {key}: {msg}" if key else f"{source}: {msg}", key)
+
+    if not isinstance(data, Mapping):
+        got = "an empty document" if data is None else f"a {type(data).__name__}"
+        raise fail(None, f"expected a mapping of keys (rule: ..., ...), got {got}")
+    for key in data:
+        if key not in SCHEMA:
+            raise fail(str(key), f"unknown key (known: {', '.join(SCHEMA)})")
+    if "rule" not in data:
+        raise fail("rule", f"required (one of {', '.join(RULES)})")
+    rule = data["rule"]
+    if rule not in RULES:
+        raise fail("rule", f"unknown rule {rule!r} (expected one of {', '.join(RULES)})")
+    for key in data:
+        rules = SCHEMA[key][0]
+        if rules is not None and rule not in rules:
+            raise fail(key, f"applies to rule {', '.join(rules)} only, not {rule}")
+
+    def boolean(key: str, default: bool) -> bool:
+        v = data.get(key, default)
+        if not isinstance(v, bool):
+            raise fail(key, f"must be true or false, got {v!r}")
+        return v
+
+    def positive_int(key: str) -> Optional[int]:
+        v = data.get(key)
+        if v is None:
+            return None
+        if not _is_int(v) or v < 1:
+            raise fail(key, f"must be an integer >= 1, got {v!r}")
+        return v
+
+    def number(key: str, default: Optional[float]) -> Optional[float]:
+        if key not in data:
+            return default
+        v = data[key]
+        if not _is_number(v) or v != v:
+            hint = " (top-k entropy patching needs the whole sequence and cannot be streamed)" if v is None and key == "threshold" else ""
+            raise fail(key, f"must be a number, got {v!r}{hint}")
+        return float(v)
+
+    def path(key: str) -> str:
+        v = data[key]
+        if not isinstance(v, str) or not v:
+            raise fail(key, f"must be a path, got {v!r}")
+        p = os.path.expanduser(v)
+        return p if os.path.isabs(p) or base_dir is None else os.path.join(base_dir, p)
+
+    options: Dict[str, Any] = dict(
+        max_patch_length=positive_int("max_patch_length"),
+        include_next_token=boolean("include_next_token", False),
+        force_boundaries=boolean("force_boundaries", True),
+    )
+    if rule == "static":
+        if "patch_size" not in data:
+            raise fail("patch_size", "required for rule static")
+        patcher = Patcher.static(positive_int("patch_size"), **options)
+    elif rule == "entropy":
+        if "model" not in data:
+            raise fail("model", "required for rule entropy (a file written by EntropyModel.save)")
+        model_path = path("model")
+        if not os.path.isfile(model_path):
+            raise FileNotFoundError(2, f"{source}: model: entropy model file not found: {model_path}", model_path)
+        try:
+            model = EntropyModel.load(model_path)
+        except ValueError as e:
+            raise fail("model", f"{model_path}: {str(e).splitlines()[0]}") from None
+        reset = data.get("reset_context_at", list(DEFAULT_RESET))
+        if not isinstance(reset, list):
+            raise fail("reset_context_at", f"must be a list, got {reset!r}")
+        try:
+            patcher = Patcher.entropy(
+                model,
+                threshold=number("threshold", DEFAULT_THRESHOLD),
+                threshold_add=number("threshold_add", None),
+                monotonicity=boolean("monotonicity", False),
+                reset_context_at=reset,
+                **options,
+            )
+        except (TypeError, ValueError) as e:
+            raise fail("reset_context_at", str(e).splitlines()[0]) from None
+    else:
+        patcher = Patcher(rule, **options)
+
+    bpe = None
+    if "bpe" in data:
+        bpe = _bpe_encoder(data, fail, path, source)
+    else:
+        for key in ("vocab_dir", "allowed_special"):
+            if key in data:
+                raise fail(key, "applies with key bpe only")
+        if rule == "bpe":
+            raise fail("bpe", "required for rule bpe (an encoding name such as cl100k_base whose tokens are delimited)")
+    return PatchConfig(patcher=patcher, bpe=bpe, source=source)
+
+
+def _bpe_encoder(data: Mapping, fail: Callable, path: Callable, source: str) -> Any:
+    from . import registry
+    from .bpe import get_encoding
+
+    name = data["bpe"]
+    if not isinstance(name, str) or name not in registry.ENCODINGS:
+        raise fail("bpe", f"unknown encoding {name!r} (known: {', '.join(registry.list_encoding_names())})")
+    vocab_dir = path("vocab_dir") if "vocab_dir" in data else None
+    if vocab_dir is not None and not os.path.isdir(vocab_dir):
+        raise FileNotFoundError(2, f"{source}: vocab_dir: folder not found: {vocab_dir}", vocab_dir)
+    try:
+        enc = get_encoding(name, vocab_dir=vocab_dir)
+    except FileNotFoundError:
+        raise FileNotFoundError(2, f"{source}: bpe: rank file for {name!r} not found in "
+                                f"{vocab_dir or 'BLT_VOCAB_DIR or the tiktoken cache'} (set vocab_dir)",
+                                vocab_dir or name) from None
+    allowed = data.get("allowed_special", [])
+    if not (allowed == "all" or (isinstance(allowed, list) and all(isinstance(a, str) for a in allowed))):
+        raise fail("allowed_special", f"must be 'all' or a list of special tokens, got {allowed!r}")
+    unknown = [] if allowed == "all" else sorted(set(allowed) - enc.special_tokens_set)
+    if unknown:
+        raise fail("allowed_special", f"{unknown[0]!r} is not a special token of {name}")
+    return enc.native(allowed_special=allowed if allowed == "all" else frozenset(allowed))
+
+
+def as_patch_config(patch: Any) -> PatchConfig:
+    """A PatchConfig from a Patcher, a mapping (the YAML schema) or a YAML file path.
+
+    >>> as_patch_config(Patcher.byte()).patcher
+    Patcher.byte()
+    """
+    if isinstance(patch, PatchConfig):
+        return patch
+    if isinstance(patch, Patcher):
+        return PatchConfig(patcher=patch)
+    if isinstance(patch, Mapping):
+        return patch_config(patch)
+    if isinstance(patch, (str, os.PathLike)):
+        return load_patch_config(patch)
+    raise TypeError(f"patch must be a blt.Patcher, a mapping or a YAML file path, got {type(patch).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _npy_header(f, dtype: np.dtype, n: int) -> None:
+    np.lib.format.write_array_header_1_0(
+        f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+    )
+
+
+def _read_exact(f, buf: np.ndarray) -> None:
+    view = memoryview(buf).cast("B")
+    got = 0
+    while got < len(view):
+        k = f.readinto(view[got:])
+        if not k:
+            raise RuntimeError("id spool file ended early")
+        got += k
+
+
+def tokenize_and_patch(
+    src: Any,
+    dst: Any = None,
+    *,
+    patch: Any,
+    tokenizer: Optional[ByteTokenizer] = None,
+    dtype: Any = _UNSET,
+    chunk_size: Any = None,
+    block_ids: Optional[int] = None,
+    **options: Any,
+) -> Union[PatchStats, Tuple[np.ndarray, np.ndarray]]:
+    """Tokenize ``src`` to BLT ids with the file pipeline and patch them with ``patch``.
+
+    ``dst``: an ``.npz`` path (arrays ``ids`` and ``patch_lengths``; written atomically) or
+    None to get ``(ids, patch_lengths)`` back. ``tokenizer`` (a ByteTokenizer) must not be
+    given together with a configuration's ``bpe`` key; other ``options`` (``type``, ``bos``,
+    ``eos``, ``strip_bom``, ``threads``, ``memcap``, ``progress``) are those of
+    ``tokenize_file``. Ids are fed to the patcher in blocks of ``block_ids`` (default: the
+    largest chunk size in ids).
+
+    >>> import blt
+    >>> ids, lengths = tokenize_and_patch(b"hi there", None, patch={"rule": "space"})
+    >>> lengths.tolist() == blt.Patcher.space().patch(b"hi there").tolist()
+    True
+    """
+    from .pipeline import _open_temp_beside, _set_default_mode, parse_chunk_size, tokenize_file
+
+    t0 = time.monotonic()
+    config = as_patch_config(patch)
+    if tokenizer is None:
+        tokenizer = ByteTokenizer(bpe=config.bpe)
+    elif not isinstance(tokenizer, ByteTokenizer):
+        raise TypeError(f"patching needs BLT byte ids: tokenizer must be a ByteTokenizer, got {type(tokenizer).__name__}")
+    elif config.bpe is not None:
+        raise ValueError("give the BPE delimiters either by the configuration's bpe key or by tokenizer=ByteTokenizer(bpe=...), not both")
+    dt = np.dtype(tokenizer._defaults[4] if dtype is _UNSET else dtype)
+    lo, hi = parse_chunk_size(chunk_size)
+    block = int(block_ids or max(1, hi))
+    if block < 1:
+        raise ValueError(f"block_ids must be >= 1, got {block_ids}")
+
+    target = None if dst is None else os.fspath(dst)
+    if target is not None and target == "-":
+        raise ValueError("patched output is an .npz file: the destination must be a path, not '-'")
+    spool_dir = None if target is None else os.path.dirname(os.path.abspath(target))
+    if target is not None and os.path.isdir(target):
+        raise IsADirectoryError(21, "cannot write output: it is a directory", target)
+    if spool_dir is not None and not os.path.isdir(spool_dir):
+        raise FileNotFoundError(2, f"cannot write output: directory {spool_dir!r} does not exist", target)
+
+    stream = config.patcher.stream()
+    tmp_path: Optional[str] = None
+    # Unnamed files: the system removes them whatever happens.
+    with tempfile.TemporaryFile(dir=spool_dir, buffering=0) as ids_spool, \
+            tempfile.TemporaryFile(dir=spool_dir, buffering=0) as len_spool:
+        tstats = tokenize_file(src, ids_spool, tokenizer=tokenizer, dtype=dt.name, format="bin",
+                               chunk_size=(lo, hi), **options)
+        n = tstats.ids_out
+        ids_spool.seek(0)
+        n_lengths = 0
+
+        def feed_blocks(write_ids: Callable[[np.ndarray], None]) -> None:
+            nonlocal n_lengths
+            buf = np.empty(min(block, max(n, 1)), dtype=dt)
+            done = 0
+            while done < n:
+                k = min(block, n - done)
+                part = buf[:k]
+                _read_exact(ids_spool, part)
+                write_ids(part)
+                lengths = stream.feed(part if dt == np.uint16 else part.astype(np.uint16))
+                len_spool.write(memoryview(lengths).cast("B"))
+                n_lengths += len(lengths)
+                done += k
+            lengths = stream.finish()
+            len_spool.write(memoryview(lengths).cast("B"))
+            n_lengths += len(lengths)
+            len_spool.seek(0)
+
+        if target is None:
+            parts = []
+            feed_blocks(lambda a: parts.append(a.copy()))
+            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
+            lengths = np.empty(n_lengths, dtype=np.int32)
+            _read_exact(len_spool, lengths)
+            return ids, lengths
+
+        try:
+            tmp_path, fd = _open_temp_beside(target)
+            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                with zf.open("ids.npy", "w", force_zip64=True) as w:
+                    _npy_header(w, dt, n)
+                    feed_blocks(lambda a: w.write(memoryview(a).cast("B")))
+                with zf.open("patch_lengths.npy", "w", force_zip64=True) as w:
+                    _npy_header(w, np.dtype(np.int32), n_lengths)
+                    while True:
+                        chunk = len_spool.read(1 << 20)
+                        if not chunk:
+                            break
+                        w.write(chunk)
+            _set_default_mode(tmp_path)
+            os.replace(tmp_path, target)
+            tmp_path = None
+        finally:
+            if tmp_path is not None:
+                try:
+                    os.unlink(tmp_path)
+                except OSError:
+                    pass
+    return PatchStats(ids_out=n, patches=n_lengths, seconds=time.monotonic() - t0, tokenize=tstats)

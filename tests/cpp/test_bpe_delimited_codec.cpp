@@ -1,0 +1,105 @@
+// GoogleTest for BpeDelimitedCodec: delimiter before each BPE token's bytes, BOS/EOS without one,
+// and the file pipeline giving the one-shot ids at every chunk size.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "blt_core/bpe/bpe_model.hpp"
+#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/vocab_io.hpp"
+#include "blt_core/codec/bpe_delimited_codec.hpp"
+#include "blt_core/io/byte_sink.hpp"
+#include "blt_core/io/byte_source.hpp"
+#include "blt_core/pipeline/file_pipeline.hpp"
+
+using namespace blt;
+using namespace blt::bpe;
+
+namespace {
+
+const char* kR50kPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+ByteSpan span_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+std::shared_ptr<const BpeModel> load_r50k() {
+  const char* d = std::getenv("BLT_SHARED_DIR");
+  std::string data = read_file(std::string(d ? d : "../shared") + "/vocab/r50k_base.tiktoken");
+  if (data.empty()) return nullptr;
+  BpeSpec spec;
+  spec.name = "r50k_base";
+  spec.pattern = kR50kPattern;
+  spec.vocab = parse_tiktoken(span_of(data), "r50k_base.tiktoken");
+  spec.specials = {{"<|endoftext|>", 50256, false}};
+  return std::make_shared<const BpeModel>(std::move(spec));
+}
+
+// The transcription: BOS, then per BPE token 3 followed by its bytes + 4, then EOS.
+std::vector<uint32_t> expected(const BpeTokenizer& bpe, const std::string& text) {
+  std::vector<uint32_t> tokens, out{ByteCodec::kBos};
+  bpe.encode_body(span_of(text), tokens);
+  for (uint32_t t : tokens) {
+    out.push_back(3);
+    for (uint8_t b : bpe.model().token_bytes(t)) out.push_back(b + 4u);
+  }
+  out.push_back(ByteCodec::kEos);
+  return out;
+}
+
+std::vector<uint32_t> as_u32(const IdBuffer& b) {
+  const uint16_t* p = static_cast<const uint16_t*>(b.data());
+  return std::vector<uint32_t>(p, p + b.size());
+}
+
+}  // namespace
+
+TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BpeTokenizer bpe(model, {});
+  BpeDelimitedCodec codec({}, bpe);
+  // "hello world" is two GPT-2 tokens: "hello" and " world".
+  std::vector<uint32_t> want{1, 3};
+  for (char c : std::string("hello")) want.push_back(static_cast<uint8_t>(c) + 4u);
+  want.push_back(3);
+  for (char c : std::string(" world")) want.push_back(static_cast<uint8_t>(c) + 4u);
+  want.push_back(2);
+  EXPECT_EQ(as_u32(codec.encode(span_of("hello world"), DType::u16)), want);
+  EXPECT_EQ(as_u32(codec.encode(span_of(""), DType::u16)), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(codec.n_vocab(), ByteCodec::kVocab);
+  BpeDelimitedCodec strict({}, BpeTokenizer(model, {SpecialUse::disallowed}));
+  EXPECT_THROW(strict.encode(span_of("a<|endoftext|>"), DType::u16), std::invalid_argument);
+}
+
+TEST(BpeDelimitedCodec, PipelineEqualsOneShotAtEveryChunkSize) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BpeDelimitedCodec codec({}, BpeTokenizer(model, {SpecialUse::allowed}));
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "Some words,  here<|endoftext|>and 123 m\xc3\xa9re\n\n\t ";
+  auto whole = expected(BpeTokenizer(model, {SpecialUse::allowed}), text);
+  EXPECT_EQ(as_u32(codec.encode(span_of(text), DType::u16)), whole);
+  for (size_t chunk : {1u, 5u, 64u, 4096u}) {
+    PipelineOptions o;
+    o.dtype = DType::u32;
+    o.min_chunk = o.max_chunk = chunk;
+    o.threads = 2;
+    MemorySource src(span_of(text));
+    VectorSink sink;
+    tokenize_stream(codec, src, sink, o);
+    std::vector<uint32_t> got(sink.bytes.size() / 4);
+    std::memcpy(got.data(), sink.bytes.data(), sink.bytes.size());
+    EXPECT_EQ(got, whole) << "chunk " << chunk;
+  }
+}
