@@ -230,7 +230,7 @@ def tokenize_file(
     >>> blt.tokenize_file(b"hello world<|endoftext|>", None, chunk_size=4,
     ...                   tokenizer=enc.native(allowed_special="all")).tolist()
     [15339, 1917, 100257]
-    >>> blt.tokenize_file(b"hello\n" * 1000 + b"<|endoftext|>", None, tokenizer=enc, chunk_size=64)
+    >>> blt.tokenize_file(b"hello\\n" * 1000 + b"<|endoftext|>", None, tokenizer=enc, chunk_size=64)
     Traceback (most recent call last):
     ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>' at byte 6000...
     """
