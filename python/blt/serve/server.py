@@ -45,7 +45,7 @@ class ServerState:
     def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> None:
         self.config = config
         if registry is None:
-            registry = TokenizerRegistry(default=config.default_tokenizer)
+            registry = TokenizerRegistry(default=config.default_tokenizer, vocab_dir=config.vocab_dir)
             for t in config.tokenizers:
                 registry.load(t.name, t.version, t.spec, activate=t.activate)
         self.registry = registry
