@@ -369,3 +369,14 @@ def test_cli_missing_rank_file_is_a_runtime_error(tmp_path):
     assert r.returncode == 1, err
     assert len(err.strip().splitlines()) == 1 and "cl100k_base" in err and "--vocab-dir" in err
     assert sorted(os.listdir(tmp_path)) == ["in.txt"]
+
+
+def test_cli_p50k_base(tmp_path, vocab_dir):
+    """p50k_base (r50k's pattern, more ranks) through the CLI with tiny chunks."""
+    text = "    def f(x):\n        return x  # spaces\n\n" * 40 + "tabs\t\t\tend"
+    src = tmp_path / "in.py"
+    src.write_text(text)
+    out = tmp_path / "o.npy"
+    r = run_cli("-i", src, "-o", out, "--vocab", "p50k_base", "--vocab-dir", vocab_dir, "--chunksize", "7")
+    assert r.returncode == 0, r.stderr.decode()
+    assert np.load(out).tolist() == tiktoken_ref(vocab_dir, "p50k_base").encode(text)
