@@ -521,3 +521,51 @@ def test_async_batch_tokenizer_with_bpe_many_concurrent_requests(vocab_dir, corp
     for t, g in zip(texts, got):
         assert g.tolist() == enc.encode(t).tolist()
     assert back == [t.encode() for t in texts[:50]]
+
+
+def test_blt_serve_process_serves_cl100k_from_the_vocab_dir(vocab_dir, tmp_path):
+    """The blt-serve process with --tokenizers cl100k_base@1=encoding:cl100k_base and BLT_VOCAB_DIR;
+    a missing vocabulary is a one-line startup error (exit 2)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from bpe_helpers import tiktoken_ref
+
+    cmd = [sys.executable, "-m", "blt.serve.server", "--port", "0", "--access-log", "false",
+           "--tokenizers", "cl100k_base@1=encoding:cl100k_base"]
+    env = {**os.environ, "BLT_VOCAB_DIR": str(vocab_dir)}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = None
+        for line in proc.stderr:
+            m = re.search(r"listening on http://[\d.]+:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        assert port, "server did not start"
+        text = "Serving cl100k_base over HTTP: ünïcödé 🙂\n  indented\tcode(x) 12345\n"
+
+        async def main():
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as s:
+                r = await s.post("/v1/tokenize", json={"text": text, "tokenizer": "cl100k_base@1"})
+                return await r.json()
+
+        body = run(main())
+        assert body["tokenizer"] == "cl100k_base@1"
+        assert body["ids"] == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0
+
+    env = {k: v for k, v in os.environ.items() if k != "BLT_VOCAB_DIR"}
+    env["TIKTOKEN_CACHE_DIR"] = ""
+    r = subprocess.run([*cmd, "--vocab-dir", str(tmp_path / "none")], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert "cl100k_base@1" in lines[0] and "encoding:cl100k_base" in lines[0] and "not found" in lines[0]

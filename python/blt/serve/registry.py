@@ -19,6 +19,20 @@ class UnknownTokenizer(LookupError):
     """No tokenizer is registered under the requested name or ``name@version``."""
 
 
+class TokenizerLoadError(ValueError):
+    """A configured tokenizer could not be built (bad spec, missing vocabulary file)."""
+
+    @classmethod
+    def wrap(cls, ref: str, spec: str, e: BaseException) -> "TokenizerLoadError":
+        """One-line error naming ``name@version``, its spec and the cause.
+
+        >>> from blt.serve.registry import TokenizerLoadError
+        >>> str(TokenizerLoadError.wrap("x@1", "encoding:x", ValueError("unknown\\nencoding")))
+        "cannot load tokenizer x@1 from spec 'encoding:x': unknown encoding"
+        """
+        return cls(f"cannot load tokenizer {ref} from spec {spec!r}: {' '.join(str(e).split())}")
+
+
 @dataclass(frozen=True)
 class TokenizerEntry:
     """One registered tokenizer version: the Python object and its native core."""
