@@ -300,3 +300,23 @@ def test_any_seam_gives_one_shot_patches(data, chunk, rule, threads, model_path,
                                        model=model, enc=cl100k if rule == "bpe" else None)
     assert ids.tolist() == want_ids.tolist()
     assert lengths.tolist() == want_lengths.tolist()
+
+
+def test_patch_refuses_a_bpe_vocabulary_flag(tmp_path):
+    """BPE ids are not BLT byte ids: --patch with --vocab is a usage error, and nothing is written."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.txt"
+    src.write_text("hello world\n")
+    cfg = tmp_path / "p.yml"
+    cfg.write_text("rule: space\n")
+    out = tmp_path / "out.npz"
+    r = subprocess.run(
+        [sys.executable, "-m", "blt.cli", "--input", str(src), "--output", str(out), "--patch", str(cfg),
+         "--vocab", "cl100k_base"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "bpe:" in r.stderr
+    assert not out.exists()

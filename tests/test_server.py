@@ -395,3 +395,177 @@ def test_stream_of_50_mb_is_answered_while_uploading(corpus_dir):
     assert len(parts) >= 40  # streamed segment by segment (1 MiB segments)
     streamed, whole = np.concatenate(parts), BT.encode(body)
     assert streamed.shape == whole.shape and np.array_equal(streamed, whole)
+
+
+# ------------------------------------------------------------------- BPE encodings (issue 6)
+
+
+def _bpe_texts(corpus_dir) -> list[str]:
+    """Corpus slices of many sizes plus text that stresses the split pattern (no specials)."""
+    rng = random.Random(6)
+    texts = ["", "a", "hello world", " \n\n  \t x", "ünïcödé 漢字 🙂👍🏽", "1234567890 3.14", "it's they'll\r\n"]
+    for name in ("en_prose.txt", "code_python.txt", "code_c.txt", "multilingual.txt"):
+        raw = (corpus_dir / name).read_text(encoding="utf-8")
+        for _ in range(12):
+            start = rng.randrange(len(raw) - 5000)
+            texts.append(raw[start:start + rng.choice([1, 17, 300, 4000])])
+    return texts
+
+
+def _bpe_config(vocab_dir, *names):
+    from blt.serve.config import load_config
+
+    spec = ";".join(f"{n}@1=encoding:{n}" for n in names)
+    cfg = load_config(["--tokenizers", spec, "--vocab-dir", str(vocab_dir)], environ={})
+    assert cfg.vocab_dir == str(vocab_dir)
+    return cfg
+
+
+def test_bpe_encodings_over_http_equal_tiktoken(vocab_dir, corpus_dir):
+    """cl100k_base@1 and o200k_base@1 configured like blt-serve (--tokenizers, --vocab-dir):
+    /v1/tokenize gives tiktoken's ids, /v1/detokenize round-trips, specials are a 400."""
+    from bpe_helpers import tiktoken_ref
+
+    cfg = _bpe_config(vocab_dir, "cl100k_base", "o200k_base")
+    texts = _bpe_texts(corpus_dir)
+    refs = {n: tiktoken_ref(vocab_dir, n) for n in ("cl100k_base", "o200k_base")}
+
+    async def main():
+        async with server(tokenizers=cfg.tokenizers, vocab_dir=cfg.vocab_dir) as s:
+            listed = {t["key"]: t for t in (await (await s.get("/v1/tokenizers")).json())["tokenizers"]}
+            assert listed["cl100k_base@1"]["n_vocab"] == refs["cl100k_base"].n_vocab
+            assert listed["o200k_base@1"]["n_vocab"] == refs["o200k_base"].n_vocab
+
+            async def one(i, text):
+                name = "cl100k_base" if i % 3 else "o200k_base"
+                r = await s.post("/v1/tokenize", json={"text": text, "tokenizer": name})
+                body = await r.json()
+                assert r.status == 200, body
+                assert body["tokenizer"] == f"{name}@1"
+                assert body["ids"] == refs[name].encode(text), (name, text[:50])
+                r = await s.post("/v1/detokenize", json={"ids": body["ids"], "tokenizer": name})
+                back = await r.json()
+                assert r.status == 200, back
+                assert back["text"] == text and base64.b64decode(back["bytes_b64"]) == text.encode()
+
+            # Concurrent requests over both encodings (batched together by the engine).
+            await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
+
+            # Raw bytes (also invalid UTF-8) and a batch.
+            raw = "naïve café\n".encode() + b"\xff\xfe tail"
+            r = await s.post("/v1/tokenize?tokenizer=cl100k_base", data=raw,
+                             headers={"Content-Type": "application/octet-stream"})
+            assert (await r.json())["ids"] == refs["cl100k_base"]._encode_bytes(raw)
+            r = await s.post("/v1/tokenize_batch", json={"texts": texts[:20], "tokenizer": "o200k_base"})
+            assert (await r.json())["ids"] == refs["o200k_base"].encode_batch(texts[:20])
+
+            # Special-token text is refused like enc.encode (default policy), naming the token.
+            r = await s.post("/v1/tokenize", json={"text": "a <|endoftext|>", "tokenizer": "cl100k_base"})
+            assert r.status == 400
+            assert "<|endoftext|>" in (await error_of(r))["message"]
+            r = await s.post("/v1/detokenize", json={"ids": [10**7], "tokenizer": "cl100k_base"})
+            assert r.status == 400
+
+    run(main())
+
+
+def test_bpe_stream_equals_tiktoken(vocab_dir, corpus_dir):
+    """/v1/tokenize_stream cuts a BPE document at safe points: the segments join to tiktoken's ids."""
+    from bpe_helpers import tiktoken_ref
+
+    cfg = _bpe_config(vocab_dir, "cl100k_base")
+    text = (corpus_dir / "code_python.txt").read_text(encoding="utf-8")[:200_000]
+
+    async def main():
+        async with server(tokenizers=cfg.tokenizers, vocab_dir=cfg.vocab_dir) as s:
+            r = await s.post("/v1/tokenize_stream?format=json&segment_bytes=4096", data=text.encode())
+            assert r.status == 200
+            return _sse_events(await r.read())
+
+    events = run(main())
+    ids = [i for kind, data in events if kind == "ids" for i in data["ids"]]
+    assert events[-1][0] == "done" and sum(kind == "ids" for kind, _ in events) > 10
+    assert ids == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
+
+
+def test_encoding_spec_finds_the_vocab_dir_from_the_environment(vocab_dir, monkeypatch):
+    from blt.serve.registry import tokenizer_from_spec
+
+    monkeypatch.setenv("BLT_VOCAB_DIR", str(vocab_dir))
+    reg = TokenizerRegistry()
+    entry = reg.load("cl100k_base", "1", "encoding:cl100k_base")
+    assert entry.native.n_vocab == 100277
+    assert entry.decode_bytes(entry.tokenizer.encode("hi there")) == b"hi there"
+    monkeypatch.delenv("BLT_VOCAB_DIR")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
+    with pytest.raises(FileNotFoundError, match="o200k_base"):
+        tokenizer_from_spec("encoding:o200k_base", vocab_dir=str(vocab_dir / "missing"))
+    with pytest.raises(ValueError, match="encoding:NAME"):
+        tokenizer_from_spec("encoding:")
+
+
+def test_async_batch_tokenizer_with_bpe_many_concurrent_requests(vocab_dir, corpus_dir):
+    """AsyncBatchTokenizer over a BPETokenizer gives enc.encode's ids for every concurrent request."""
+    enc = blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+    texts = _bpe_texts(corpus_dir) * 4
+    random.Random(1).shuffle(texts)
+
+    async def main():
+        async with blt.AsyncBatchTokenizer(enc, max_batch_size=16, max_wait_ms=2) as abt:
+            got = await asyncio.gather(*(abt.encode(t, priority=("high", "normal", "low")[i % 3])
+                                         for i, t in enumerate(texts)))
+            back = await asyncio.gather(*(abt.decode(g) for g in got[:50]))
+            return got, back
+
+    got, back = run(main())
+    for t, g in zip(texts, got):
+        assert g.tolist() == enc.encode(t).tolist()
+    assert back == [t.encode() for t in texts[:50]]
+
+
+def test_blt_serve_process_serves_cl100k_from_the_vocab_dir(vocab_dir, tmp_path):
+    """The blt-serve process with --tokenizers cl100k_base@1=encoding:cl100k_base and BLT_VOCAB_DIR;
+    a missing vocabulary is a one-line startup error (exit 2)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from bpe_helpers import tiktoken_ref
+
+    cmd = [sys.executable, "-m", "blt.serve.server", "--port", "0", "--access-log", "false",
+           "--tokenizers", "cl100k_base@1=encoding:cl100k_base"]
+    env = {**os.environ, "BLT_VOCAB_DIR": str(vocab_dir)}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = None
+        for line in proc.stderr:
+            m = re.search(r"listening on http://[\d.]+:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        assert port, "server did not start"
+        text = "Serving cl100k_base over HTTP: ünïcödé 🙂\n  indented\tcode(x) 12345\n"
+
+        async def main():
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as s:
+                r = await s.post("/v1/tokenize", json={"text": text, "tokenizer": "cl100k_base@1"})
+                return await r.json()
+
+        body = run(main())
+        assert body["tokenizer"] == "cl100k_base@1"
+        assert body["ids"] == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0
+
+    env = {k: v for k, v in os.environ.items() if k != "BLT_VOCAB_DIR"}
+    env["TIKTOKEN_CACHE_DIR"] = ""
+    r = subprocess.run([*cmd, "--vocab-dir", str(tmp_path / "none")], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert "cl100k_base@1" in lines[0] and "encoding:cl100k_base" in lines[0] and "not found" in lines[0]

@@ -1,5 +1,7 @@
 """blt-tokenize: tokenize a file or stream to token ids (bin, npy or JSON lines) from the shell.
 
+Byte ids by default; ``--vocab NAME`` or ``--merges FILE`` switch to a BPE vocabulary.
+
 Exit status: 0 on success, 2 on usage errors, 1 on runtime errors, 130 when interrupted; every
 failure prints one line on stderr and leaves no output file behind.
 """
@@ -7,14 +9,18 @@ failure prints one line on stderr and leaves no output file behind.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
 from typing import List, Optional
 
 from .byte_tokenizer import CONTENT_TYPES, DTYPES
+from .registry import list_encoding_names
 from .pipeline import FORMATS, format_for, parse_chunk_size, parse_memcap, tokenize_file
 
 PROG = "blt-tokenize"
+ENCODING_NAMES = list_encoding_names()
 
 EPILOG = """\
 sizes:
@@ -26,12 +32,38 @@ formats:
   npy    NumPy array file (np.load(path, mmap_mode="r")); needs a seekable output
   jsonl  one line holding the document's ids as a JSON array
 
+vocabularies (BPE instead of byte ids):
+  --vocab NAME     r50k_base, p50k_base, cl100k_base or o200k_base (as blt.get_encoding); the
+                   NAME.tiktoken rank file is looked up in --vocab-dir, then $BLT_VOCAB_DIR, then
+                   tiktoken's cache. Nothing is downloaded.
+  --merges FILE    the kind is decided by the file:
+                     *.json, or content starting with '{'    HF tokenizer.json (byte-level BPE)
+                     *.tiktoken, or lines 'base64 rank'      tiktoken rank file; the split pattern
+                                                             and specials come from NAME.meta.json
+                                                             beside it
+                     anything else                           GPT-2 merges.txt, with --vocab-json
+                                                             (default: vocab.json beside it)
+  Special-token text (e.g. <|endoftext|>) is an error unless allowed: --allowed-special all, or a
+  comma-separated list. The error names the token and its byte offset in the whole input.
+  With a vocabulary the default --dtype is uint32 (uint16 is refused when ids exceed 65535), and
+  the byte-only flags --type/--bos/--eos/--strip-bom are usage errors: a BPE encoding adds no
+  BOS/EOS and keeps a BOM as text, exactly like enc.encode(data).
+  The output equals enc.encode(whole input) exactly, for every chunk size and thread count:
+  chunks are cut only where the split pattern guarantees no token crosses (docs/pipeline.md).
+
 examples:
   %(prog)s --input corpus.txt --output corpus.npy --type text
   %(prog)s --input image.png --output ids.bin --type image --dtype uint32
   cat notes.txt | %(prog)s --input - --output - --format jsonl --no-bos --no-eos
   %(prog)s --input big.txt --output big.bin --threads 4 --memcap 512MB --chunksize 1MB:8MB
   %(prog)s --input data.txt --output data.npy --memcap 50%% --strip-bom --quiet
+  %(prog)s --input corpus.txt --output corpus.npy --vocab cl100k_base --vocab-dir ~/vocab
+  %(prog)s --input docs.txt --output docs.bin --vocab o200k_base --allowed-special all
+  %(prog)s --input docs.txt --output docs.bin --vocab r50k_base --dtype uint16 \\
+      --allowed-special '<|endoftext|>'
+  %(prog)s --input code.py --output code.npy --merges merges.txt --vocab-json vocab.json
+  %(prog)s --input code.py --output code.npy --merges tokenizer.json
+  %(prog)s --input code.py --output code.npy --merges cl100k_base.tiktoken
 
 The output file is written beside the target under a temporary name and renamed on success;
 on any error (or Ctrl-C) no output file is left. Exit status: 0 ok, 1 runtime error, 2 usage
@@ -73,8 +105,9 @@ def _chunksize(text: str):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
-        description="Tokenize a file or stream into BLT byte ids, in parallel and in bounded memory.\n"
-        "The output equals ByteTokenizer.encode of the whole input, byte for byte.",
+        description="Tokenize a file or stream into BLT byte ids (or BPE ids with --vocab/--merges), in "
+        "parallel and in bounded memory.\nThe output equals ByteTokenizer.encode (or the BPE "
+        "encoding's encode) of the whole input, id for id.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -82,15 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, metavar="PATH|-", help="output file, or - for stdout")
     p.add_argument("--type", choices=CONTENT_TYPES, default=None,
                    help="content type: adds its meta token after BOS; text also keeps UTF-8 "
-                        "characters whole within chunks (default: none)")
+                        "characters whole within chunks (default: none; bytes only)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: from the output extension .npy/.jsonl, else bin)")
-    p.add_argument("--dtype", choices=DTYPES, default="uint16", help="id type (default: uint16)")
-    p.add_argument("--bos", action=argparse.BooleanOptionalAction, default=True,
-                   help="emit BOS (1) before the document (default: yes)")
-    p.add_argument("--eos", action=argparse.BooleanOptionalAction, default=True,
-                   help="emit EOS (2) after the document (default: yes)")
-    p.add_argument("--strip-bom", action="store_true", help="drop a leading byte order mark")
+    p.add_argument("--dtype", choices=DTYPES, default=None,
+                   help="id type (default: uint16 for bytes, uint32 with --vocab/--merges)")
+    p.add_argument("--bos", action=argparse.BooleanOptionalAction, default=None,
+                   help="emit BOS (1) before the document (default: yes; bytes only)")
+    p.add_argument("--eos", action=argparse.BooleanOptionalAction, default=None,
+                   help="emit EOS (2) after the document (default: yes; bytes only)")
+    p.add_argument("--strip-bom", action="store_true", default=None,
+                   help="drop a leading byte order mark (bytes only)")
+    v = p.add_argument_group("BPE vocabulary (see 'vocabularies' below)")
+    src = v.add_mutually_exclusive_group()
+    src.add_argument("--vocab", metavar="NAME", choices=ENCODING_NAMES,
+                     help="OpenAI encoding: " + ", ".join(ENCODING_NAMES))
+    src.add_argument("--merges", metavar="FILE",
+                     help="merges.txt (GPT-2, with --vocab-json), NAME.tiktoken or HF tokenizer.json")
+    v.add_argument("--vocab-dir", metavar="DIR",
+                   help="folder holding NAME.tiktoken for --vocab (then $BLT_VOCAB_DIR, tiktoken's cache)")
+    v.add_argument("--vocab-json", metavar="FILE",
+                   help="GPT-2 vocab.json for a merges.txt (default: vocab.json beside it)")
+    v.add_argument("--allowed-special", metavar="all|TOKEN,...", default=None,
+                   help="special tokens encoded as their ids; any other special token's text in the "
+                        "input is an error (default: none allowed)")
     p.add_argument("--threads", type=_threads, default=None, metavar="N",
                    help="worker threads, at most the usable cores (default: all of them)")
     p.add_argument("--memcap", type=_memcap, default=None, metavar="SIZE|PCT%",
@@ -112,11 +160,139 @@ def _one_line(e: BaseException) -> str:
     return str(e).splitlines()[0] if str(e) else e.__class__.__name__
 
 
+class _LoadError(Exception):
+    """A vocabulary could not be loaded (runtime error, exit 1)."""
+
+
+def _merges_kind(path: str) -> str:
+    """'hf', 'tiktoken' or 'gpt2' for a --merges file, from its extension, else its first bytes."""
+    low = path.lower()
+    if low.endswith(".json"):
+        return "hf"
+    if low.endswith(".tiktoken"):
+        return "tiktoken"
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    text = head.lstrip()
+    if text.startswith(b"{"):
+        return "hf"
+    first = text.split(b"\n", 1)[0].strip()
+    parts = first.split()
+    if len(parts) == 2 and parts[1].isdigit() and re.fullmatch(rb"[A-Za-z0-9+/=]+", parts[0]):
+        return "tiktoken"
+    return "gpt2"
+
+
+def _load_bpe(args, parser):
+    """The BPETokenizer named by --vocab or --merges (None when neither is given)."""
+    from .bpe import BPETokenizer, get_encoding
+
+    if args.vocab:
+        if args.vocab_json:
+            parser.error("--vocab-json goes with --merges FILE (a GPT-2 merges.txt), not --vocab")
+        return get_encoding(args.vocab, vocab_dir=args.vocab_dir)
+    if args.vocab_dir:
+        parser.error("--vocab-dir goes with --vocab NAME")
+    path = args.merges
+    if not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, f"cannot open merges file {path!r}: No such file", path)
+    kind = _merges_kind(path)
+    if kind != "gpt2" and args.vocab_json:
+        parser.error(f"--vocab-json goes with a GPT-2 merges.txt; {path} is a "
+                     f"{'HF tokenizer.json' if kind == 'hf' else 'tiktoken rank file'}")
+    if kind == "hf":
+        return BPETokenizer.from_hf(path)
+    if kind == "tiktoken":
+        return BPETokenizer.from_tiktoken(path)
+    vocab_json = args.vocab_json or os.path.join(os.path.dirname(path), "vocab.json")
+    if not os.path.isfile(vocab_json):
+        parser.error(f"{path} looks like a GPT-2 merges.txt: pass --vocab-json FILE "
+                     f"({vocab_json} does not exist)")
+    return BPETokenizer.from_gpt2(vocab_json, path)
+
+
+def _allowed_special(text: Optional[str], enc, parser):
+    if text is None or text.strip() == "":
+        return frozenset()
+    if text.strip() == "all":
+        return "all"
+    tokens = frozenset(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(tokens - enc.special_tokens_set)
+    if unknown:
+        known = ", ".join(sorted(enc.special_tokens_set)) or "none"
+        parser.error(f"--allowed-special: {', '.join(unknown)} is not a special token of "
+                     f"{enc.name} (its special tokens: {known})")
+    return tokens
+
+
+_SPECIAL_RE = re.compile(r"disallowed special token '(.*)' at byte (\d+)")
+
+
+def _error_line(e: BaseException, source: str) -> str:
+    msg = _one_line(e)
+    m = _SPECIAL_RE.search(msg) if isinstance(e, ValueError) else None
+    if m:
+        tok, at = m.group(1), m.group(2)
+        where = "stdin" if source == "-" else source
+        return (f"disallowed special token {tok!r} at byte {at} of {where}; pass "
+                f"--allowed-special all (or --allowed-special {tok!r}) to encode it as a special token")
+    return msg
+
+
+def _one_line_all(e: BaseException) -> str:
+    """The whole message on one line (a missing rank file lists every place looked)."""
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return _one_line(e)
+    return " ".join(str(e).split()) or e.__class__.__name__
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.patch is not None:
+        if args.vocab is not None or args.merges is not None:
+            # Patchers work on BLT byte ids; BPE enters a patch run through the YAML `bpe:` key.
+            parser.error("--patch works on byte ids: give the BPE encoding as `bpe:` in the patch "
+                         "YAML instead of --vocab/--merges")
         return _main_patch(args)
     fmt = args.format or format_for(args.output)
+
+    tokenizer = None
+    bpe = args.vocab is not None or args.merges is not None
+    if bpe:
+        used = [flag for flag, val in (("--type", args.type), ("--bos/--no-bos", args.bos),
+                                       ("--eos/--no-eos", args.eos), ("--strip-bom", args.strip_bom))
+                if val is not None]
+        if used:
+            parser.error(f"{', '.join(used)} appl{'ies' if len(used) == 1 else 'y'} to byte ids only, "
+                         "not with --vocab/--merges (a BPE encoding adds no BOS/EOS or meta token)")
+        if args.vocab and args.dtype == "uint16":
+            from .registry import ENCODINGS
+
+            n = ENCODINGS[args.vocab].n_vocab
+            if n > 65536:  # a usage error even before the rank file is found
+                parser.error(f"--dtype uint16 cannot hold {args.vocab}'s ids (n_vocab {n} > 65536); use uint32")
+        try:
+            enc = _load_bpe(args, parser)
+        except (OSError, ValueError, NotImplementedError) as e:
+            msg = _one_line_all(e).replace("Pass vocab_dir=,", "Pass --vocab-dir DIR,")
+            sys.stderr.write(f"{PROG}: error: {msg}\n")
+            return 1
+        allowed = _allowed_special(args.allowed_special, enc, parser)
+        dtype = args.dtype or "uint32"
+        if dtype == "uint16" and enc.n_vocab > 65536:
+            parser.error(f"--dtype uint16 cannot hold {enc.name}'s ids (n_vocab {enc.n_vocab} > 65536); "
+                         "use uint32")
+        tokenizer = enc.native(allowed_special=allowed, disallowed_special="all")
+    else:
+        for flag, val in (("--vocab-dir", args.vocab_dir), ("--vocab-json", args.vocab_json),
+                          ("--allowed-special", args.allowed_special)):
+            if val is not None:
+                parser.error(f"{flag} goes with --vocab NAME or --merges FILE")
+        dtype = args.dtype or "uint16"
+    byte_opts = {} if bpe else dict(
+        type=args.type, bos=True if args.bos is None else args.bos,
+        eos=True if args.eos is None else args.eos, strip_bom=bool(args.strip_bom))
 
     bar = None
     progress = None
@@ -135,11 +311,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             tokenize_file(
                 args.input,
                 args.output,
-                type=args.type,
-                bos=args.bos,
-                eos=args.eos,
-                strip_bom=args.strip_bom,
-                dtype=args.dtype,
+                tokenizer=tokenizer,
+                **byte_opts,
+                dtype=dtype,
                 format=fmt,
                 threads=args.threads,
                 memcap=args.memcap,
@@ -153,7 +327,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
-        sys.stderr.write(f"{PROG}: error: {_one_line(e)}\n")
+        sys.stderr.write(f"{PROG}: error: {_error_line(e, args.input)}\n")
         return 1
     if args.output == "-":
         try:

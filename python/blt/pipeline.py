@@ -211,6 +211,12 @@ def tokenize_file(
     about every 50 ms with input bytes (total 0 when unknown) from the calling thread; if it
     raises (or Ctrl-C arrives) the run is cancelled and the exception propagates.
 
+    A BPE tokenizer (``blt.get_encoding(...)``, :class:`BPETokenizer`) gives exactly
+    ``enc.encode(whole input)``: chunks are cut only where the split pattern proves no piece
+    crosses (docs/pipeline.md). It uses the default special policy (special-token text raises);
+    pass ``enc.native(allowed_special=...)`` for another. ``dtype`` then defaults to uint32, and
+    an error such as a disallowed special names its byte offset in the whole input, not in a chunk.
+
     Returns :class:`TokenizeStats`, or the ids array when ``dst`` is None.
 
     ``patch`` (a :class:`~blt.Patcher`, a mapping of the YAML schema of ``docs/patch.md``, or
@@ -226,6 +232,13 @@ def tokenize_file(
     >>> st = blt.tokenize_file(b"Hi", os.path.join(d, "hi.npy"), type="text")
     >>> np.load(os.path.join(d, "hi.npy"), mmap_mode="r").tolist(), st.ids_out
     ([1, 260, 76, 109, 2], 5)
+    >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
+    >>> blt.tokenize_file(b"hello world<|endoftext|>", None, chunk_size=4,
+    ...                   tokenizer=enc.native(allowed_special="all")).tolist()
+    [15339, 1917, 100257]
+    >>> blt.tokenize_file(b"hello\\n" * 1000 + b"<|endoftext|>", None, tokenizer=enc, chunk_size=64)
+    Traceback (most recent call last):
+    ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>' at byte 6000...
     """
     if patch is not None:
         return _tokenize_and_patch(src, dst, patch, tokenizer, type, bos, eos, strip_bom, dtype, format,

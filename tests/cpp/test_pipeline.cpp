@@ -16,6 +16,7 @@
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
+#include "blt_core/offset_error.hpp"
 #include "blt_core/pipeline/chunk_plan.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
 #include "blt_core/pipeline/file_pipeline.hpp"
@@ -353,4 +354,36 @@ TEST(Pipeline, TokenizerErrorPropagatesAndStopsTheRun) {
                  std::runtime_error);
     EXPECT_LT(sink.bytes.size(), 2 * data.size());  // stopped before the end
   }
+}
+
+TEST(Pipeline, OffsetErrorNamesTheFirstBadByteOfTheWholeInput) {
+  // Throws OffsetError at the first '!' of the chunk it is given (offset relative to that chunk).
+  // The pipeline must report the input's first '!' at its offset in the whole input, whichever
+  // chunk a worker finished first, from memory and from a file.
+  struct Failing final : Tokenizer {
+    uint64_t n_vocab() const override { return 300; }
+    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
+    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '!') throw OffsetError("bad byte at ", i, ".");
+        out.push_back(in[i]);
+      }
+    }
+  } tok;
+  std::vector<uint8_t> data(200000, 'a');
+  for (size_t at : {150000u, 199999u, 123457u}) data[at] = '!';
+  for (int threads : {1, 2, 4})
+    for (size_t chunk : {1u, 7u, 4096u, 1u << 20}) {
+      if (chunk == 1 && threads > 1) continue;  // 100k+ one-byte chunks once is enough
+      for (bool file : {false, true}) {
+        try {
+          auto o = options(DType::u16, OutputFormat::bin, threads, chunk);
+          file ? run_files(tok, data, o) : run_memory(tok, data, o);
+          ADD_FAILURE() << "no error";
+        } catch (const OffsetError& e) {
+          EXPECT_EQ(e.offset(), 123457u) << threads << " " << chunk << " " << file;
+          EXPECT_STREQ(e.what(), "bad byte at 123457.");
+        }
+      }
+    }
 }

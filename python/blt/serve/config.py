@@ -16,9 +16,11 @@ A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeCon
     admin_token: change-me     # or BLT_SERVE_ADMIN_TOKEN; admin routes are off without one
     drain_timeout_s: 10
     log_level: info
+    vocab_dir: /data/vocab     # NAME.tiktoken files for encoding:NAME (else $BLT_VOCAB_DIR)
     tokenizers:
       - {name: bytes, version: 1, spec: bytes}
       - {name: bytes_text, version: 1, spec: "bytes:meta=text,strip_bom=true"}
+      - {name: cl100k_base, version: 1, spec: "encoding:cl100k_base"}
 
 Environment variables are the upper-case field names with the BLT_SERVE_ prefix
 (``BLT_SERVE_MAX_BATCH_SIZE=32``); ``BLT_SERVE_TOKENIZERS`` and ``--tokenizers`` take
@@ -74,6 +76,8 @@ class ServeConfig:
     tokenizers: list[TokenizerConfig] = field(
         default_factory=lambda: [TokenizerConfig("bytes", "1", "bytes")])
     default_tokenizer: Optional[str] = None
+    # Folder of NAME.tiktoken rank files for encoding:NAME specs (then $BLT_VOCAB_DIR, tiktoken's cache).
+    vocab_dir: Optional[str] = None
     log_level: str = "info"
     access_log: bool = True
     drain_timeout_s: float = 10.0

@@ -378,8 +378,8 @@ class AsyncBatchTokenizer:
             raise EngineClosed("AsyncBatchTokenizer is closed")
         arr = np.asarray(ids)
         if arr.size <= _DECODE_INLINE_MAX:
-            return entry.tokenizer.decode(arr)
-        return await asyncio.get_running_loop().run_in_executor(None, entry.tokenizer.decode, arr)
+            return entry.decode_bytes(arr)
+        return await asyncio.get_running_loop().run_in_executor(None, entry.decode_bytes, arr)
 
     # -- observation -------------------------------------------------------------------------------
     def queue_depth(self) -> dict[str, int]:

@@ -19,6 +19,20 @@ class UnknownTokenizer(LookupError):
     """No tokenizer is registered under the requested name or ``name@version``."""
 
 
+class TokenizerLoadError(ValueError):
+    """A configured tokenizer could not be built (bad spec, missing vocabulary file)."""
+
+    @classmethod
+    def wrap(cls, ref: str, spec: str, e: BaseException) -> "TokenizerLoadError":
+        """One-line error naming ``name@version``, its spec and the cause.
+
+        >>> from blt.serve.registry import TokenizerLoadError
+        >>> str(TokenizerLoadError.wrap("x@1", "encoding:x", ValueError("unknown\\nencoding")))
+        "cannot load tokenizer x@1 from spec 'encoding:x': unknown encoding"
+        """
+        return cls(f"cannot load tokenizer {ref} from spec {spec!r}: {' '.join(str(e).split())}")
+
+
 @dataclass(frozen=True)
 class TokenizerEntry:
     """One registered tokenizer version: the Python object and its native core."""
@@ -28,6 +42,21 @@ class TokenizerEntry:
     tokenizer: Any = field(repr=False)
     native: Any = field(repr=False)
     spec: Optional[str] = None
+
+    def decode_bytes(self, ids: Any) -> bytes:
+        """Bytes of ``ids`` (a BPE tokenizer's ``decode`` gives str; the server sends bytes).
+
+        >>> import blt
+        >>> from blt.serve import TokenizerRegistry
+        >>> TokenizerRegistry().load("bytes", "1", blt.ByteTokenizer()).decode_bytes([1, 76, 109, 2])
+        b'Hi'
+        """
+        tok = self.tokenizer
+        get = getattr(tok, "decode_bytes", None)
+        out = get(ids) if callable(get) else tok.decode(ids)
+        if isinstance(out, str):
+            raise TypeError(f"{type(tok).__name__}.decode returned str; give it a decode_bytes method")
+        return bytes(out)
 
     @property
     def key(self) -> str:
@@ -50,11 +79,14 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean, got {text!r}")
 
 
-def tokenizer_from_spec(spec: str) -> Any:
+def tokenizer_from_spec(spec: str, *, vocab_dir: Optional[str] = None) -> Any:
     """Build a tokenizer from a config spec string.
 
     ``bytes`` or ``bytes:meta=text,bos=false,eos=true,strip_bom=true`` give a ByteTokenizer;
-    ``encoding:NAME`` calls ``blt.get_encoding(NAME)`` (BPE encodings, when installed);
+    ``encoding:NAME`` calls ``blt.get_encoding(NAME, vocab_dir=vocab_dir)`` (r50k_base, p50k_base,
+    cl100k_base, o200k_base; the rank file is looked up in ``vocab_dir`` (config ``vocab_dir``),
+    then ``$BLT_VOCAB_DIR``, then tiktoken's cache); special-token text in a request is then a
+    400 error, as ``enc.encode`` raises;
     ``python:package.module:factory`` calls a factory function with no arguments.
 
     >>> from blt.serve.registry import tokenizer_from_spec
@@ -84,7 +116,10 @@ def tokenizer_from_spec(spec: str) -> Any:
         get_encoding = getattr(blt, "get_encoding", None)
         if get_encoding is None:
             raise ValueError(f"tokenizer spec {spec!r}: this build of blt has no get_encoding")
-        return get_encoding(rest.strip())
+        name = rest.strip()
+        if not name:
+            raise ValueError(f"tokenizer spec {spec!r}: expected encoding:NAME, e.g. encoding:cl100k_base")
+        return get_encoding(name, vocab_dir=vocab_dir)
     if kind == "python":
         module, _, attr = rest.strip().partition(":")
         if not module or not attr:
@@ -128,7 +163,8 @@ class TokenizerRegistry:
     'bytes@2'
     """
 
-    def __init__(self, default: Optional[str] = None) -> None:
+    def __init__(self, default: Optional[str] = None, *, vocab_dir: Optional[str] = None) -> None:
+        self._vocab_dir = vocab_dir  # for encoding:NAME specs
         self._lock = threading.Lock()
         self._entries: dict[str, TokenizerEntry] = {}
         self._active: dict[str, TokenizerEntry] = {}
@@ -163,7 +199,7 @@ class TokenizerRegistry:
         if not version or "@" in version or "/" in version:
             raise ValueError(f"invalid tokenizer version {version!r}")
         spec = tokenizer if isinstance(tokenizer, str) else None
-        obj = tokenizer_from_spec(tokenizer) if spec is not None else tokenizer
+        obj = tokenizer_from_spec(tokenizer, vocab_dir=self._vocab_dir) if spec is not None else tokenizer
         entry = TokenizerEntry(name, version, obj, native_of(obj), spec)
         if warmup and hasattr(obj, "encode"):
             obj.encode(WARMUP_TEXT)  # builds lazy tables and touches the code before traffic

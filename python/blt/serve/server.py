@@ -32,7 +32,7 @@ from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
 from .middleware import (REQUEST_ID, ApiError, LimitedTCPSite, log, make_context_middleware,
                          make_limit_middleware, setup_logging)
-from .registry import WARMUP_TEXT, TokenizerRegistry
+from .registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
 DTYPES = ("uint16", "uint32", "int32", "int64")
@@ -45,9 +45,12 @@ class ServerState:
     def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> None:
         self.config = config
         if registry is None:
-            registry = TokenizerRegistry(default=config.default_tokenizer)
+            registry = TokenizerRegistry(default=config.default_tokenizer, vocab_dir=config.vocab_dir)
             for t in config.tokenizers:
-                registry.load(t.name, t.version, t.spec, activate=t.activate)
+                try:
+                    registry.load(t.name, t.version, t.spec, activate=t.activate)
+                except (ValueError, OSError, ImportError, TypeError) as e:
+                    raise TokenizerLoadError.wrap(f"{t.name}@{t.version}", t.spec, e) from e
         self.registry = registry
         self.abt = AsyncBatchTokenizer(
             registry, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
@@ -396,7 +399,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, OSError) as e:
         print(f"blt-serve: {e}", file=sys.stderr)
         return 2
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except TokenizerLoadError as e:
+        print(f"blt-serve: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

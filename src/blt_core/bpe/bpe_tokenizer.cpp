@@ -6,6 +6,7 @@
 
 #include "blt_core/bpe/byte_pair_merge.hpp"
 #include "blt_core/bpe/piece_cache.hpp"
+#include "blt_core/offset_error.hpp"
 
 namespace blt::bpe {
 
@@ -66,14 +67,15 @@ struct LimitSink {
   }
 };
 
-std::string special_error(const BpeModel& m, const SpecialMatch& hit) {
+// Rebased by the file pipeline to the offset in the whole input (hence OffsetError).
+OffsetError special_error(const BpeModel& m, const SpecialMatch& hit) {
   const std::string& t = m.specials().tokens()[hit.index].text;
-  return "Encountered text corresponding to disallowed special token '" + t + "' at byte " +
-         std::to_string(hit.start) +
+  return OffsetError("Encountered text corresponding to disallowed special token '" + t + "' at byte ",
+         hit.start,
          ".\nIf you want this text to be encoded as a special token, pass it to `allowed_special`, "
          "e.g. `allowed_special={'" + t + "', ...}`.\nIf you want this text to be encoded as normal "
          "text, disable the check for this token by passing `disallowed_special=(enc.special_tokens_set - "
-         "{'" + t + "'})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.";
+         "{'" + t + "'})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.");
 }
 
 thread_local MergeScratch tls_scratch;
@@ -175,7 +177,7 @@ size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
   SpecialMatch hit{};
   while (pos <= in.size()) {
     bool found = sm.find(in, pos, policy_, hit);
-    if (found && hit.disallowed) throw std::invalid_argument(special_error(*model_, hit));
+    if (found && hit.disallowed) throw special_error(*model_, hit);
     size_t seg_end = found ? hit.start : in.size();
     if (!encode_ordinary(in.subspan(pos, seg_end - pos), pos, sink)) return seg_end;
     if (!found) break;
@@ -190,7 +192,7 @@ void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
   SpecialMatch hit{};
   size_t pos = from;
   while (model_->specials().find(in, pos, policy_, hit)) {
-    if (hit.disallowed) throw std::invalid_argument(special_error(*model_, hit));
+    if (hit.disallowed) throw special_error(*model_, hit);
     pos = hit.end;
   }
 }

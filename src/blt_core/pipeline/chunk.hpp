@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <vector>
 
@@ -37,6 +38,7 @@ class GrowBuffer {
 struct Chunk {
   uint64_t seq = 0;          // position in the stream, for the sequencer
   ByteSpan body;             // bytes to encode: a view into `in` or into an in-memory source
+  uint64_t start_offset = 0; // source offset of body[0] (rebases errors to whole-input offsets)
   uint64_t end_offset = 0;   // source bytes consumed once this chunk is written (progress)
   GrowBuffer in;             // input bytes read from a stream source
   GrowBuffer out;            // formatted output bytes
@@ -44,6 +46,9 @@ struct Chunk {
   const uint8_t* out_ptr = nullptr;
   size_t out_len = 0;
   uint64_t n_ids = 0;
+  // Why encoding failed, reported by the writer in stream order (the first bad byte of the input
+  // wins, as in a one-shot encode, whichever chunk a worker happened to finish first).
+  std::exception_ptr error;
 };
 
 }  // namespace blt

@@ -32,6 +32,7 @@ bool ChunkReader::next_in_memory(Chunk& c, ByteSpan all) {
     target *= 2;  // no safe cut yet: widen instead of cutting unsafely
   }
   c.body = rest.first(cut);
+  c.start_offset = offset_;
   offset_ += cut;
   c.end_offset = offset_;
   c.seq = seq_++;
@@ -86,6 +87,7 @@ bool ChunkReader::next(Chunk& c) {
     carry_len_ = rest;
   }
   c.body = ByteSpan(c.in.data() + skip, cut);
+  c.start_offset = offset_;
   offset_ += cut;
   c.end_offset = offset_;
   c.seq = seq_++;

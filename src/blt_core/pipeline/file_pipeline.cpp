@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "blt_core/offset_error.hpp"
 #include "blt_core/parallel.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
 
@@ -190,11 +191,15 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         });
         flow::limiter_node<Chunk*> gate(g, plan.in_flight);
         flow::function_node<Chunk*, Chunk*> encode_node(g, flow::unlimited, [&](Chunk* c) {
+          c->error = nullptr;
           if (!run.stop.load(std::memory_order_relaxed)) {
             try {
               encode_chunk(tok, fmt, max_id, *c);
+            } catch (const OffsetError& e) {
+              // The tokenizer saw only this chunk: name the offset in the whole input.
+              c->error = std::make_exception_ptr(e.rebased(c->start_offset));
             } catch (...) {
-              run.fail(std::current_exception());
+              c->error = std::current_exception();
             }
           }
           return c;
@@ -202,7 +207,11 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         flow::sequencer_node<Chunk*> order(g, [](Chunk* const& c) { return c->seq; });
         flow::function_node<Chunk*, flow::continue_msg> write_node(
             g, flow::serial, [&](Chunk* c) {
-              if (!run.stop.load(std::memory_order_relaxed)) {
+              if (c->error) {
+                // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
+                run.fail(c->error);
+                c->error = nullptr;
+              } else if (!run.stop.load(std::memory_order_relaxed)) {
                 try {
                   writer.write(c->out_ptr, c->out_len);
                   ids_out += c->n_ids;
