@@ -246,6 +246,17 @@ def _one_line_all(e: BaseException) -> str:
     return " ".join(str(e).split()) or e.__class__.__name__
 
 
+def _byte_options(args: argparse.Namespace) -> dict:
+    """Byte-tokenizer options from the flags; unset --bos/--eos mean on (None marks "not given"
+    so that --vocab/--merges can refuse them)."""
+    return dict(
+        type=args.type,
+        bos=True if args.bos is None else args.bos,
+        eos=True if args.eos is None else args.eos,
+        strip_bom=bool(args.strip_bom),
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -290,9 +301,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if val is not None:
                 parser.error(f"{flag} goes with --vocab NAME or --merges FILE")
         dtype = args.dtype or "uint16"
-    byte_opts = {} if bpe else dict(
-        type=args.type, bos=True if args.bos is None else args.bos,
-        eos=True if args.eos is None else args.eos, strip_bom=bool(args.strip_bom))
+    byte_opts = {} if bpe else _byte_options(args)
 
     bar = None
     progress = None
@@ -384,9 +393,9 @@ def _main_patch(args: argparse.Namespace) -> int:
         try:
             config = load_patch_config(args.patch)
             tokenize_and_patch(
-                args.input, args.output, patch=config, type=args.type, bos=args.bos, eos=args.eos,
-                strip_bom=args.strip_bom, dtype=args.dtype, threads=args.threads, memcap=args.memcap,
-                chunk_size=args.chunksize, progress=progress,
+                args.input, args.output, patch=config, dtype=args.dtype or "uint16",
+                threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
+                **_byte_options(args),
             )
         finally:
             if bar is not None:
