@@ -18,27 +18,14 @@
 #include "blt_core/serve/batch_engine.hpp"
 #include "blt_core/serve/ids_json.hpp"
 
+#include "test_support.hpp"
+
 using namespace blt;
 using namespace blt::serve;
+using namespace blt::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<uint64_t> to_vec(const IdBuffer& b) {
-  std::vector<uint64_t> v;
-  for (size_t i = 0; i < b.size(); ++i) {
-    switch (b.dtype()) {
-      case DType::u16: v.push_back(b.as<uint16_t>()[i]); break;
-      case DType::u32: case DType::i32: v.push_back(b.as<uint32_t>()[i]); break;
-      case DType::i64: v.push_back(static_cast<uint64_t>(b.as<int64_t>()[i])); break;
-    }
-  }
-  return v;
-}
-
-ByteSpan bytes_of(const std::string& s) {
-  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
 
 // Records completions in delivery order; tests wait for a count with a generous bound.
 class RecordingSink : public CompletionSink {
