@@ -738,7 +738,7 @@ class PyBatchEngine {
 
   uint64_t submit(py::object tokenizer, py::handle data, const std::string& dtype,
                   const std::string& priority, double timeout_s, bool segment, bool stream_start,
-                  bool stream_end, size_t target, bool json) {
+                  bool stream_end, size_t target, bool json, uint64_t stream_offset) {
     auto* raw = tokenizer.cast<const Tokenizer*>();  // TypeError unless a blt._core.Tokenizer
     serve::EncodeRequest r;
     r.dtype = parse_dtype(dtype);
@@ -754,6 +754,7 @@ class PyBatchEngine {
     r.stream_start = stream_start;
     r.stream_end = stream_end;
     r.target = target;
+    r.stream_offset = stream_offset;
     r.json_only = json;
     auto* ref = new py::object(std::move(tokenizer));
     r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
@@ -818,7 +819,8 @@ void bind_serve(py::module_& m) {
       .def("submit", &PyBatchEngine::submit, py::arg("tokenizer"), py::arg("data"),
            py::arg("dtype") = "uint32", py::arg("priority") = "normal", py::arg("timeout_s") = 0.0,
            py::arg("segment") = false, py::arg("stream_start") = false,
-           py::arg("stream_end") = false, py::arg("target") = 0, py::arg("json") = false)
+           py::arg("stream_end") = false, py::arg("target") = 0, py::arg("json") = false,
+           py::arg("stream_offset") = 0)
       .def("cancel", &PyBatchEngine::cancel, py::arg("id"))
       .def("flush", &PyBatchEngine::flush)
       .def("close", &PyBatchEngine::close, py::arg("drain") = false)

@@ -206,6 +206,34 @@ def test_disallowed_special_at_start_and_end(enc):
             assert f"at byte {at}." in msg
 
 
+def test_special_with_whitespace_is_never_cut(tmp_path, vocab_dir):
+    """A special whose text holds a space and a newline (possible in HF tokenizer.json files), which
+    the split pattern alone would cut inside: disallowed, tiny chunks raise encode's ValueError at
+    the same offset; allowed, they give encode's ids."""
+    meta = json.loads((vocab_dir / "cl100k_base.meta.json").read_text())
+    special = "<x a b\ny>"
+    enc = blt.BPETokenizer.from_tiktoken(vocab_dir / "cl100k_base.tiktoken", pattern=meta["pat_str"],
+                                         special_tokens={**meta["special_tokens"], special: 100300})
+    data = b"hello world\n" * 20 + special.encode() + b" tail a b\n" * 10
+    at = data.index(special.encode())
+    with pytest.raises(ValueError) as ei:
+        enc.encode(data)
+    want_error = str(ei.value)
+    assert f"'{special}' at byte {at}." in want_error
+    src = tmp_path / "sp.txt"
+    src.write_bytes(data)
+    for size in range(1, 65):
+        for source in (data, src):
+            with pytest.raises(ValueError) as ei:
+                blt.tokenize_file(source, None, tokenizer=enc, chunk_size=size, threads=THREADS[size % 4])
+            assert str(ei.value) == want_error, size
+    want = enc.encode(data, allowed_special={special}).tolist()
+    assert 100300 in want
+    native = enc.native(allowed_special={special})
+    for size in range(1, 65):
+        assert blt.tokenize_file(data, None, tokenizer=native, chunk_size=size).tolist() == want, size
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=texts, junk=st.lists(st.sampled_from([b"\xff", b"\x80", b"\xe2\x82", b"\r\n", EOT.encode(),
                                                    b"   ", b"\n\n", b"/", b"'s"]), max_size=8),

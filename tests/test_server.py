@@ -488,6 +488,44 @@ def test_bpe_stream_equals_tiktoken(vocab_dir, corpus_dir):
     assert ids == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
 
 
+def test_bpe_stream_names_a_disallowed_special_at_its_offset_in_the_whole_stream(vocab_dir, corpus_dir):
+    """A disallowed special deep in a /v1/tokenize_stream upload (and in AsyncBatchTokenizer.
+    encode_stream) is reported at its byte offset in the whole input, not within its segment."""
+    cfg = _bpe_config(vocab_dir, "cl100k_base")
+    prose = (corpus_dir / "en_prose.txt").read_bytes()[:40_000]
+    data = prose[:24_000] + b"<|endoftext|>" + prose[24_000:]
+    where = data.index(b"<|endoftext|>")
+    assert where == 24_000
+    enc = blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+    with pytest.raises(ValueError, match=f"at byte {where}\\."):
+        enc.encode(data.decode())  # what a one-shot encode says
+
+    async def main():
+        async with server(tokenizers=cfg.tokenizers, vocab_dir=cfg.vocab_dir) as s:
+            r = await s.post("/v1/tokenize_stream?format=json&segment_bytes=4096", data=data)
+            assert r.status == 200
+            return _sse_events(await r.read())
+
+    events = run(main())
+    assert sum(kind == "ids" for kind, _ in events) >= 4  # the special lies several segments in
+    kind, err = events[-1]
+    assert kind == "error" and err["status"] == 400
+    assert "'<|endoftext|>' at byte " in err["message"]
+    assert int(err["message"].split("at byte ")[1].split(".")[0]) == where
+
+    async def chunks():
+        for i in range(0, len(data), 1000):
+            yield data[i:i + 1000]
+
+    async def direct():
+        async with blt.AsyncBatchTokenizer(enc) as abt:
+            async for _ in abt.encode_stream(chunks(), segment_bytes=4096):
+                pass
+
+    with pytest.raises(ValueError, match=f"at byte {where}\\."):
+        run(direct())
+
+
 def test_encoding_spec_finds_the_vocab_dir_from_the_environment(vocab_dir, monkeypatch):
     from blt.serve.registry import tokenizer_from_spec
 

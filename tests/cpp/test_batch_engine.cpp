@@ -8,35 +8,24 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "blt_core/codec/byte_codec.hpp"
+#include "blt_core/offset_error.hpp"
 #include "blt_core/serve/batch_engine.hpp"
 #include "blt_core/serve/ids_json.hpp"
 
+#include "test_support.hpp"
+
 using namespace blt;
 using namespace blt::serve;
+using namespace blt::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::vector<uint64_t> to_vec(const IdBuffer& b) {
-  std::vector<uint64_t> v;
-  for (size_t i = 0; i < b.size(); ++i) {
-    switch (b.dtype()) {
-      case DType::u16: v.push_back(b.as<uint16_t>()[i]); break;
-      case DType::u32: case DType::i32: v.push_back(b.as<uint32_t>()[i]); break;
-      case DType::i64: v.push_back(static_cast<uint64_t>(b.as<int64_t>()[i])); break;
-    }
-  }
-  return v;
-}
-
-ByteSpan bytes_of(const std::string& s) {
-  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
 
 // Records completions in delivery order; tests wait for a count with a generous bound.
 class RecordingSink : public CompletionSink {
@@ -369,6 +358,43 @@ TEST(BatchEngine, SegmentsOfAStreamEqualTheWholeDocument) {
     }
     EXPECT_EQ(streamed, to_vec(tok->encode(bytes_of(text), DType::u32)));
   }
+}
+
+TEST(BatchEngine, SegmentErrorsNameTheirOffsetInTheWholeStream) {
+  // Throws OffsetError at the first '!' of the span it is given (offset relative to that span).
+  class BangTokenizer : public Tokenizer {
+   public:
+    uint64_t n_vocab() const override { return 256; }
+    size_t safe_split(ByteSpan, size_t target) const override { return target; }
+    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '!') throw OffsetError("bad byte at ", i, ".");
+        out.push_back(in[i]);
+      }
+    }
+  };
+  auto sink = std::make_shared<RecordingSink>();
+  EngineOptions o;
+  o.max_wait = 0us;
+  BatchEngine engine(o, sink);
+  auto tok = std::make_shared<BangTokenizer>();
+  EncodeRequest whole = request(tok, "abc!");  // not a segment: offsets are the document's own
+  whole.stream_offset = 500;                   // (only segments are rebased)
+  engine.submit(std::move(whole));
+  EncodeRequest seg = request(tok, "xy!z");
+  seg.segment = true;
+  seg.stream_end = true;
+  seg.target = seg.data.size();
+  seg.stream_offset = 1000;
+  engine.submit(std::move(seg));
+  ASSERT_TRUE(sink->wait_for(2));
+  std::set<std::string> errors;
+  for (auto& c : sink->take()) {
+    EXPECT_EQ(c.status, Status::invalid);
+    errors.insert(c.error);
+  }
+  EXPECT_EQ(errors.count("bad byte at 3."), 1u);
+  EXPECT_EQ(errors.count("bad byte at 1002."), 1u);
 }
 
 TEST(BatchEngine, RejectsBadRequests) {

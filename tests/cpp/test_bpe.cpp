@@ -12,42 +12,17 @@
 #include "blt_core/bpe/byte_pair_merge.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 
+#include "test_support.hpp"
+
 using namespace blt;
 using namespace blt::bpe;
+using namespace blt::test;
 
 namespace {
 
-const char* kR50kPattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
-std::string shared_dir() {
-  const char* d = std::getenv("BLT_SHARED_DIR");
-  return d ? d : "../shared";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-ByteSpan span_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-std::shared_ptr<const BpeModel> load_r50k() {
-  std::string data = read_file(shared_dir() + "/vocab/r50k_base.tiktoken");
-  if (data.empty()) return nullptr;
-  BpeSpec spec;
-  spec.name = "r50k_base";
-  spec.pattern = kR50kPattern;
-  spec.vocab = parse_tiktoken(span_of(data), "r50k_base.tiktoken");
-  spec.specials = {{"<|endoftext|>", 50256, false}};
-  return std::make_shared<const BpeModel>(std::move(spec));
-}
-
 std::vector<uint32_t> encode(const BpeTokenizer& t, const std::string& s) {
   std::vector<uint32_t> out;
-  t.encode_body(span_of(s), out);
+  t.encode_body(bytes_of(s), out);
   return out;
 }
 
@@ -56,10 +31,10 @@ std::vector<uint32_t> encode(const BpeTokenizer& t, const std::string& s) {
 TEST(BpeRankTable, AddFindBytes) {
   RankTable t;
   std::string a = "hello", b = "hell";
-  EXPECT_TRUE(t.add(span_of(a), 7));
-  EXPECT_TRUE(t.add(span_of(b), 3));
-  EXPECT_FALSE(t.add(span_of(a), 9));  // duplicate bytes
-  EXPECT_FALSE(t.add(span_of(std::string("x")), 3));  // duplicate id
+  EXPECT_TRUE(t.add(bytes_of(a), 7));
+  EXPECT_TRUE(t.add(bytes_of(b), 3));
+  EXPECT_FALSE(t.add(bytes_of(a), 9));  // duplicate bytes
+  EXPECT_FALSE(t.add(bytes_of(std::string("x")), 3));  // duplicate id
   EXPECT_EQ(t.find(std::string_view("hello")), 7u);
   EXPECT_EQ(t.find(std::string_view("hel")), kNoId);
   EXPECT_EQ(t.bytes(3).size(), 4u);
@@ -69,7 +44,7 @@ TEST(BpeRankTable, AddFindBytes) {
 TEST(BpeVocabIo, TiktokenErrorsNameTheLine) {
   auto expect_error = [](const std::string& text, const std::string& needle) {
     try {
-      parse_tiktoken(span_of(text), "f.tiktoken");
+      parse_tiktoken(bytes_of(text), "f.tiktoken");
       FAIL() << "no error for " << text;
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -94,9 +69,9 @@ TEST(BpeMerge, SmallAndHeapAgreeOnRandomPieces) {
     for (size_t i = 0; i < n; ++i) s += alphabet[rng() % (sizeof(alphabet) - 1)];
     std::vector<uint32_t> a, b;
     std::vector<uint32_t> sa, sb;
-    byte_pair_merge_small(model->pairs(), model->byte_ids(), span_of(s).data(), n,
+    byte_pair_merge_small(model->pairs(), model->byte_ids(), bytes_of(s).data(), n,
                           [&](uint32_t id, uint32_t st) { a.push_back(id), sa.push_back(st); });
-    byte_pair_merge_large(model->pairs(), model->byte_ids(), span_of(s).data(), n, scratch,
+    byte_pair_merge_large(model->pairs(), model->byte_ids(), bytes_of(s).data(), n, scratch,
                           [&](uint32_t id, uint32_t st) { b.push_back(id), sb.push_back(st); });
     EXPECT_EQ(a, b) << s;
     EXPECT_EQ(sa, sb) << s;
@@ -119,10 +94,10 @@ TEST(BpeTokenizer, BlobRoundTripEncodesIdentically) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
   std::string blob = serialize_spec(model->spec());
-  auto back = std::make_shared<const BpeModel>(deserialize_spec(span_of(blob)));
+  auto back = std::make_shared<const BpeModel>(deserialize_spec(bytes_of(blob)));
   std::string text = "Hello there, 12345 worlds!!  \n\n  tabs\there";
   EXPECT_EQ(encode(BpeTokenizer(model, {}), text), encode(BpeTokenizer(back, {}), text));
-  EXPECT_THROW(deserialize_spec(span_of(blob.substr(0, blob.size() / 2))), std::invalid_argument);
+  EXPECT_THROW(deserialize_spec(bytes_of(blob.substr(0, blob.size() / 2))), std::invalid_argument);
 }
 
 TEST(BpeTokenizer, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
@@ -133,7 +108,7 @@ TEST(BpeTokenizer, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
   for (int i = 0; i < 40; ++i) text += "some words  here<|endoftext|>and 123 more\n\n ";
   auto whole = encode(tok, text);
   for (size_t target = 1; target + 1 < text.size(); target += 7) {
-    size_t p = tok.safe_split(span_of(text), target);
+    size_t p = tok.safe_split(bytes_of(text), target);
     if (p == 0) continue;
     ASSERT_LE(p, target);
     auto a = encode(tok, text.substr(0, p));
@@ -159,21 +134,21 @@ TEST(BpeSpecialMatcher, LeftmostLongestPolicyAndPartialTail) {
   std::string text = "xx<|x|>yy<|a|>bzz<|a|>";
   SpecialMatch m{};
   SpecialPolicy allow_all{SpecialUse::allowed, SpecialUse::allowed, SpecialUse::allowed};
-  ASSERT_TRUE(sm.find(span_of(text), 0, allow_all, m));
+  ASSERT_TRUE(sm.find(bytes_of(text), 0, allow_all, m));
   EXPECT_EQ(m.start, 2u);
   EXPECT_EQ(m.end, 7u);
-  ASSERT_TRUE(sm.find(span_of(text), m.end, allow_all, m));
+  ASSERT_TRUE(sm.find(bytes_of(text), m.end, allow_all, m));
   EXPECT_EQ(sm.tokens()[m.index].id, 11u);  // the longest special at the leftmost position
   SpecialPolicy only_x_disallowed{SpecialUse::text, SpecialUse::text, SpecialUse::disallowed};
-  ASSERT_TRUE(sm.find(span_of(text), 0, only_x_disallowed, m));
+  ASSERT_TRUE(sm.find(bytes_of(text), 0, only_x_disallowed, m));
   EXPECT_TRUE(m.disallowed);
   SpecialPolicy short_a_only{SpecialUse::allowed, SpecialUse::text, SpecialUse::text};
-  ASSERT_TRUE(sm.find(span_of(text), 8, short_a_only, m));
+  ASSERT_TRUE(sm.find(bytes_of(text), 8, short_a_only, m));
   EXPECT_EQ(sm.tokens()[m.index].id, 10u);
-  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|a"))), 3u);
-  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|x|>"))), 8u);  // complete, nothing longer
-  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc<|a|>"))), 3u);  // "<|a|>b" may follow
-  EXPECT_EQ(sm.partial_tail(span_of(std::string("abc"))), 3u);
+  EXPECT_EQ(sm.partial_tail(bytes_of(std::string("abc<|a"))), 3u);
+  EXPECT_EQ(sm.partial_tail(bytes_of(std::string("abc<|x|>"))), 8u);  // complete, nothing longer
+  EXPECT_EQ(sm.partial_tail(bytes_of(std::string("abc<|a|>"))), 3u);  // "<|a|>b" may follow
+  EXPECT_EQ(sm.partial_tail(bytes_of(std::string("abc"))), 3u);
 }
 
 TEST(BpeSpecialMatcher, LstripSwallowsWhitespaceBeforeTheMatch) {
@@ -182,7 +157,7 @@ TEST(BpeSpecialMatcher, LstripSwallowsWhitespaceBeforeTheMatch) {
   SpecialMatcher sm({mask});
   std::string text = "a \xe3\x80\x80 <mask>b";  // ASCII space, U+3000, space
   SpecialMatch m{};
-  ASSERT_TRUE(sm.find(span_of(text), 0, {SpecialUse::allowed}, m));
+  ASSERT_TRUE(sm.find(bytes_of(text), 0, {SpecialUse::allowed}, m));
   EXPECT_EQ(m.start, 1u);
   EXPECT_EQ(m.end, text.size() - 1);
 }

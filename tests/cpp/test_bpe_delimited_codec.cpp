@@ -16,39 +16,18 @@
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/pipeline/file_pipeline.hpp"
 
+#include "test_support.hpp"
+
 using namespace blt;
 using namespace blt::bpe;
+using namespace blt::test;
 
 namespace {
-
-const char* kR50kPattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-ByteSpan span_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-std::shared_ptr<const BpeModel> load_r50k() {
-  const char* d = std::getenv("BLT_SHARED_DIR");
-  std::string data = read_file(std::string(d ? d : "../shared") + "/vocab/r50k_base.tiktoken");
-  if (data.empty()) return nullptr;
-  BpeSpec spec;
-  spec.name = "r50k_base";
-  spec.pattern = kR50kPattern;
-  spec.vocab = parse_tiktoken(span_of(data), "r50k_base.tiktoken");
-  spec.specials = {{"<|endoftext|>", 50256, false}};
-  return std::make_shared<const BpeModel>(std::move(spec));
-}
 
 // The transcription: BOS, then per BPE token 3 followed by its bytes + 4, then EOS.
 std::vector<uint32_t> expected(const BpeTokenizer& bpe, const std::string& text) {
   std::vector<uint32_t> tokens, out{ByteCodec::kBos};
-  bpe.encode_body(span_of(text), tokens);
+  bpe.encode_body(bytes_of(text), tokens);
   for (uint32_t t : tokens) {
     out.push_back(3);
     for (uint8_t b : bpe.model().token_bytes(t)) out.push_back(b + 4u);
@@ -75,11 +54,11 @@ TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
   want.push_back(3);
   for (char c : std::string(" world")) want.push_back(static_cast<uint8_t>(c) + 4u);
   want.push_back(2);
-  EXPECT_EQ(as_u32(codec.encode(span_of("hello world"), DType::u16)), want);
-  EXPECT_EQ(as_u32(codec.encode(span_of(""), DType::u16)), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(as_u32(codec.encode(bytes_of("hello world"), DType::u16)), want);
+  EXPECT_EQ(as_u32(codec.encode(bytes_of(""), DType::u16)), (std::vector<uint32_t>{1, 2}));
   EXPECT_EQ(codec.n_vocab(), ByteCodec::kVocab);
   BpeDelimitedCodec strict({}, BpeTokenizer(model, {SpecialUse::disallowed}));
-  EXPECT_THROW(strict.encode(span_of("a<|endoftext|>"), DType::u16), std::invalid_argument);
+  EXPECT_THROW(strict.encode(bytes_of("a<|endoftext|>"), DType::u16), std::invalid_argument);
 }
 
 TEST(BpeDelimitedCodec, PipelineEqualsOneShotAtEveryChunkSize) {
@@ -89,13 +68,13 @@ TEST(BpeDelimitedCodec, PipelineEqualsOneShotAtEveryChunkSize) {
   std::string text;
   for (int i = 0; i < 60; ++i) text += "Some words,  here<|endoftext|>and 123 m\xc3\xa9re\n\n\t ";
   auto whole = expected(BpeTokenizer(model, {SpecialUse::allowed}), text);
-  EXPECT_EQ(as_u32(codec.encode(span_of(text), DType::u16)), whole);
+  EXPECT_EQ(as_u32(codec.encode(bytes_of(text), DType::u16)), whole);
   for (size_t chunk : {1u, 5u, 64u, 4096u}) {
     PipelineOptions o;
     o.dtype = DType::u32;
     o.min_chunk = o.max_chunk = chunk;
     o.threads = 2;
-    MemorySource src(span_of(text));
+    MemorySource src(bytes_of(text));
     VectorSink sink;
     tokenize_stream(codec, src, sink, o);
     std::vector<uint32_t> got(sink.bytes.size() / 4);

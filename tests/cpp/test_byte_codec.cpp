@@ -9,23 +9,10 @@
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/simd/byte_kernel.hpp"
 
+#include "test_support.hpp"
+
 using namespace blt;
-
-static ByteSpan bytes_of(const std::string& s) {
-  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-static std::vector<uint64_t> to_vec(const IdBuffer& b) {
-  std::vector<uint64_t> v;
-  for (size_t i = 0; i < b.size(); ++i) {
-    switch (b.dtype()) {
-      case DType::u16: v.push_back(b.as<uint16_t>()[i]); break;
-      case DType::u32: case DType::i32: v.push_back(b.as<uint32_t>()[i]); break;
-      case DType::i64: v.push_back(static_cast<uint64_t>(b.as<int64_t>()[i])); break;
-    }
-  }
-  return v;
-}
+using namespace blt::test;
 
 TEST(ByteCodec, DocumentedIds) {
   ByteCodec codec;

@@ -229,12 +229,13 @@ class AsyncBatchTokenizer:
 
     async def _submit(self, entry: TokenizerEntry, data: Any, priority: str, dtype: Optional[str],
                       timeout: Optional[float], segment: bool = False, start: bool = False,
-                      end: bool = False, target: int = 0, json: bool = False) -> tuple[Any, int, int]:
+                      end: bool = False, target: int = 0, json: bool = False,
+                      offset: int = 0) -> tuple[Any, int, int]:
         engine, loop = self._engine_for_loop()
         timeout = self.timeout_s if timeout is None else timeout
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
-        args = (dtype or self.dtype, priority, timeout or 0.0, segment, start, end, target, json)
+        args = (dtype or self.dtype, priority, timeout or 0.0, segment, start, end, target, json, offset)
         try:
             rid = engine.submit(entry.native, data, *args)
         except UnicodeEncodeError:
@@ -339,6 +340,7 @@ class AsyncBatchTokenizer:
         it = chunks.__aiter__()
         buf = bytearray()
         start, eof, want = True, False, segment_bytes
+        offset = 0  # stream bytes before buf: errors name their offset in the whole stream
         while True:
             while not eof and len(buf) <= want:
                 try:
@@ -350,16 +352,17 @@ class AsyncBatchTokenizer:
             if eof:
                 with memoryview(buf) as view:
                     ids, _, count = await self._submit(entry, view, priority, dtype, timeout, True,
-                                                       start, True, len(buf), json)
+                                                       start, True, len(buf), json, offset)
                 yield EncodedJson(ids, count, entry.key) if json else ids
                 return
             with memoryview(buf) as view:
                 ids, consumed, count = await self._submit(entry, view, priority, dtype, timeout,
-                                                          True, start, False, want, json)
+                                                          True, start, False, want, json, offset)
             if consumed == 0:
                 want *= 2  # no safe cut within the window yet: read more and retry
                 continue
             del buf[:consumed]
+            offset += consumed
             start, want = False, segment_bytes
             yield EncodedJson(ids, count, entry.key) if json else ids
 

@@ -237,15 +237,14 @@ size_t BpeTokenizer::count(ByteSpan in) const {
 size_t BpeTokenizer::safe_split(ByteSpan window, size_t target) const {
   const Pretokenizer& pre = model_->pretokenizer();
   if (!specials_active_) return pre.safe_split(window, target);
-  // Allowed specials end the pretokenizer's text, so a cut at either edge of one is safe; inside
-  // the ordinary segment holding the target, the pretokenizer decides.
+  // Special matches (allowed or disallowed) end the pretokenizer's text, so a cut at either edge of
+  // one is safe and a cut inside one never is: a disallowed special cut in two would no longer be
+  // seen by either chunk, and the chunked run would not raise where encode does. Inside the
+  // ordinary segment holding the target, the pretokenizer decides.
   const SpecialMatcher& sm = model_->specials();
-  SpecialPolicy allowed_only = policy_;
-  for (auto& u : allowed_only)
-    if (u == SpecialUse::disallowed) u = SpecialUse::text;
   size_t best = 0, seg_start = 0, seg_end = window.size(), pos = 0;
   SpecialMatch hit{};
-  while (sm.find(window, pos, allowed_only, hit)) {
+  while (sm.find(window, pos, policy_, hit)) {
     if (hit.start > target) {
       seg_end = hit.start;
       break;

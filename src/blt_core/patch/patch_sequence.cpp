@@ -81,6 +81,23 @@ RaggedIds concat(std::vector<std::vector<int32_t>>& parts) {
   return r;
 }
 
+// Patches the items of a ragged batch in parallel: patch_item(a, b, out) appends the patch
+// lengths of positions [a, b); the items' lengths are concatenated in order.
+template <class PatchItem>
+RaggedIds patch_items(const PatchRule& rule, std::span<const int64_t> offsets, int threads,
+                      const PatchItem& patch_item) {
+  rule.validate();
+  check_offsets(offsets);
+  const size_t items = offsets.size() - 1;
+  std::vector<std::vector<int32_t>> parts(items);
+  run_in_arena(threads, [&] {
+    tbb::parallel_for(size_t(0), items, [&](size_t i) {
+      patch_item(static_cast<size_t>(offsets[i]), static_cast<size_t>(offsets[i + 1]), parts[i]);
+    });
+  });
+  return concat(parts);
+}
+
 }  // namespace
 
 void patch_sequence(const PatchRule& rule, const uint16_t* ids, const float* entropies, size_t n,
@@ -102,53 +119,36 @@ void patch_sequence(const PatchRule& rule, const uint16_t* ids, const float* ent
 
 RaggedIds patch_batch(const PatchRule& rule, const uint16_t* ids, const float* entropies,
                       std::span<const int64_t> offsets, int threads) {
-  rule.validate();
-  check_offsets(offsets);
-  const size_t items = offsets.size() - 1;
-  std::vector<std::vector<int32_t>> parts(items);
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), items, [&](size_t i) {
-      size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
-      patch_sequence(rule, ids ? ids + a : nullptr, entropies ? entropies + a : nullptr, b - a,
-                     parts[i]);
-    });
+  return patch_items(rule, offsets, threads, [&](size_t a, size_t b, std::vector<int32_t>& out) {
+    patch_sequence(rule, ids ? ids + a : nullptr, entropies ? entropies + a : nullptr, b - a, out);
   });
-  return concat(parts);
 }
 
 RaggedIds patch_batch_with_model(const PatchRule& rule, const EntropyModel& model,
                                  const ContextReset& reset, const uint16_t* ids,
                                  std::span<const int64_t> offsets, int threads) {
-  rule.validate();
-  check_offsets(offsets);
-  const size_t items = offsets.size() - 1;
-  std::vector<std::vector<int32_t>> parts(items);
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), items, [&](size_t i) {
-      size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
-      const uint16_t* seq = ids + a;
-      if (rule.is_topk()) {
-        std::vector<float> h(b - a);
-        EntropyCursor cur;
-        model.entropies(cur, reset, seq, b - a, h.data());
-        patch_sequence(rule, seq, h.data(), b - a, parts[i]);
-        return;
-      }
-      // Streams through a small entropy buffer: no allocation proportional to the sequence.
-      constexpr size_t kBlock = 4096;
-      float h[kBlock];
+  return patch_items(rule, offsets, threads, [&](size_t a, size_t b, std::vector<int32_t>& out) {
+    const uint16_t* seq = ids + a;
+    if (rule.is_topk()) {
+      std::vector<float> h(b - a);
       EntropyCursor cur;
-      PatchStream s(rule);
-      parts[i].reserve((b - a) / 2 + 16);  // entropy patches are a few ids long
-      for (size_t off = 0; off < b - a; off += kBlock) {
-        size_t m = std::min(kBlock, b - a - off);
-        model.entropies(cur, reset, seq + off, m, h);
-        s.feed(seq + off, h, m, parts[i]);
-      }
-      s.finish(parts[i]);
-    });
+      model.entropies(cur, reset, seq, b - a, h.data());
+      patch_sequence(rule, seq, h.data(), b - a, out);
+      return;
+    }
+    // Streams through a small entropy buffer: no allocation proportional to the sequence.
+    constexpr size_t kBlock = 4096;
+    float h[kBlock];
+    EntropyCursor cur;
+    PatchStream s(rule);
+    out.reserve((b - a) / 2 + 16);  // entropy patches are a few ids long
+    for (size_t off = 0; off < b - a; off += kBlock) {
+      size_t m = std::min(kBlock, b - a - off);
+      model.entropies(cur, reset, seq + off, m, h);
+      s.feed(seq + off, h, m, out);
+    }
+    s.finish(out);
   });
-  return concat(parts);
 }
 
 void entropies_batch(const EntropyModel& model, const ContextReset& reset, const uint16_t* ids,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "blt_core/offset_error.hpp"
 #include "blt_core/parallel.hpp"
 #include "blt_core/serve/ids_json.hpp"
 
@@ -228,7 +229,14 @@ Completion BatchEngine::encode_one(Pending& p) {
       std::vector<uint32_t> ids;
       if (cut > 0 || r.stream_end) {
         if (r.stream_start) tok.prefix(ids);
-        if (cut > skip) tok.encode_body(window.subspan(skip, cut - skip), ids);
+        if (cut > skip) {
+          try {
+            tok.encode_body(window.subspan(skip, cut - skip), ids);
+          } catch (const OffsetError& e) {
+            // The tokenizer saw only this segment's body: name the offset in the whole stream.
+            throw e.rebased(r.stream_offset + skip);
+          }
+        }
         if (r.stream_end) tok.suffix(ids);
       }
       c.consumed = cut;

@@ -55,6 +55,9 @@ struct EncodeRequest {
   bool stream_start = false;
   bool stream_end = false;
   size_t target = 0;
+  // Bytes of the stream before this window: an OffsetError (a disallowed special) is rebased by it
+  // so the message names the offset in the whole stream, as the file pipeline does for chunks.
+  uint64_t stream_offset = 0;
 
   // Also (json) or only (json_only) deliver the ids as JSON text (Completion::json), formatted by
   // the worker rather than by the caller's event loop.

@@ -124,6 +124,30 @@ inline const uint8_t* invalid_run(const uint8_t* p, const uint8_t* end) {
   return p;
 }
 
+// \p{N}{1,3} whose first number character ends at p1: at most two more.
+inline const uint8_t* numbers_upto3(const uint8_t* p1, const uint8_t* end) {
+  const uint8_t* q = p1;
+  for (int i = 1; i < 3 && q < end; ++i) {
+    Char c = char_at(q, end);
+    if (!(c.flags & kNumber)) break;
+    q += c.len;
+  }
+  return q;
+}
+
+// ` ?[^\s\p{L}\p{N}]+[\r\n]*` (cl100k), or `[\r\n/]*` at the end when kSlash (o200k), at p, whose
+// first character has flags f0 and ends at p1: the match's end, or nullptr if it does not match.
+template <bool kSlash>
+inline const uint8_t* punct_run(const uint8_t* p, const uint8_t* p1, const uint8_t* end, uint8_t f0) {
+  const uint8_t* s = nullptr;
+  if (f0 & kPunct) s = p;
+  else if (*p == ' ' && p1 < end && (char_at(p1, end).flags & kPunct)) s = p1;
+  if (!s) return nullptr;
+  const uint8_t* q = run(s, end, kPunct);
+  while (q < end && (*q == '\r' || *q == '\n' || (kSlash && *q == '/'))) ++q;
+  return q;
+}
+
 // r50k/p50k: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
   if (*p == '\'') {
@@ -157,25 +181,8 @@ inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
   const uint8_t* p1 = p + c0.len;
   if (is_prefix(c0.flags) && p1 < end && (char_at(p1, end).flags & kLetter))
     return run(p1, end, kLetter);
-  // \p{N}{1,3}
-  if (c0.flags & kNumber) {
-    const uint8_t* q = p1;
-    for (int i = 1; i < 3 && q < end; ++i) {
-      Char c = char_at(q, end);
-      if (!(c.flags & kNumber)) break;
-      q += c.len;
-    }
-    return q;
-  }
-  //  ?[^\s\p{L}\p{N}]+[\r\n]*
-  const uint8_t* s = nullptr;
-  if (c0.flags & kPunct) s = p;
-  else if (*p == ' ' && p1 < end && (char_at(p1, end).flags & kPunct)) s = p1;
-  if (s) {
-    const uint8_t* q = run(s, end, kPunct);
-    while (q < end && (*q == '\r' || *q == '\n')) ++q;
-    return q;
-  }
+  if (c0.flags & kNumber) return numbers_upto3(p1, end);                     // \p{N}{1,3}
+  if (const uint8_t* q = punct_run<false>(p, p1, end, c0.flags)) return q;  //  ?[^\s\p{L}\p{N}]+[\r\n]*
   if (c0.flags & kSpace) return whitespace(p, end, true);
   return invalid_run(p, end);
 }
@@ -233,23 +240,8 @@ inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
   if (from_p && (q = o200k_lower_tail(p, end))) return q;
   if (from_p1 && (q = o200k_upper_head(p1, end))) return q;
   if (from_p && (q = o200k_upper_head(p, end))) return q;
-  if (c0.flags & kNumber) {
-    q = p1;
-    for (int i = 1; i < 3 && q < end; ++i) {
-      Char c = char_at(q, end);
-      if (!(c.flags & kNumber)) break;
-      q += c.len;
-    }
-    return q;
-  }
-  const uint8_t* s = nullptr;
-  if (c0.flags & kPunct) s = p;
-  else if (*p == ' ' && p1 < end && (char_at(p1, end).flags & kPunct)) s = p1;
-  if (s) {
-    q = run(s, end, kPunct);
-    while (q < end && (*q == '\r' || *q == '\n' || *q == '/')) ++q;
-    return q;
-  }
+  if (c0.flags & kNumber) return numbers_upto3(p1, end);      // \p{N}{1,3}
+  if ((q = punct_run<true>(p, p1, end, c0.flags))) return q;  //  ?[^\s\p{L}\p{N}]+[\r\n/]*
   if (c0.flags & kSpace) return whitespace(p, end, true);
   return invalid_run(p, end);
 }
