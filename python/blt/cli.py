@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from .byte_tokenizer import CONTENT_TYPES, DTYPES
 from .registry import list_encoding_names
@@ -246,6 +246,44 @@ def _one_line_all(e: BaseException) -> str:
     return " ".join(str(e).split()) or e.__class__.__name__
 
 
+def _run_reporting(
+    args: argparse.Namespace,
+    work: Callable[[Optional[Callable[[int, int], None]]], None],
+    error_line: Callable[[BaseException], str],
+    usage_errors: tuple = (),
+) -> int:
+    """Run ``work(progress)`` with a tqdm bar on a TTY (none otherwise) and turn failures into the
+    CLI's exit codes: 130 on Ctrl-C, 1 with one stderr line on a runtime error. Exceptions in
+    ``usage_errors`` propagate so the caller can report them as usage errors."""
+    bar = None
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:  # created on the first report, when the total is known
+                bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1000,
+                           desc=PROG, leave=False)
+            bar.update(done - bar.n)
+
+    try:
+        try:
+            work(progress)
+        finally:
+            if bar is not None:
+                bar.close()
+    except usage_errors:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
+        sys.stderr.write(f"{PROG}: error: {error_line(e)}\n")
+        return 1
+    return 0
+
+
 def _byte_options(args: argparse.Namespace) -> dict:
     """Byte-tokenizer options from the flags; unset --bos/--eos mean on (None marks "not given"
     so that --vocab/--merges can refuse them)."""
@@ -303,41 +341,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         dtype = args.dtype or "uint16"
     byte_opts = {} if bpe else _byte_options(args)
 
-    bar = None
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
+    def work(progress: Optional[Callable[[int, int], None]]) -> None:
+        tokenize_file(
+            args.input,
+            args.output,
+            tokenizer=tokenizer,
+            **byte_opts,
+            dtype=dtype,
+            format=fmt,
+            threads=args.threads,
+            memcap=args.memcap,
+            chunk_size=args.chunksize,
+            progress=progress,
+        )
 
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:  # created on the first report, when the total is known
-                bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1000,
-                           desc=PROG, leave=False)
-            bar.update(done - bar.n)
-
-    try:
-        try:
-            tokenize_file(
-                args.input,
-                args.output,
-                tokenizer=tokenizer,
-                **byte_opts,
-                dtype=dtype,
-                format=fmt,
-                threads=args.threads,
-                memcap=args.memcap,
-                chunk_size=args.chunksize,
-                progress=progress,
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
-        sys.stderr.write(f"{PROG}: error: {_error_line(e, args.input)}\n")
-        return 1
+    status = _run_reporting(args, work, lambda e: _error_line(e, args.input))
+    if status != 0:
+        return status
     if args.output == "-":
         try:
             sys.stdout.flush()
@@ -377,38 +397,19 @@ def _main_patch(args: argparse.Namespace) -> int:
         return usage("--format does not apply with --patch (the output is an .npz file)")
     if args.output == "-":
         return usage("--patch writes an .npz file: --output must be a path, not -")
-    bar = None
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
 
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1000,
-                           desc=PROG, leave=False)
-            bar.update(done - bar.n)
+    def work(progress: Optional[Callable[[int, int], None]]) -> None:
+        config = load_patch_config(args.patch)
+        tokenize_and_patch(
+            args.input, args.output, patch=config, dtype=args.dtype or "uint16",
+            threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
+            **_byte_options(args),
+        )
 
     try:
-        try:
-            config = load_patch_config(args.patch)
-            tokenize_and_patch(
-                args.input, args.output, patch=config, dtype=args.dtype or "uint16",
-                threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
-                **_byte_options(args),
-            )
-        finally:
-            if bar is not None:
-                bar.close()
+        return _run_reporting(args, work, _one_line, usage_errors=(PatchConfigError,))
     except PatchConfigError as e:
         return usage(_one_line(e))
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
-        sys.stderr.write(f"{PROG}: error: {_one_line(e)}\n")
-        return 1
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
