@@ -17,7 +17,7 @@ import pytest
 
 import blt
 
-CLI = [sys.executable, "-c", "import sys; from blt.cli import main; sys.exit(main())"]
+from cli_support import CLI, interrupt
 
 
 def run(*args, **kw) -> subprocess.CompletedProcess:
@@ -260,16 +260,8 @@ def test_ctrl_c_on_big_input(tmp_path, sparse_2g):
     out_dir.mkdir()
     p = subprocess.Popen([*CLI, "--input", str(src), "--output", str(out_dir / "o.bin"), "--memcap", "64MB"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        # Started once the temporary output exists and has grown; then interrupt.
-        assert _wait_for(lambda: any(f.stat().st_size > 0 for f in out_dir.iterdir()))
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    # Started once the temporary output exists and has grown; then interrupt.
+    r = interrupt(p, lambda: any(f.stat().st_size > 0 for f in out_dir.iterdir()))
     assert_failed_cleanly(r, 130, "interrupted", out_dir)
 
 

@@ -15,7 +15,7 @@ import pytest
 import blt
 from blt.cli import main
 
-CLI = [sys.executable, "-c", "import sys; from blt.cli import main; sys.exit(main())"]
+from cli_support import CLI, interrupt
 
 
 @pytest.fixture(scope="module")
@@ -224,24 +224,6 @@ def test_cli_process_failures_are_one_line(tmp_path, cl100k, vocab_dir):
     assert os.listdir(out) == ["o.npz"]
 
 
-def _interrupt(p: subprocess.Popen, ready, timeout=30.0) -> subprocess.CompletedProcess:
-    import signal
-    import time
-
-    try:
-        end = time.monotonic() + timeout
-        while not ready() and time.monotonic() < end and p.poll() is None:
-            time.sleep(0.005)
-        assert ready(), "the run did not reach the point to interrupt"
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
-
-
 def test_ctrl_c_while_tokenizing_leaves_nothing(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -253,7 +235,7 @@ def test_ctrl_c_while_tokenizing_leaves_nothing(tmp_path):
     w = os.open(fifo, os.O_WRONLY)  # returns once the CLI reads the FIFO: the pipeline runs
     try:
         os.write(w, b"some bytes, then silence")
-        r = _interrupt(p, lambda: True)
+        r = interrupt(p, lambda: True)
     finally:
         os.close(w)
     assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
@@ -270,7 +252,7 @@ def test_ctrl_c_while_writing_npz_leaves_nothing(tmp_path):
     p = subprocess.Popen([*CLI, "-i", str(src), "-o", str(out / "o.npz"), "--patch", str(yml),
                           "--chunksize", "64K:64K"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # The temporary .npz appears once tokenizing is done and the patching pass writes it.
-    r = _interrupt(p, lambda: any(f.name.endswith(".tmp") for f in out.iterdir()))
+    r = interrupt(p, lambda: any(f.name.endswith(".tmp") for f in out.iterdir()))
     assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
     assert os.listdir(out) == []
 
