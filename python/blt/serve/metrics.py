@@ -101,14 +101,30 @@ class ServerMetrics:
         self.latency_window = SlidingWindow(60.0)
         self.token_window = SlidingWindow(10.0)
         self.inflight = 0
+        self._children: dict[tuple, tuple] = {}
         r.register(_LiveCollector(self))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        if status >= 400:
-            self.errors.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children_for(key)
+        requests, errors, latency = children
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
         self.latency_window.add(seconds)
+
+    def _children_for(self, key: tuple) -> tuple:
+        # labels() hashes and validates its arguments on every call; the children it returns are
+        # kept per (route, method, status), a set no larger than the label sets themselves.
+        route, method, status = key
+        children = (self.requests.labels(route, method, str(status)),
+                    self.errors.labels(route, str(status)) if status >= 400 else None,
+                    self.latency.labels(route))
+        self._children[key] = children
+        return children
 
     def count_tokens(self, n: int) -> None:
         self.tokens.inc(n)
