@@ -4,7 +4,6 @@ p50/p95/p99), tokens and tokens/s, engine queue depth and batch sizes. One regis
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from typing import Any
@@ -18,23 +17,44 @@ QUANTILES = (0.5, 0.95, 0.99)
 
 
 class SlidingWindow:
-    """Recent (time, value) samples: at most ``seconds`` old and ``max_samples`` many."""
+    """Recent (time, value) samples: at most ``seconds`` old and ``max_samples`` many.
+
+    A preallocated ring of two float arrays: adding a sample allocates nothing, so memory stays at
+    its bound however long the server runs and whether or not anyone scrapes /metrics (a deque of
+    tuples pruned only at scrape time grew by ~100 bytes per request until it hit max_samples).
+
+    >>> from blt.serve.metrics import SlidingWindow
+    >>> w = SlidingWindow(seconds=10, max_samples=3)
+    >>> for t, v in [(0, 1.0), (5, 2.0), (6, 3.0), (7, 4.0)]:
+    ...     w.add(v, now=t)
+    >>> sorted(w.values(now=12).tolist())  # three slots: the fourth sample replaced the first
+    [2.0, 3.0, 4.0]
+    >>> sorted(w.values(now=15.5).tolist())  # older than 10 s: left out
+    [3.0, 4.0]
+    """
 
     def __init__(self, seconds: float = 60.0, max_samples: int = 100_000) -> None:
         self.seconds = seconds
-        self._samples: collections.deque = collections.deque(maxlen=max_samples)
+        self._times = np.empty(max_samples, dtype=np.float64)
+        self._values = np.empty(max_samples, dtype=np.float64)
+        self._next = 0  # slot the next sample goes to
+        self._filled = 0
         self._lock = threading.Lock()
 
     def add(self, value: float, now: float | None = None) -> None:
         with self._lock:
-            self._samples.append((time.monotonic() if now is None else now, value))
+            i = self._next
+            self._times[i] = time.monotonic() if now is None else now
+            self._values[i] = value
+            self._next = i + 1 if i + 1 < self._times.size else 0
+            if self._filled < self._times.size:
+                self._filled += 1
 
-    def values(self) -> np.ndarray:
-        cutoff = time.monotonic() - self.seconds
+    def values(self, now: float | None = None) -> np.ndarray:
+        cutoff = (time.monotonic() if now is None else now) - self.seconds
         with self._lock:
-            while self._samples and self._samples[0][0] < cutoff:
-                self._samples.popleft()
-            return np.fromiter((v for _, v in self._samples), dtype=np.float64, count=len(self._samples))
+            n = self._filled
+            return self._values[:n][self._times[:n] >= cutoff]
 
 
 class _LiveCollector:
