@@ -172,6 +172,51 @@ def client_key(request: web.Request) -> str:
     return request.headers.get("X-Client-Id") or request.remote or "?"
 
 
+class _Deadline:
+    __slots__ = ("at", "task", "expired")
+
+    def __init__(self, at: float, task: "asyncio.Task") -> None:
+        self.at = at
+        self.task = task
+        self.expired = False
+
+
+class RequestDeadlines:
+    """Request timeouts of all running handlers from one periodic sweep.
+
+    ``asyncio.timeout()`` pushes a timer onto the loop's heap and cancels it again for every
+    request; here a request only enters and leaves a set, and a sweep every ``period`` seconds
+    (a quarter of the timeout, at most 0.25 s; scheduled only while requests run) cancels the
+    handlers past their deadline. A handler is cancelled between ``timeout_s`` and
+    ``timeout_s + period`` after it started.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.period = min(0.25, timeout_s / 4)
+        self._running: set[_Deadline] = set()
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    def enter(self, task: "asyncio.Task") -> _Deadline:
+        loop = task.get_loop()
+        d = _Deadline(loop.time() + self.timeout_s, task)
+        self._running.add(d)
+        if self._timer is None:
+            self._timer = loop.call_later(self.period, self._sweep, loop)
+        return d
+
+    def leave(self, d: _Deadline) -> None:
+        self._running.discard(d)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for d in [d for d in self._running if d.at <= now]:
+            self._running.discard(d)
+            d.expired = True
+            d.task.cancel()
+        self._timer = loop.call_later(self.period, self._sweep, loop) if self._running else None
+
+
 def make_middleware(state: Any) -> Callable:
     """The one middleware of every request: request id, rate limit (429 + Retry-After), body size
     (413), request timeout (504), JSON error bodies, metrics and the access log.
@@ -183,7 +228,8 @@ def make_middleware(state: Any) -> Callable:
     metrics = state.metrics
     limiter = RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst) if cfg.rate_limit_rps > 0 else None
     timeout_s = cfg.request_timeout_s
-    has_timeout = hasattr(asyncio, "timeout")  # Python >= 3.11
+    # Python >= 3.11 (Task.uncancel); 3.10 falls back to a wait_for per request.
+    deadlines = RequestDeadlines(timeout_s) if hasattr(asyncio.Task, "uncancel") else None
 
     @web.middleware
     async def serve_request(request: web.Request, handler):
@@ -211,9 +257,22 @@ def make_middleware(state: Any) -> Callable:
                     resp = await handler(request)  # streams bound each segment instead
                 else:
                     try:
-                        if has_timeout:
-                            async with asyncio.timeout(timeout_s):
+                        if deadlines is not None:
+                            task = asyncio.current_task()
+                            d = deadlines.enter(task)
+                            try:
                                 resp = await handler(request)
+                            except BaseException as exc:
+                                deadlines.leave(d)
+                                # As asyncio.timeout decides: our cancellation is undone, and a
+                                # CancelledError nobody else asked for is the timeout.
+                                if (d.expired and task.uncancel() == 0
+                                        and isinstance(exc, asyncio.CancelledError)):
+                                    raise TimeoutError from None
+                                raise
+                            deadlines.leave(d)
+                            if d.expired:
+                                task.uncancel()  # the handler swallowed our cancellation
                         else:
                             resp = await asyncio.wait_for(handler(request), timeout_s)
                     except (TimeoutError, asyncio.TimeoutError):
