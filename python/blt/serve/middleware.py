@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import logging
 import math
+import os
 import re
 import sys
 import time
