@@ -21,9 +21,11 @@ QUANTILES = (0.5, 0.95, 0.99)
 class SlidingWindow:
     """Recent (time, value) samples: at most ``seconds`` old and ``max_samples`` many.
 
-    A preallocated ring of two float arrays: adding a sample allocates nothing, so memory stays at
-    its bound however long the server runs and whether or not anyone scrapes /metrics (a deque of
-    tuples pruned only at scrape time grew by ~100 bytes per request until it hit max_samples).
+    A preallocated ring of two float arrays: adding a sample allocates nothing, and the arrays are
+    written in full at construction (empty slots are infinitely old), so the server's memory is at
+    its bound from the start however long it runs and whether or not anyone scrapes /metrics (a
+    deque of tuples pruned only at scrape time grew by ~100 bytes per request until it hit
+    max_samples).
 
     >>> from blt.serve.metrics import SlidingWindow
     >>> w = SlidingWindow(seconds=10, max_samples=3)
@@ -37,10 +39,9 @@ class SlidingWindow:
 
     def __init__(self, seconds: float = 60.0, max_samples: int = 100_000) -> None:
         self.seconds = seconds
-        self._times = np.empty(max_samples, dtype=np.float64)
-        self._values = np.empty(max_samples, dtype=np.float64)
+        self._times = np.full(max_samples, -np.inf)
+        self._values = np.full(max_samples, 0.0)
         self._next = 0  # slot the next sample goes to
-        self._filled = 0
         self._lock = threading.Lock()
 
     def add(self, value: float, now: float | None = None) -> None:
@@ -49,14 +50,11 @@ class SlidingWindow:
             self._times[i] = time.monotonic() if now is None else now
             self._values[i] = value
             self._next = i + 1 if i + 1 < self._times.size else 0
-            if self._filled < self._times.size:
-                self._filled += 1
 
     def values(self, now: float | None = None) -> np.ndarray:
         cutoff = (time.monotonic() if now is None else now) - self.seconds
         with self._lock:
-            n = self._filled
-            return self._values[:n][self._times[:n] >= cutoff]
+            return self._values[self._times >= cutoff]
 
 
 class _LiveCollector:
