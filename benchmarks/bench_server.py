@@ -5,6 +5,12 @@ server's peak rate for the p99 target; then the engine alone in process. Writes 
 section.
 
     python benchmarks/bench_server.py [--duration 4] [--concurrency 8,64,256] [--sizes 64,4096]
+
+Soak (a benchmark, not CI): find the batching server's peak, drive it at 80% of that with paced wrk
+for SECONDS while sampling its resident memory (VmRSS) and its error counter, and write the
+``bench_server_soak`` section:
+
+    python benchmarks/bench_server.py --soak 600 [--sizes 64] [--duration 4]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,19 +86,32 @@ class Server:
             self.proc.wait()
 
 
-def run_wrk(url: str, body_path: str, concurrency: int, duration: float, threads: int = 1,
-            rate: float = 0.0) -> dict:
+def wrk_command(url: str, script: str, concurrency: int, duration: float, threads: int = 1) -> list[str]:
+    return ["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency),
+            "-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", script, url + "/v1/tokenize"]
+
+
+def wrk_script(body_path: str, concurrency: int, rate: float) -> str:
+    """A temporary wrk Lua script (POST the body; with rate > 0, paced to about rate req/s)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT.format(body=body_path))
         if rate > 0:
             f.write(PACED.format(mean_ms=concurrency * 1000.0 / rate))
-        script = f.name
+        return f.name
+
+
+def run_wrk(url: str, body_path: str, concurrency: int, duration: float, threads: int = 1,
+            rate: float = 0.0) -> dict:
+    script = wrk_script(body_path, concurrency, rate)
     try:
-        out = subprocess.run(["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency),
-                              "-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", script, url + "/v1/tokenize"],
+        out = subprocess.run(wrk_command(url, script, concurrency, duration, threads),
                              capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
     m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
     n, dur_us, p50, p95, p99, bad_status, sock_err = map(int, m.groups())
     return {"requests": n, "rps": n / (dur_us / 1e6), "p50": p50 / 1e3, "p95": p95 / 1e3,
@@ -119,15 +139,123 @@ async def engine_only(body: bytes, max_batch_size: int, clients: int, duration: 
         return done / (loop.time() - t0)
 
 
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process from /proc/PID/status (VmRSS, KiB)."""
+    m = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(m.group(1))
+
+
+def server_errors(url: str) -> int:
+    """Responses with status >= 400 so far, from the server's own /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return round(sum(float(v) for v in re.findall(r"^blt_request_errors_total\{[^}]*\} (\S+)", text, re.M)))
+
+
+def slope_mib_per_min(samples: list[tuple[float, int]]) -> float:
+    """Least-squares slope of RSS over time, MiB per minute."""
+    if len(samples) < 2:
+        return 0.0
+    ts = [t for t, _ in samples]
+    ms = [kib / 1024 for _, kib in samples]
+    mt, mm = statistics.fmean(ts), statistics.fmean(ms)
+    den = sum((t - mt) ** 2 for t in ts)
+    return 60.0 * sum((t - mt) * (m - mm) for t, m in zip(ts, ms)) / den if den else 0.0
+
+
+def soak(args: argparse.Namespace) -> None:
+    """Peak of the batching server, then paced load at 80% of it for args.soak seconds."""
+    size = int(args.sizes.split(",")[0])
+    levels = [int(c) for c in args.concurrency.split(",")]
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    # Many paced connections: each spends a request's latency on top of its gap, and with long
+    # gaps that costs the offered rate less.
+    conns = 256
+    with tempfile.TemporaryDirectory() as tmp, Server(64, args.max_wait_ms) as srv:
+        body_path = os.path.join(tmp, f"body{size}")
+        Path(body_path).write_bytes(payload(size))
+        run_wrk(srv.url, body_path, 8, 1.0)  # warm-up
+        peak = max(run_wrk(srv.url, body_path, c, args.duration)["rps"] for c in levels)
+        target = 0.8 * peak
+        # Paced connections also spend the latency of each request, so the offered rate falls
+        # short of the asked one: calibrate on two short runs.
+        asked = target
+        for _ in range(2):
+            probe = run_wrk(srv.url, body_path, conns, 2.0, rate=asked)
+            if probe["rps"] >= 0.97 * target:
+                break
+            asked *= min(1.25, target / max(probe["rps"], 1.0))
+        print(f"soak: {size} B bodies, peak {peak:.0f} req/s, target {target:.0f} req/s "
+              f"(wrk asked {asked:.0f}) for {args.soak:g} s", flush=True)
+        pid = srv.proc.pid
+        errors_before = server_errors(srv.url)
+        script = wrk_script(body_path, conns, asked)
+        samples: list[tuple[float, int]] = []
+        try:
+            t0 = time.monotonic()
+            wrk = subprocess.Popen(wrk_command(srv.url, script, conns, args.soak), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+            while wrk.poll() is None:
+                samples.append((time.monotonic() - t0, rss_kib(pid)))
+                try:
+                    wrk.wait(args.soak_interval)
+                except subprocess.TimeoutExpired:
+                    pass
+            samples.append((time.monotonic() - t0, rss_kib(pid)))
+            out, err = wrk.communicate()
+            if wrk.returncode != 0:
+                sys.exit(f"wrk failed: {err.strip()}")
+        finally:
+            os.unlink(script)
+        errors_server = server_errors(srv.url) - errors_before
+    r = parse_wrk(out)
+    start_rss, end_rss = samples[0][1] / 1024, samples[-1][1] / 1024
+    mid_rss = min(samples, key=lambda s: abs(s[0] - samples[-1][0] / 2))[1] / 1024
+    half = [x for x in samples if x[0] >= samples[-1][0] / 2]
+    slope_all, slope_half = slope_mib_per_min(samples), slope_mib_per_min(half)
+    growth_half = slope_half * (half[-1][0] - half[0][0]) / 60 if len(half) > 1 else 0.0
+    flat = growth_half <= max(1.0, 0.01 * mid_rss)
+    errors = r["errors"] + errors_server
+    verdict = ("flat memory" if flat else "memory still growing") + (", no errors" if errors == 0 else f", {errors} errors")
+    lines = ["## bench_server soak: blt-serve at 80% of peak", "",
+             f"`python benchmarks/bench_server.py --soak {args.soak:g} --sizes {size} --duration {args.duration:g}`"
+             f" (rev {git_rev()}, {time.strftime('%Y-%m-%d')})", "",
+             f"Machine: {machine()}; load average before the run: {load}. Batching server (max_batch_size=64, "
+             f"max_wait_ms={args.max_wait_ms:g}), {size} B bodies. Peak: best closed-loop wrk rate over "
+             f"{args.concurrency} clients ({args.duration:g} s each) = {peak:,.0f} req/s; soak: wrk with {conns} "
+             f"connections paced at 80% of peak for {args.soak:g} s; VmRSS of the server sampled every "
+             f"{args.soak_interval:g} s.", "",
+             "| target req/s | achieved req/s | share of peak | requests | p50 ms | p99 ms | wrk errors | server 4xx/5xx |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {target:,.0f} | {r['rps']:,.0f} | {r['rps'] / peak:.0%} | {r['requests']:,} | {r['p50']:.2f} | {r['p99']:.2f} | "
+             f"{r['errors']} | {errors_server} |", "",
+             "| RSS start MiB | RSS middle MiB | RSS end MiB | slope, whole run | slope, second half |",
+             "|---:|---:|---:|---:|---:|",
+             f"| {start_rss:.1f} | {mid_rss:.1f} | {end_rss:.1f} | {slope_all:+.3f} MiB/min | "
+             f"{slope_half:+.3f} MiB/min |", "",
+             f"Verdict: {verdict} (flat: growth over the second half <= max(1 MiB, 1% of the middle RSS); "
+             f"it grew {growth_half:+.2f} MiB).", "",
+             "RSS samples (s: MiB): " + ", ".join(f"{t:.0f}: {kib / 1024:.1f}" for t, kib in samples)]
+    write_section("bench_server_soak", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--concurrency", default="8,64,256")
     ap.add_argument("--sizes", default="64,4096")
     ap.add_argument("--max-wait-ms", type=float, default=2.0)
+    ap.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
+                    help="soak instead of the tables: SECONDS at 80%% of peak, sampling RSS and errors")
+    ap.add_argument("--soak-interval", type=float, default=5.0, metavar="SECONDS",
+                    help="seconds between RSS samples during --soak")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found (Debian package wrk)")
+    if args.soak > 0:
+        soak(args)
+        return
     load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # other work on a shared machine
     levels = [int(c) for c in args.concurrency.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -711,7 +711,7 @@ class LoopSink final : public serve::CompletionSink {
 class PyBatchEngine {
  public:
   PyBatchEngine(py::object loop, py::object handler, size_t max_batch_size, double max_wait_ms,
-                size_t queue_capacity, int threads, size_t max_inflight_batches) {
+                size_t queue_capacity, int threads, size_t max_inflight_batches, bool wake_on_submit) {
     if (max_wait_ms < 0) throw py::value_error("max_wait_ms must be >= 0");
     serve::EngineOptions o;
     o.max_batch_size = max_batch_size;
@@ -719,6 +719,7 @@ class PyBatchEngine {
     o.queue_capacity = queue_capacity;
     o.threads = threads;
     o.max_inflight_batches = max_inflight_batches;
+    o.wake_on_submit = wake_on_submit;
     auto sink = std::make_shared<LoopSink>(std::move(loop), std::move(handler));
     engine_ = std::make_unique<serve::BatchEngine>(o, std::move(sink));
   }
@@ -812,10 +813,10 @@ void bind_serve(py::module_& m) {
   py::register_exception<serve::QueueFull>(m, "Overloaded", PyExc_RuntimeError);
   py::class_<PyBatchEngine>(m, "BatchEngine",
                             "Native batch encoder; results arrive through loop.call_soon_threadsafe.")
-      .def(py::init<py::object, py::object, size_t, double, size_t, int, size_t>(), py::arg("loop"),
+      .def(py::init<py::object, py::object, size_t, double, size_t, int, size_t, bool>(), py::arg("loop"),
            py::arg("handler"), py::arg("max_batch_size") = 64, py::arg("max_wait_ms") = 2.0,
            py::arg("queue_capacity") = 1024, py::arg("threads") = 0,
-           py::arg("max_inflight_batches") = 0)
+           py::arg("max_inflight_batches") = 0, py::arg("wake_on_submit") = true)
       .def("submit", &PyBatchEngine::submit, py::arg("tokenizer"), py::arg("data"),
            py::arg("dtype") = "uint32", py::arg("priority") = "normal", py::arg("timeout_s") = 0.0,
            py::arg("segment") = false, py::arg("stream_start") = false,

@@ -137,6 +137,36 @@ def test_timeout_is_504_and_full_queue_is_503():
     run(main())
 
 
+@pytest.mark.skipif(not hasattr(asyncio.Task, "uncancel"), reason="Python >= 3.11 (3.10 uses wait_for)")
+def test_request_deadlines_cancel_only_overdue_handlers():
+    from blt.serve.middleware import RequestDeadlines
+
+    async def main():
+        deadlines = RequestDeadlines(0.2)
+
+        async def handler(seconds):
+            task = asyncio.current_task()
+            d = deadlines.enter(task)
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                return "cancelled", d.expired, task.uncancel()
+            finally:
+                deadlines.leave(d)
+            return "done", d.expired, task.cancelling()
+
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        results = await asyncio.gather(handler(30), handler(0.01), handler(0.1))
+        elapsed = loop.time() - t0
+        assert results == [("cancelled", True, 0), ("done", False, 0), ("done", False, 0)]
+        assert 0.2 <= elapsed < 5
+        await asyncio.sleep(0.3)
+        assert deadlines._timer is None  # no sweep scheduled while nothing runs
+
+    run(main())
+
+
 def test_internal_errors_are_500_and_the_server_keeps_serving():
     class BrokenDecode:
         def native(self):

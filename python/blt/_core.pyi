@@ -98,6 +98,7 @@ class BatchEngine:
         queue_capacity: int = 1024,
         threads: int = 0,
         max_inflight_batches: int = 0,
+        wake_on_submit: bool = True,
     ) -> None: ...
     def submit(
         self,

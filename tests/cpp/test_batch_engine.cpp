@@ -193,6 +193,29 @@ TEST(BatchEngine, FlushSendsAPartialBatchAtOnce) {
   EXPECT_EQ(sink->size(), 3u);
 }
 
+TEST(BatchEngine, WithoutWakeOnSubmitQueuedRequestsWaitForAFlush) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto codec = std::make_shared<ByteCodec>();
+  EngineOptions o;
+  o.max_batch_size = 2;  // a full batch would leave at once if submits woke the batcher
+  o.max_wait = 1ms;
+  o.wake_on_submit = false;
+  BatchEngine engine(o, sink);
+  // One flushed round trip first, so the batcher has started and gone back to sleep (a batcher
+  // still awake forms batches by size and deadline as usual).
+  engine.submit(request(codec, "first"));
+  engine.flush();
+  ASSERT_TRUE(sink->wait_for(1));
+  std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 3; ++i) engine.submit(request(codec, "abc"));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sink->size(), 1u);
+  engine.flush();
+  ASSERT_TRUE(sink->wait_for(4));
+  for (auto& c : sink->take()) EXPECT_EQ(c.status, Status::ok);
+  EXPECT_EQ(engine.stats().batched_requests, 4u);
+}
+
 TEST(BatchEngine, PartialBatchLeavesAtTheDeadline) {
   auto sink = std::make_shared<RecordingSink>();
   EngineOptions o;

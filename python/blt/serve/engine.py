@@ -140,9 +140,11 @@ class AsyncBatchTokenizer:
         if self._closed:
             raise EngineClosed("AsyncBatchTokenizer is closed")
         if self._engine is None:
+            # With flush_each_tick every submit is followed by a flush in the same loop iteration,
+            # so submits need not wake the batcher (a futex wake per request or burst).
             self._engine = _core.BatchEngine(
                 loop, _make_handler(weakref.ref(self)), self.max_batch_size, self.max_wait_ms,
-                self.queue_capacity, self.threads)
+                self.queue_capacity, self.threads, wake_on_submit=not self.flush_each_tick)
             self._loop = loop
         elif loop is not self._loop:
             raise RuntimeError("AsyncBatchTokenizer is bound to another event loop")

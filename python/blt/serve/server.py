@@ -30,8 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .config import ServeConfig, load_config
 from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
-from .middleware import (REQUEST_ID, ApiError, LimitedTCPSite, log, make_context_middleware,
-                         make_limit_middleware, setup_logging)
+from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, log, make_middleware, setup_logging
 from .registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
@@ -338,7 +337,7 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     config.validate()
     state = ServerState(config, registry)
     app = web.Application(client_max_size=config.max_body_bytes,
-                          middlewares=[make_context_middleware(state), make_limit_middleware(state)])
+                          middlewares=[make_middleware(state)])
     app[STATE] = state
     app.router.add_post("/v1/tokenize", tokenize)
     app.router.add_post("/v1/tokenize_batch", tokenize_batch)

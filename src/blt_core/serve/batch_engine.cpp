@@ -78,8 +78,9 @@ uint64_t BatchEngine::submit(EncodeRequest&& req) {
   size_t total = total_queued_locked();
   submitted_.fetch_add(1, std::memory_order_relaxed);
   lk.unlock();
-  // The batcher only needs waking when work appears or a batch has just become full.
-  if (total == 1 || total >= opts_.max_batch_size) cv_.notify_all();
+  // The batcher only needs waking when work appears or a batch has just become full, and not at
+  // all when the caller flushes instead.
+  if (opts_.wake_on_submit && (total == 1 || total >= opts_.max_batch_size)) cv_.notify_all();
   return id;
 }
 

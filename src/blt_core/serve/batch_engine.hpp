@@ -92,6 +92,11 @@ struct EngineOptions {
   size_t queue_capacity = 1024;              // per priority
   int threads = 0;                           // encode workers; <= 0: all usable cores
   size_t max_inflight_batches = 0;           // 0: one per worker thread
+  // false: submit() never wakes the batcher; only flush() (and shutdown) do, and max_wait then
+  // starts at the flush. For callers that flush after every burst of submits (an event loop
+  // flushes once per iteration): a wake is a futex call and, when the batcher sleeps, a
+  // cross-CPU interrupt, paid per request with max_batch_size 1 and per burst otherwise.
+  bool wake_on_submit = true;
 };
 
 // Upper bounds of the batch-size histogram buckets (the last bucket is +inf).
