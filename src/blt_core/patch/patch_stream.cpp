@@ -129,33 +129,29 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
       for (size_t i = 1; i < bn; ++i)
         flags[i] |= (id[i - 1] == kEosId) | (id[i - 1] == kBosId) | (id[i] == kBosId);
     }
-    int64_t starts[kBlock + 1];
-    size_t count = 0;
-    for (size_t i = 0; i < bn; ++i) {
-      starts[count] = s.pos + static_cast<int64_t>(i);
-      count += flags[i];
-    }
-    if (count) {
-      // Lengths of the closed patches, appended with one copy (no per-patch push_back).
+    if (max_len > 0) {
+      for (size_t i = 0; i < bn; ++i) {
+        if (!flags[i]) continue;
+        const int64_t p = s.pos + static_cast<int64_t>(i);
+        append_split(p - s.last_start, max_len, out);
+        s.last_start = p;
+      }
+    } else {
+      // One branch-free pass: every position writes the length its start would close, and
+      // only a start advances the count (no per-patch branch, no list of starts).
       int32_t lengths[kBlock];
       int64_t prev = s.last_start;
-      int64_t longest = 0;
-      for (size_t c = 0; c < count; ++c) {
-        const int64_t len = starts[c] - prev;
-        longest = std::max(longest, len);
-        lengths[c] = static_cast<int32_t>(len);
-        prev = starts[c];
+      size_t count = 0;
+      for (size_t i = 0; i < bn; ++i) {
+        const int64_t p = s.pos + static_cast<int64_t>(i);
+        const int64_t len = p - prev;
+        const int64_t start = flags[i];
+        lengths[count] = static_cast<int32_t>(len);
+        prev += len & -start;  // arithmetic, not a select: the compiler would branch
+        count += static_cast<size_t>(start);
       }
-      if (max_len > 0 && longest > max_len) {
-        prev = s.last_start;
-        for (size_t c = 0; c < count; ++c) {
-          append_split(starts[c] - prev, max_len, out);
-          prev = starts[c];
-        }
-      } else {
-        out.insert(out.end(), lengths, lengths + count);
-      }
-      s.last_start = starts[count - 1];
+      out.insert(out.end(), lengths, lengths + count);
+      s.last_start = prev;
     }
     s.pos += static_cast<int64_t>(bn);
     s.h2 = bn >= 2 ? h[bn - 2] : s.h1;
