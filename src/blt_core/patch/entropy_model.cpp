@@ -164,8 +164,8 @@ struct ContextStep {
 }
 }  // namespace
 
-// Contexts of a block are computed first (arithmetic only), prefetching the slots each one
-// will read, so the lookups that follow mostly hit L1; a lookup is one dense load and (kThird)
+// Contexts of a block are computed first (arithmetic only), prefetching the slot each one
+// will probe (the dense table is mostly cache-resident), so the lookups that follow mostly hit; a lookup is one dense load and (kThird)
 // the first two slots of one probe, compared without branches.
 template <bool kThird>
 void EntropyModel::entropies_dense(EntropyCursor& cursor, const ContextReset& reset,
@@ -177,6 +177,7 @@ void EntropyModel::entropies_dense(EntropyCursor& cursor, const ContextReset& re
   const int hash_shift = context3_hash_shift_;
   constexpr size_t kBlock = 256;
   uint64_t ctxs[kBlock];
+  uint32_t homes[kBlock];
   uint64_t ctx = cursor.context;
   for (size_t b0 = 0; b0 < n; b0 += kBlock) {
     const size_t bn = std::min(kBlock, n - b0);
@@ -185,20 +186,25 @@ void EntropyModel::entropies_dense(EntropyCursor& cursor, const ContextReset& re
     if (mx > kMaxBltId)
       for (size_t i = 0; i < bn; ++i)
         if (ids[b0 + i] > kMaxBltId) bad_id(ids[b0 + i], b0 + i);
+#pragma GCC unroll 4
     for (size_t i = 0; i < bn; ++i) {
       const uint16_t id = ids[b0 + i];
       ctx = step.next(ctx, id);
       ctxs[i] = ctx;
-      __builtin_prefetch(&suffix2[ctx >> kSuffix2Shift]);
-      if constexpr (kThird)
-        __builtin_prefetch(&table[context3_hash(static_cast<uint32_t>(ctx >> kContext3Shift), hash_shift)]);
+      if constexpr (kThird) {
+        homes[i] = context3_hash(static_cast<uint32_t>(ctx >> kContext3Shift), hash_shift);
+        __builtin_prefetch(&table[homes[i]]);
+      } else {
+        __builtin_prefetch(&suffix2[ctx >> kSuffix2Shift]);
+      }
     }
+#pragma GCC unroll 4
     for (size_t i = 0; i < bn; ++i) {
       const uint64_t c = ctxs[i];
       float e = suffix2[c >> kSuffix2Shift];
       if constexpr (kThird) {
         const uint32_t k = static_cast<uint32_t>(c >> kContext3Shift);
-        const Context3Slot* s = table + context3_hash(k, hash_shift);
+        const Context3Slot* s = table + homes[i];
         const Context3Slot a = s[0], b = s[1];
         e = b.key == k ? b.entropy : e;
         e = a.key == k ? a.entropy : e;
