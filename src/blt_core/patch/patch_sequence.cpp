@@ -7,6 +7,9 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <numeric>
 #include <string>
 
@@ -72,6 +75,22 @@ void check_offsets(std::span<const int64_t> offsets) {
                                   ")");
 }
 
+// A large fresh result buffer is faulted in page by page as it is written; on Linux, 2 MB
+// pages for it make that a few hundred faults instead of thousands (the faults were a fifth
+// of batch entropy patching). NumPy advises its own large arrays the same way.
+void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  if (bytes < 4 * kHuge) return;
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);  // advice only
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 // Patches the items of a ragged batch in parallel: patch_item(a, b, out) appends the patch
 // lengths of positions [a, b) (at most b - a + 1 of them: lengths are >= 1 and sum to at most
 // b - a + 1). Item i writes through a reused per-thread vector into its own region of one
@@ -86,6 +105,7 @@ RaggedIds patch_items(const PatchRule& rule, std::span<const int64_t> offsets, i
   RaggedIds r;
   r.ids = IdBuffer::allocate(DType::i32, static_cast<size_t>(offsets.back()) + items);
   int32_t* const dst = r.ids.as<int32_t>();
+  advise_huge_pages(dst, r.ids.nbytes());
   std::vector<int64_t> counts(items, 0);
   tbb::enumerable_thread_specific<std::vector<int32_t>> scratch;
   run_in_arena(threads, [&] {
