@@ -279,6 +279,80 @@ void hash_rows_simd(const NgramHashJob& job, bool stream) {
   }
   if (stream) _mm_sfence();  // streamed stores are visible before the caller reads the output
 }
+
+// The default configuration (sizes kLo..kHi, one function, divisor below 2^20) with
+// everything in registers: two lane groups at a time, the sizes unrolled at compile time, the
+// reduced columns interleaved straight into the rows (no tile, no per-size loops).
+template <class Arch, int kLo, int kHi, bool kHigh>
+void hash_rows_fixed(const NgramHashJob& job, bool stream) {
+  using U = xsimd::batch<uint64_t, Arch>;
+  constexpr size_t W = U::size;
+  constexpr size_t kCols = kHi - kLo + 1;
+  static_assert(kCols % 2 == 0, "columns are stored in pairs");
+  constexpr size_t kBlock = 256;
+  constexpr size_t halo = kHi - 1;
+  alignas(64) uint64_t wide[kBlock + kMaxNgramSize];
+  const FloorModLanes<Arch> lanes_mod(job.mod.m);
+  const uint64_t p = job.primes[0];
+  const U p_lo(p & 0xFFFFFFFFull), p_hi(p >> 32);
+  auto put = [stream](int64_t* dst, __m128i v) {
+    if (stream)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(dst), v);
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
+  };
+  for (size_t j0 = job.begin; j0 < job.end; j0 += kBlock) {
+    const size_t bn = std::min(kBlock, job.end - j0);
+    if (j0 >= halo) {
+      const uint16_t* src = job.ids + (j0 - halo);
+      for (size_t t = 0; t < halo + bn; ++t) wide[t] = src[t];
+    } else {
+      for (size_t t = 0; t < halo + bn; ++t) {
+        ptrdiff_t src = static_cast<ptrdiff_t>(j0 + t) - static_cast<ptrdiff_t>(halo);
+        wide[t] = src < 0 ? 0 : job.ids[src];
+      }
+    }
+    const uint64_t* cur = wide + halo;
+    int64_t* row = job.out + (j0 - job.begin) * kCols;
+    size_t i = 0;
+    for (; i + 2 * W <= bn; i += 2 * W, row += 2 * W * kCols) {
+      U col[2][kCols];
+      U h[2] = {U::load_unaligned(cur + i), U::load_unaligned(cur + i + W)};
+      if constexpr (kLo == 1) {
+        col[0][0] = lanes_mod(h[0]);
+        col[1][0] = lanes_mod(h[1]);
+      }
+#pragma GCC unroll 64
+      for (int size = 2; size <= kHi; ++size) {
+#pragma GCC unroll 2
+        for (size_t g = 0; g < 2; ++g) {
+          h[g] = mul_mod64<kHigh>(h[g], p_lo, p_hi) + U::load_unaligned(cur + i + g * W - (size - 1));
+          if (size >= kLo) col[g][size - kLo] = lanes_mod(h[g]);
+        }
+      }
+#pragma GCC unroll 2
+      for (size_t g = 0; g < 2; ++g) {
+        int64_t* r0 = row + g * W * kCols;
+#pragma GCC unroll 64
+        for (size_t c = 0; c < kCols; c += 2) {
+          if constexpr (W == 4) {
+            const __m256i lo = _mm256_unpacklo_epi64(col[g][c], col[g][c + 1]);
+            const __m256i hi = _mm256_unpackhi_epi64(col[g][c], col[g][c + 1]);
+            put(r0 + c, _mm256_castsi256_si128(lo));
+            put(r0 + kCols + c, _mm256_castsi256_si128(hi));
+            put(r0 + 2 * kCols + c, _mm256_extracti128_si256(lo, 1));
+            put(r0 + 3 * kCols + c, _mm256_extracti128_si256(hi, 1));
+          } else {
+            put(r0 + c, _mm_unpacklo_epi64(col[g][c], col[g][c + 1]));
+            put(r0 + kCols + c, _mm_unpackhi_epi64(col[g][c], col[g][c + 1]));
+          }
+        }
+      }
+    }
+    hash_rows_scalar(job, j0 + i, j0 + bn);
+  }
+  if (stream) _mm_sfence();  // streamed stores are visible before the caller reads the output
+}
 #endif
 
 // Outputs larger than this are written with non-temporal stores.
@@ -294,7 +368,13 @@ void NgramHashKernel::operator()(Arch, const NgramHashJob& job) const {
   bool high = false;
   for (int f = 0; f < job.n_funcs; ++f) high |= (job.primes[f] >> 32) != 0;
   const bool simd_mod = job.mod.m < kSimdModLimit;
-  if (simd_mod)
+  const bool default_sizes = job.n_funcs == 1 && job.n_sizes == 6 && job.sizes[0] == 3 &&
+                             job.sizes[1] == 4 && job.sizes[2] == 5 && job.sizes[3] == 6 &&
+                             job.sizes[4] == 7 && job.sizes[5] == 8;
+  if (simd_mod && default_sizes)
+    high ? hash_rows_fixed<Arch, 3, 8, true>(job, stream)
+         : hash_rows_fixed<Arch, 3, 8, false>(job, stream);
+  else if (simd_mod)
     high ? hash_rows_simd<Arch, true, true>(job, stream)
          : hash_rows_simd<Arch, true, false>(job, stream);
   else
