@@ -73,7 +73,7 @@ def prose(corpus_dir):
     return (corpus_dir / "en_prose.txt").read_bytes()
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 5])
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
 def test_equals_python_witten_bell(prose, order):
     docs = [prose[:2500], prose[10_000:11_000]]
     model = blt.EntropyModel.train(docs, order=order)
@@ -195,3 +195,40 @@ def test_rules_on_corpus_entropies_equal_reference(corpus_text_files, model4):
                     m = blt.Patcher.entropy(model4, include_next_token=nxt, force_boundaries=False,
                                             max_patch_length=10, **rule)
                     assert m.patch(ids).tolist() == want
+
+
+def context_table_entropies(ids, keys, ent, order, reset_bytes=()):
+    """Entropies by looking each position's context up in the model's sorted context table,
+    longest suffix first (keys packed newest-first in 9-bit slots, see
+    EntropyModel.context_table), one position at a time."""
+    table = dict(zip(keys.tolist(), ent.tolist()))
+    out, ctx = [], []
+    for i in ids.tolist():
+        code = 257 if (i < 4 or i >= 260) else i - 3
+        if code == 257 or (i - 4) in reset_bytes:
+            ctx = [code]
+        else:
+            ctx = ([code] + ctx)[: order - 1]
+        ctx = ctx[: order - 1]
+        for level in range(len(ctx), -1, -1):
+            key = sum(c << (36 - 9 * j) for j, c in enumerate(ctx[:level]))
+            if key in table:
+                out.append(table[key])
+                break
+    return np.array(out, dtype=np.float32)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+def test_entropies_equal_context_table_lookup(corpus_dir, prose, order):
+    """Exact (bitwise) equality with a plain lookup of the stored contexts, on familiar text,
+    other languages, code and binary data (unseen contexts back off), with and without
+    context resets, including specials and meta ids."""
+    model = blt.EntropyModel.train([prose[:300_000]], order=order)
+    keys, ent = model.context_table()
+    data = (prose[400_000:402_000] + (corpus_dir / "multilingual.txt").read_bytes()[:3000]
+            + (corpus_dir / "code_c.txt").read_bytes()[:1500] + (corpus_dir / "binary.bin").read_bytes()[:1500])
+    ids = blt.ByteTokenizer().encode(data)
+    ids = np.concatenate([ids[:3000], [2, 1, 3, 0, 264, 260], ids[3000:]]).astype(np.uint16)
+    for reset in ((), (ord("\n"), ord(" "))):
+        got = model.entropies(ids, reset_context_at=[bytes([r]) for r in reset])
+        np.testing.assert_array_equal(got, context_table_entropies(ids, keys, ent, order, reset))

@@ -104,6 +104,75 @@ TEST(NgramHash, CheckVector) {
   EXPECT_EQ(out, std::vector<int64_t>({443987, 124875, 393970, 386145, 358223, 190185}));
 }
 
+// Reference floored modulo of the signed value in 128-bit arithmetic.
+static int64_t floor_mod_ref(uint64_t u, uint64_t m) {
+  __int128 r = static_cast<__int128>(static_cast<int64_t>(u)) % static_cast<__int128>(m);
+  if (r < 0) r += m;
+  return static_cast<int64_t>(r);
+}
+
+TEST(NgramHash, FloorModExactOverTheInt64Range) {
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> base;
+  for (int64_t v : std::initializer_list<int64_t>{0, 1, -1, 2, -2, INT64_MAX, INT64_MIN,
+                                                  INT64_MAX - 1, INT64_MIN + 1})
+    base.push_back(static_cast<uint64_t>(v));
+  for (int i = 0; i < 64; ++i) {
+    base.push_back(uint64_t(1) << i);
+    base.push_back((uint64_t(1) << i) - 1);
+    base.push_back(~(uint64_t(1) << i) + 1);  // -2^i
+  }
+  for (int i = 0; i < 20000; ++i) base.push_back(rng());
+  for (uint64_t m : {1ull, 2ull, 3ull, 7ull, 1000ull, 500002ull, (1ull << 19) + 1, (1ull << 20) - 1,
+                     1ull << 20, (1ull << 31) - 1, (1ull << 40) + 15, 1ull << 62,
+                     (1ull << 63) - 1}) {
+    std::vector<uint64_t> in = base;
+    for (__int128 k = 0; k < 40; ++k)  // multiples of m and their neighbours, both signs, both ends
+      for (int d = -2; d <= 2; ++d) {
+        in.push_back(static_cast<uint64_t>(k * m + d));
+        in.push_back(static_cast<uint64_t>(-k * m + d));
+        in.push_back(static_cast<uint64_t>((INT64_MAX / static_cast<__int128>(m) - k) * m + d));
+        in.push_back(static_cast<uint64_t>((INT64_MIN / static_cast<__int128>(m) + k) * m + d));
+      }
+    std::vector<int64_t> out(in.size());
+    blt::simd::floor_mod(in.data(), out.data(), in.size(), static_cast<int64_t>(m));
+    size_t bad = 0;
+    for (size_t i = 0; i < in.size(); ++i) bad += out[i] != floor_mod_ref(in[i], m);
+    EXPECT_EQ(bad, 0u) << "divisor " << m;
+  }
+}
+
+// Every length around the kernel's lane groups and blocks, several size sets (unsorted and
+// repeated sizes, more than one function) and divisors on and off the SIMD modulo path, against
+// a direct transcription of the definition (wrapping uint64 sums, 128-bit floored modulo).
+TEST(NgramHash, BlockEdgesMatchDirectSums) {
+  const std::vector<uint16_t> all = random_ids(700, 11);
+  const std::vector<std::vector<int>> size_sets = {{3, 4, 5, 6, 7, 8}, {1}, {8, 2, 5}, {4, 4, 9}};
+  const std::vector<std::vector<int>> func_sets = {{0}, {6, 1}};
+  for (uint64_t m : {500002ull, 3ull, (1ull << 20) + 7, (1ull << 62)})
+    for (const auto& sizes : size_sets)
+      for (const auto& funcs : func_sets)
+        for (size_t n : {0, 1, 3, 4, 5, 127, 128, 129, 131, 260, 700}) {
+          const size_t cols = sizes.size() * funcs.size();
+          std::vector<int64_t> out(n * cols, -1);
+          blt::simd::hash_ngrams(all.data(), n, sizes, funcs, static_cast<int64_t>(m), out.data());
+          size_t bad = 0;
+          for (size_t j = 0; j < n; ++j)
+            for (size_t f = 0; f < funcs.size(); ++f)
+              for (size_t s = 0; s < sizes.size(); ++s) {
+                const uint64_t p = blt::simd::kNgramHashPrimes[funcs[f]];
+                uint64_t h = 0, pw = 1;
+                for (int k = 0; k < sizes[s]; ++k) {  // k = 0 the oldest id of the window
+                  const ptrdiff_t at = static_cast<ptrdiff_t>(j) - sizes[s] + 1 + k;
+                  h += (at < 0 ? 0 : all[static_cast<size_t>(at)]) * pw;
+                  pw *= p;
+                }
+                bad += out[j * cols + f * sizes.size() + s] != floor_mod_ref(h, m);
+              }
+          EXPECT_EQ(bad, 0u) << "n " << n << " m " << m;
+        }
+}
+
 TEST(EntropyModel, ChunkedEntropiesAndFileFormat) {
   std::string text;
   for (int i = 0; i < 200; ++i) text += "the cat sat on the mat " + std::to_string(i % 7) + "\n";

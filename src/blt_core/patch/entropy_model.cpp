@@ -72,81 +72,163 @@ void EntropyModel::set_order(int order) {
     masks_[l] = l == 0 ? 0 : all & ~((uint64_t(1) << (kSlotBits * (kSlots - l))) - 1);
 }
 
-void EntropyModel::build_compact() {
-  compact_.clear();
-  if (order_ > 4) return;  // 3 context symbols x 9 bits fit a 32-bit key; more do not
-  compact_key_shift_ = kSlotBits * (kSlots - (order_ - 1));
-  // Load factor <= 1/4: lookups of unseen contexts (back-off) end after ~1.4 probes.
-  const size_t cap = std::bit_ceil(std::max<size_t>(16, contexts_.size() * 4));
-  compact_.assign(cap, CompactSlot{kCompactEmpty, 0.0f});
-  compact_mask_ = static_cast<uint32_t>(cap - 1);
-  compact_hash_shift_ = 32 - std::countr_zero(cap);
-  for (const auto& s : contexts_.slots()) {
-    if (s.key == FlatTable<ContextStats>::kEmpty) continue;
-    const uint32_t k = static_cast<uint32_t>(s.key >> compact_key_shift_);
-    uint32_t i = (k * 0x9E3779B1u) >> compact_hash_shift_;
-    while (compact_[i].key != kCompactEmpty) i = (i + 1) & compact_mask_;
-    compact_[i] = CompactSlot{k, s.value.entropy};
+float EntropyModel::longest_suffix_entropy(uint64_t ctx) const {
+  for (int l = std::min(context_depth(ctx), order_ - 1); l >= 0; --l)
+    if (const ContextStats* st = contexts_.find(ctx & masks_[l])) return st->entropy;
+  return 0.0f;
+}
+
+namespace {
+inline uint32_t context3_hash(uint32_t key, int shift) { return (key * 0x9E3779B1u) >> shift; }
+constexpr int kContext3Shift = kSlotBits * (kSlots - 3);  // the three newest slots, 27 bits
+constexpr int kSuffix2Shift = kSlotBits * (kSlots - 2);   // the two newest: s1 * 512 + s2
+// Slots after the last home slot, so probes never wrap (a probe run longer than this
+// rebuilds the table twice as large).
+constexpr size_t kContext3Overflow = 64;
+}  // namespace
+
+void EntropyModel::build_lookup() {
+  suffix2_.clear();
+  contexts3_.clear();
+  if (order_ > 4) return;  // longer contexts use the main table
+  // Indexed by the two newest 9-bit slots as they sit in the context (s1 * 512 + s2): one
+  // shift per lookup. Only slot values up to 257 occur.
+  suffix2_.assign(size_t(1) << (2 * kSlotBits), 0.0f);
+  for (uint64_t s1 = 0; s1 < kSlotValues; ++s1)
+    for (uint64_t s2 = 0; s2 < kSlotValues; ++s2) {
+      // s2 without s1 never occurs (symbols fill the newest slots first)
+      const uint64_t ctx = s1 == 0 ? 0 : (s1 << kNewestShift) | (s2 << (kNewestShift - kSlotBits));
+      suffix2_[(s1 << kSlotBits) | s2] = longest_suffix_entropy(ctx & masks_[order_ - 1]);
+    }
+  if (order_ < 4) return;
+  std::vector<uint32_t> keys;
+  for (const auto& s : contexts_.slots())
+    if (s.key != FlatTable<ContextStats>::kEmpty && context_depth(s.key) == 3)
+      keys.push_back(static_cast<uint32_t>(s.key >> kContext3Shift));
+  // Load factor <= 1/4: an absent context (the common case on unfamiliar text) usually meets
+  // an empty slot within the first two.
+  size_t cap = std::bit_ceil(std::max<size_t>(16, keys.size() * 4));
+  while (true) {
+    contexts3_.assign(cap + kContext3Overflow, Context3Slot{kContext3Empty, 0.0f});
+    context3_home_mask_ = static_cast<uint32_t>(cap - 1);
+    context3_hash_shift_ = 32 - std::countr_zero(cap);
+    bool fits = true;
+    for (uint32_t k : keys) {
+      size_t i = context3_hash(k, context3_hash_shift_);
+      while (i < contexts3_.size() && contexts3_[i].key != kContext3Empty) ++i;
+      if (i + 1 >= contexts3_.size()) {  // the last slot stays empty: every probe ends
+        fits = false;
+        break;
+      }
+      const uint64_t ctx = static_cast<uint64_t>(k) << kContext3Shift;
+      contexts3_[i] = Context3Slot{k, contexts_.find(ctx)->entropy};
+    }
+    if (fits) break;
+    cap *= 2;
   }
 }
 
 void EntropyModel::entropies(EntropyCursor& cursor, const ContextReset& reset,
                              const uint16_t* ids, size_t n, float* out) const {
-  if (!compact_.empty())
-    entropies_impl<true>(cursor, reset, ids, n, out);
+  if (!contexts3_.empty())
+    entropies_dense<true>(cursor, reset, ids, n, out);
+  else if (!suffix2_.empty())
+    entropies_dense<false>(cursor, reset, ids, n, out);
   else
-    entropies_impl<false>(cursor, reset, ids, n, out);
+    entropies_table(cursor, reset, ids, n, out);
 }
 
-template <bool kCompact>
-void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& reset,
-                                  const uint16_t* ids, size_t n, float* out) const {
-  const uint64_t keep = masks_[order_ - 1];
-  const int top = order_ - 1;
-  // Per id: the context after it is (context >> 9 | code << 36) & keep_mask, or just code when
-  // the id resets the context. Table-driven so the key loop has no branches.
-  uint64_t code_of[kMaxBltId + 1];
-  bool resets[kMaxBltId + 1];
-  for (int id = 0; id <= kMaxBltId; ++id) {
-    const bool special = id < 4 || id >= 260;
-    code_of[id] = special ? kBoundaryCode : uint64_t(id - 4) + 1;
-    resets[id] = special || reset.byte[static_cast<size_t>(id - 4)];
-  }
-  const CompactSlot* const table = compact_.data();
-  const uint32_t cmask = compact_mask_;
-  const int key_shift = compact_key_shift_, hash_shift = compact_hash_shift_;
-  auto compact_slot = [=](uint64_t key) {
-    const uint32_t k = static_cast<uint32_t>(key >> key_shift);
-    return std::pair<uint32_t, uint32_t>(k, (k * 0x9E3779B1u) >> hash_shift);
-  };
-  auto prefetch = [&](uint64_t key) {
-    if constexpr (kCompact)
-      __builtin_prefetch(&table[compact_slot(key).second]);
-    else
-      contexts_.prefetch(key);
-  };
-  // Entropy of the longest context seen in training; an unseen context's interpolated
-  // distribution equals that of its longest seen suffix, so its entropy is that one too.
-  auto lookup = [&](uint64_t key) -> float {
-    if constexpr (kCompact) {
-      for (int l = top;; --l) {
-        auto [k, i] = compact_slot(key & masks_[l]);
-        while (true) {
-          const CompactSlot& s = table[i];
-          if (s.key == k) return s.entropy;
-          if (s.key == kCompactEmpty) break;
-          i = (i + 1) & cmask;
-        }
-        if (l == 0) return 0.0f;
-      }
-    } else {
-      const ContextStats* st = contexts_.find(key);
-      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(key & masks_[l]);
-      return st ? st->entropy : 0.0f;
+namespace {
+// Per id: the context after it is ((context >> 9) & keep_of[id]) | newest_of[id], where
+// newest_of holds the id's symbol in the newest slot and keep_of is the model's context mask,
+// or 0 when the id resets the context. Table-driven so the key loop has no branches.
+struct ContextStep {
+  uint64_t newest_of[kMaxBltId + 1];
+  uint64_t keep_of[kMaxBltId + 1];
+  ContextStep(const ContextReset& reset, uint64_t keep) {
+    for (int id = 0; id <= kMaxBltId; ++id) {
+      const bool special = id < 4 || id >= 260;
+      const uint64_t code = special ? kBoundaryCode : uint64_t(id - 4) + 1;
+      newest_of[id] = (code << kNewestShift) & keep;
+      keep_of[id] = special || reset.byte[static_cast<size_t>(id - 4)] ? 0 : keep;
     }
-  };
-  // Keys of a block are computed first (arithmetic only), so the table slot of the key a few
-  // positions ahead can be prefetched while the current one is looked up.
+  }
+  uint64_t next(uint64_t ctx, uint16_t id) const {
+    return ((ctx >> kSlotBits) & keep_of[id]) | newest_of[id];
+  }
+};
+
+[[noreturn]] void bad_id(uint16_t id, size_t pos) {
+  throw std::invalid_argument("id " + std::to_string(id) + " at position " + std::to_string(pos) +
+                              " is not a BLT byte id (0..264)");
+}
+}  // namespace
+
+// Contexts of a block are computed first (arithmetic only), prefetching the slot each one
+// will probe (the dense table is mostly cache-resident), so the lookups that follow mostly hit; a lookup is one dense load and (kThird)
+// the first two slots of one probe, compared without branches.
+template <bool kThird>
+void EntropyModel::entropies_dense(EntropyCursor& cursor, const ContextReset& reset,
+                                   const uint16_t* ids, size_t n, float* out) const {
+  const uint64_t keep = masks_[order_ - 1];
+  const ContextStep step(reset, keep);
+  const float* const suffix2 = suffix2_.data();
+  const Context3Slot* const table = contexts3_.data();
+  const int hash_shift = context3_hash_shift_;
+  constexpr size_t kBlock = 256;
+  uint64_t ctxs[kBlock];
+  uint32_t homes[kBlock];
+  uint64_t ctx = cursor.context;
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t bn = std::min(kBlock, n - b0);
+    uint16_t mx = 0;
+    for (size_t i = 0; i < bn; ++i) mx = std::max(mx, ids[b0 + i]);
+    if (mx > kMaxBltId)
+      for (size_t i = 0; i < bn; ++i)
+        if (ids[b0 + i] > kMaxBltId) bad_id(ids[b0 + i], b0 + i);
+#pragma GCC unroll 4
+    for (size_t i = 0; i < bn; ++i) {
+      const uint16_t id = ids[b0 + i];
+      ctx = step.next(ctx, id);
+      ctxs[i] = ctx;
+      if constexpr (kThird) {
+        homes[i] = context3_hash(static_cast<uint32_t>(ctx >> kContext3Shift), hash_shift);
+        __builtin_prefetch(&table[homes[i]]);
+      } else {
+        __builtin_prefetch(&suffix2[ctx >> kSuffix2Shift]);
+      }
+    }
+#pragma GCC unroll 4
+    for (size_t i = 0; i < bn; ++i) {
+      const uint64_t c = ctxs[i];
+      float e = suffix2[c >> kSuffix2Shift];
+      if constexpr (kThird) {
+        const uint32_t k = static_cast<uint32_t>(c >> kContext3Shift);
+        const Context3Slot* s = table + homes[i];
+        const Context3Slot a = s[0], b = s[1];
+        e = b.key == k ? b.entropy : e;
+        e = a.key == k ? a.entropy : e;
+        // Both slots taken by other contexts (keys are below 2^27, the empty key has the top
+        // bit set): the probe goes on, rarely at load factor 1/4.
+        if ((a.key != k) & (b.key != k) & (((a.key | b.key) >> 31) == 0)) [[unlikely]] {
+          for (s += 2; s->key != kContext3Empty; ++s)
+            if (s->key == k) {
+              e = s->entropy;
+              break;
+            }
+        }
+      }
+      out[b0 + i] = e;
+    }
+  }
+  cursor.context = ctx;
+}
+
+void EntropyModel::entropies_table(EntropyCursor& cursor, const ContextReset& reset,
+                                   const uint16_t* ids, size_t n, float* out) const {
+  const uint64_t keep = masks_[order_ - 1];
+  const ContextStep step(reset, keep);
+  const int top = order_ - 1;
   constexpr size_t kBlock = 512;
   constexpr size_t kAhead = 12;
   uint64_t keys[kBlock];
@@ -155,17 +237,18 @@ void EntropyModel::entropies_impl(EntropyCursor& cursor, const ContextReset& res
     const size_t bn = std::min(kBlock, n - b0);
     for (size_t i = 0; i < bn; ++i) {
       const uint16_t id = ids[b0 + i];
-      if (id > kMaxBltId)
-        throw std::invalid_argument("id " + std::to_string(id) + " at position " +
-                                    std::to_string(b0 + i) + " is not a BLT byte id (0..264)");
-      const uint64_t shifted = resets[id] ? 0 : ctx >> kSlotBits;
-      ctx = (shifted | (code_of[id] << kNewestShift)) & keep;
+      if (id > kMaxBltId) bad_id(id, b0 + i);
+      ctx = step.next(ctx, id);
       keys[i] = ctx;
     }
-    for (size_t i = 0; i < std::min(kAhead, bn); ++i) prefetch(keys[i]);
+    for (size_t i = 0; i < std::min(kAhead, bn); ++i) contexts_.prefetch(keys[i]);
     for (size_t i = 0; i < bn; ++i) {
-      if (i + kAhead < bn) prefetch(keys[i + kAhead]);
-      out[b0 + i] = lookup(keys[i]);
+      if (i + kAhead < bn) contexts_.prefetch(keys[i + kAhead]);
+      // an unseen context's interpolated distribution equals that of its longest seen
+      // suffix, so its entropy is that one too
+      const ContextStats* st = contexts_.find(keys[i]);
+      for (int l = top - 1; !st && l >= 0; --l) st = contexts_.find(keys[i] & masks_[l]);
+      out[b0 + i] = st ? st->entropy : 0.0f;
     }
   }
   cursor.context = ctx;
@@ -285,7 +368,7 @@ EntropyModel EntropyModel::load(const std::string& path) {
     m.ngrams_[g.key] = g.count;
   }
   if (!m.contexts_.find(0)) throw bad("no order-0 context");
-  m.build_compact();
+  m.build_lookup();
   return m;
 }
 
@@ -409,7 +492,7 @@ EntropyModel NgramCounter::build(int threads) const {
     m.ngrams_[(g.ctx << kSlotBits) | kTotalPseudoOutcome] = g.total;
   }
   for (const auto& [k, c] : entries) m.ngrams_[k] = c;
-  m.build_compact();
+  m.build_lookup();
   return m;
 }
 

@@ -71,21 +71,28 @@ class EntropyModel {
   friend class NgramCounter;
   double prob(uint64_t context, uint32_t outcome) const;
 
-  // Models of order <= 4 also keep a compact copy of the context entropies (32-bit key, float:
-  // 8 bytes a slot, half the main table) so the per-byte lookups stay in L2.
-  struct CompactSlot {
+  // Models of order <= 4 answer from two small structures built at train/load time, so a
+  // position costs one dense load plus (order 4) one hash probe, with no back-off loop:
+  // suffix2_[s1 * 512 + s2] is the entropy of the longest seen suffix of the two newest
+  // symbols (slot values s1, s2; 0 = none), and contexts3_ holds the seen three-symbol
+  // contexts (27-bit key, entropy), open addressing without wrap-around.
+  struct Context3Slot {
     uint32_t key;
     float entropy;
   };
-  static constexpr uint32_t kCompactEmpty = ~uint32_t(0);
-  void build_compact();
-  template <bool kCompact>
-  void entropies_impl(EntropyCursor& cursor, const ContextReset& reset, const uint16_t* ids,
-                      size_t n, float* out) const;
-  std::vector<CompactSlot> compact_;
-  uint32_t compact_mask_ = 0;
-  int compact_hash_shift_ = 32;
-  int compact_key_shift_ = 0;
+  static constexpr uint32_t kSlotValues = kOutcomes + 1;  // 0 (empty) .. 257 (boundary)
+  static constexpr uint32_t kContext3Empty = ~uint32_t(0);
+  void build_lookup();
+  float longest_suffix_entropy(uint64_t context) const;
+  template <bool kThird>
+  void entropies_dense(EntropyCursor& cursor, const ContextReset& reset, const uint16_t* ids,
+                       size_t n, float* out) const;
+  void entropies_table(EntropyCursor& cursor, const ContextReset& reset, const uint16_t* ids,
+                       size_t n, float* out) const;
+  std::vector<float> suffix2_;
+  std::vector<Context3Slot> contexts3_;
+  uint32_t context3_home_mask_ = 0;
+  int context3_hash_shift_ = 32;
 
   int order_ = 1;
   std::array<uint64_t, kSlots + 1> masks_{};  // masks_[l] keeps the l newest slots

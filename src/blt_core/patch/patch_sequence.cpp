@@ -1,9 +1,15 @@
 #include "blt_core/patch/patch_sequence.hpp"
 
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <numeric>
 #include <string>
 
@@ -69,33 +75,60 @@ void check_offsets(std::span<const int64_t> offsets) {
                                   ")");
 }
 
-RaggedIds concat(std::vector<std::vector<int32_t>>& parts) {
-  std::vector<int64_t> offs(parts.size() + 1, 0);
-  for (size_t i = 0; i < parts.size(); ++i) offs[i + 1] = offs[i] + static_cast<int64_t>(parts[i].size());
-  RaggedIds r;
-  r.ids = IdBuffer::allocate(DType::i32, static_cast<size_t>(offs.back()));
-  auto* dst = r.ids.as<int32_t>();
-  for (size_t i = 0; i < parts.size(); ++i)
-    std::copy(parts[i].begin(), parts[i].end(), dst + offs[i]);
-  r.offsets = IdBuffer::adopt(std::move(offs));
-  return r;
+// A large fresh result buffer is faulted in page by page as it is written; on Linux, 2 MB
+// pages for it make that a few hundred faults instead of thousands (the faults were a fifth
+// of batch entropy patching). NumPy advises its own large arrays the same way.
+void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  if (bytes < 4 * kHuge) return;
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);  // advice only
+#else
+  (void)p;
+  (void)bytes;
+#endif
 }
 
 // Patches the items of a ragged batch in parallel: patch_item(a, b, out) appends the patch
-// lengths of positions [a, b); the items' lengths are concatenated in order.
+// lengths of positions [a, b) (at most b - a + 1 of them: lengths are >= 1 and sum to at most
+// b - a + 1). Item i writes through a reused per-thread vector into its own region of one
+// output buffer, starting at offsets[i] + i; the regions are then closed up in place. Only the
+// pages written are faulted in, and no allocation is made per item.
 template <class PatchItem>
 RaggedIds patch_items(const PatchRule& rule, std::span<const int64_t> offsets, int threads,
                       const PatchItem& patch_item) {
   rule.validate();
   check_offsets(offsets);
   const size_t items = offsets.size() - 1;
-  std::vector<std::vector<int32_t>> parts(items);
+  RaggedIds r;
+  r.ids = IdBuffer::allocate(DType::i32, static_cast<size_t>(offsets.back()) + items);
+  int32_t* const dst = r.ids.as<int32_t>();
+  advise_huge_pages(dst, r.ids.nbytes());
+  std::vector<int64_t> counts(items, 0);
+  tbb::enumerable_thread_specific<std::vector<int32_t>> scratch;
   run_in_arena(threads, [&] {
     tbb::parallel_for(size_t(0), items, [&](size_t i) {
-      patch_item(static_cast<size_t>(offsets[i]), static_cast<size_t>(offsets[i + 1]), parts[i]);
+      std::vector<int32_t>& out = scratch.local();
+      out.clear();
+      const size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
+      patch_item(a, b, out);
+      if (out.size() > b - a + 1) throw std::logic_error("patching produced more lengths than positions");
+      std::copy(out.begin(), out.end(), dst + a + i);
+      counts[i] = static_cast<int64_t>(out.size());
     });
   });
-  return concat(parts);
+  std::vector<int64_t> offs(items + 1, 0);
+  for (size_t i = 0; i < items; ++i) {
+    if (counts[i])
+      std::memmove(dst + offs[i], dst + offsets[i] + static_cast<int64_t>(i),
+                   static_cast<size_t>(counts[i]) * sizeof(int32_t));
+    offs[i + 1] = offs[i] + counts[i];
+  }
+  r.ids.truncate(static_cast<size_t>(offs.back()));
+  r.offsets = IdBuffer::adopt(std::move(offs));
+  return r;
 }
 
 }  // namespace

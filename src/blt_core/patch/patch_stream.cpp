@@ -1,6 +1,8 @@
 #include "blt_core/patch/patch_stream.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <string>
 
 namespace blt::patch {
@@ -113,7 +115,7 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
   const int32_t max_len = rule_.max_patch_length;
   State s = st_;
   constexpr size_t kBlock = 1024;
-  uint8_t flags[kBlock];
+  uint8_t flags[kBlock + 8];  // + 8 zeros read by the last mask step
   for (size_t b0 = 0; b0 < n; b0 += kBlock) {
     const size_t bn = std::min(kBlock, n - b0);
     const float* h = entropies + b0;
@@ -129,33 +131,38 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
       for (size_t i = 1; i < bn; ++i)
         flags[i] |= (id[i - 1] == kEosId) | (id[i - 1] == kBosId) | (id[i] == kBosId);
     }
-    int64_t starts[kBlock + 1];
-    size_t count = 0;
-    for (size_t i = 0; i < bn; ++i) {
-      starts[count] = s.pos + static_cast<int64_t>(i);
-      count += flags[i];
-    }
-    if (count) {
-      // Lengths of the closed patches, appended with one copy (no per-patch push_back).
+    if (max_len > 0) {
+      for (size_t i = 0; i < bn; ++i) {
+        if (!flags[i]) continue;
+        const int64_t p = s.pos + static_cast<int64_t>(i);
+        append_split(p - s.last_start, max_len, out);
+        s.last_start = p;
+      }
+    } else {
+      // Start flags become 64-bit masks (8 flags at a time by one multiply), and only the set
+      // bits are visited: the work is per patch, not per position, and the loop's exit is the
+      // only unpredictable branch per 64 positions.
       int32_t lengths[kBlock];
       int64_t prev = s.last_start;
-      int64_t longest = 0;
-      for (size_t c = 0; c < count; ++c) {
-        const int64_t len = starts[c] - prev;
-        longest = std::max(longest, len);
-        lengths[c] = static_cast<int32_t>(len);
-        prev = starts[c];
-      }
-      if (max_len > 0 && longest > max_len) {
-        prev = s.last_start;
-        for (size_t c = 0; c < count; ++c) {
-          append_split(starts[c] - prev, max_len, out);
-          prev = starts[c];
+      size_t count = 0;
+      std::memset(flags + bn, 0, 8);
+      for (size_t w = 0; w < bn; w += 64) {
+        const size_t wn = std::min<size_t>(64, bn - w);
+        uint64_t mask = 0;
+        for (size_t k = 0; k < wn; k += 8) {
+          uint64_t eight;  // flags are 0 or 1: byte j of `eight` lands on bit j of the top byte
+          std::memcpy(&eight, flags + w + k, 8);
+          mask |= ((eight * 0x0102040810204080ull) >> 56) << k;
         }
-      } else {
-        out.insert(out.end(), lengths, lengths + count);
+        const int64_t base = s.pos + static_cast<int64_t>(w);
+        for (; mask; mask &= mask - 1) {
+          const int64_t p = base + std::countr_zero(mask);
+          lengths[count++] = static_cast<int32_t>(p - prev);
+          prev = p;
+        }
       }
-      s.last_start = starts[count - 1];
+      out.insert(out.end(), lengths, lengths + count);
+      s.last_start = prev;
     }
     s.pos += static_cast<int64_t>(bn);
     s.h2 = bn >= 2 ? h[bn - 2] : s.h1;

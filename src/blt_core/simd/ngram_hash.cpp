@@ -20,6 +20,12 @@ extern template void NgramHashKernel::operator()<xsimd::avx2>(xsimd::avx2,
 extern template void NgramHashKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2,
                                                                 const NgramHashJob&) const;
 template void NgramHashKernel::operator()<xsimd::sse2>(xsimd::sse2, const NgramHashJob&) const;
+extern template void FloorModKernel::operator()<xsimd::avx2>(xsimd::avx2, const uint64_t*,
+                                                             int64_t*, size_t, uint64_t) const;
+extern template void FloorModKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, const uint64_t*,
+                                                               int64_t*, size_t, uint64_t) const;
+template void FloorModKernel::operator()<xsimd::sse2>(xsimd::sse2, const uint64_t*, int64_t*,
+                                                      size_t, uint64_t) const;
 #else
 struct PlainArch {
   static constexpr bool available() noexcept { return true; }
@@ -52,9 +58,10 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
   const size_t cols = sizes.size() * funcs.size();
   if (sorted) {
     const FloorMod mod(static_cast<uint64_t>(max_hash));
+    const bool stream = n * cols * sizeof(int64_t) >= kStreamBytes;
     auto run = [&](size_t a, size_t b) {
       NgramHashJob job{ids, a, b, sizes.data(), static_cast<int>(sizes.size()), primes.data(),
-                       static_cast<int>(primes.size()), max_size, mod, out + a * cols};
+                       static_cast<int>(primes.size()), max_size, mod, out + a * cols, stream};
 #if defined(__x86_64__) || defined(_M_X64)
       static auto kernel = xsimd::dispatch<NgramHashArchs>(NgramHashKernel{});
       kernel(job);
@@ -83,6 +90,16 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
     for (size_t f = 0; f < funcs.size(); ++f)
       for (size_t i = 0; i < ns; ++i)
         out[j * cols + f * ns + order[i]] = tmp[j * cols + f * ns + i];
+}
+
+void floor_mod(const uint64_t* in, int64_t* out, size_t n, int64_t m) {
+  if (m < 1) throw std::invalid_argument("modulus must be >= 1, got " + std::to_string(m));
+#if defined(__x86_64__) || defined(_M_X64)
+  static auto kernel = xsimd::dispatch<NgramHashArchs>(FloorModKernel{});
+  kernel(in, out, n, static_cast<uint64_t>(m));
+#else
+  FloorModKernel{}(PlainArch{}, in, out, n, static_cast<uint64_t>(m));
+#endif
 }
 
 }  // namespace blt::simd

@@ -5,4 +5,6 @@
 
 namespace blt::simd {
 template void NgramHashKernel::operator()<xsimd::avx2>(xsimd::avx2, const NgramHashJob&) const;
+template void FloorModKernel::operator()<xsimd::avx2>(xsimd::avx2, const uint64_t*, int64_t*,
+                                                      size_t, uint64_t) const;
 }

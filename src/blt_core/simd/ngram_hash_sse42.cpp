@@ -5,4 +5,6 @@
 
 namespace blt::simd {
 template void NgramHashKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, const NgramHashJob&) const;
+template void FloorModKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, const uint64_t*, int64_t*,
+                                                      size_t, uint64_t) const;
 }
