@@ -80,6 +80,8 @@ OffsetError special_error(const BpeModel& m, const SpecialMatch& hit) {
 
 thread_local MergeScratch tls_scratch;
 thread_local PieceCache tls_cache;
+thread_local LongPieceCache tls_long_cache;
+static_assert(LongPieceCache::kMaxPiece <= kSmallPiece, "cached long pieces merge in the small loop");
 
 }  // namespace
 
@@ -99,6 +101,7 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
   const bool whole = m.whole_piece_lookup();
   const uint32_t model_id = m.cache_id();
   PieceCache& cache = tls_cache;
+  LongPieceCache& long_cache = tls_long_cache;
   const uint8_t* p = text.data();
   // Pieces go in small batches: first cut and hash the batch and prefetch each piece's rank-table
   // slot, then encode them, so the (cache-missing) table reads overlap instead of queueing.
@@ -148,6 +151,21 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
             std::memcpy(slot->ids, ids, k * 4);
             std::memcpy(slot->starts, starts, k);
           }
+        }
+      } else if (n <= LongPieceCache::kMaxPiece) {
+        uint64_t h = whole ? hashes[b] : hash_bytes(piece, n);
+        LongPieceCache::Entry* slot;
+        if (const LongPieceCache::Entry* e = long_cache.find(piece, n, h, model_id, slot)) {
+          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+        } else {
+          uint32_t ids[LongPieceCache::kMaxPiece];
+          uint8_t starts[LongPieceCache::kMaxPiece];
+          size_t k = 0;
+          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
+          });
+          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          if (k <= LongPieceCache::kMaxIds) LongPieceCache::store(slot, piece, n, h, model_id, ids, starts, k);
         }
       } else {
         auto emit = [&](uint32_t t, uint32_t start) {
