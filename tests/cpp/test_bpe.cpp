@@ -88,7 +88,7 @@ static std::vector<std::pair<uint32_t, uint32_t>> linear_merge(const BpeModel& m
   return out;
 }
 
-TEST(BpeMerge, SmallAndLinearAgreeOnRandomPieces) {
+TEST(BpeMerge, SmallWideAndLinearAgreeOnRandomPieces) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
   std::mt19937 rng(1);
@@ -101,6 +101,10 @@ TEST(BpeMerge, SmallAndLinearAgreeOnRandomPieces) {
     std::vector<std::pair<uint32_t, uint32_t>> a;
     byte_pair_merge_small(model->pairs(), model->byte_ids(), bytes_of(s).data(), n,
                           [&](uint32_t id, uint32_t st) { a.push_back({id, st}); });
+    std::vector<std::pair<uint32_t, uint32_t>> wide;
+    byte_pair_merge_small_wide(model->pairs(), model->byte_ids(), bytes_of(s).data(), n,
+                               [&](uint32_t id, uint32_t st) { wide.push_back({id, st}); });
+    EXPECT_EQ(a, wide) << s;
     EXPECT_EQ(a, linear_merge(*model, s, scratch)) << s;
     EXPECT_EQ(a, reference_merge(*model, s)) << s;
   }

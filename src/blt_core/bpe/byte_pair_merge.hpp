@@ -40,10 +40,9 @@ struct MergeScratch {
   size_t work = 0;
 };
 
-// Writes the token ids of piece p[0:n] (n >= 2) and their start offsets in the piece.
-// `emit(id, start)` is called in order; byte_ids maps each byte value to its single-byte token.
+// byte_pair_merge_small for any priorities (the loop tiktoken uses, on arrays that shift).
 template <class Emit>
-void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, const uint8_t* p,
+void byte_pair_merge_small_wide(const PairTable& pairs, const uint32_t* byte_ids, const uint8_t* p,
                            size_t n, Emit&& emit) {
   uint32_t ids[kSmallPiece], start[kSmallPiece];
   Merge merge[kSmallPiece];
@@ -75,6 +74,53 @@ void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, con
     if (at > 0) merge[at - 1] = pairs.find(ids[at - 1], ids[at]);
   }
   for (size_t i = 0; i < m; ++i) emit(ids[i], start[i]);
+}
+
+// Writes the token ids of piece p[0:n] (2 <= n <= kSmallPiece) and their start offsets in the
+// piece. `emit(id, start)` is called in order; byte_ids maps each byte value to its single-byte
+// token. Parts keep their index (a linked list, no shifting), and each pair's (priority, index)
+// is packed in one 32-bit key, so the lowest-priority, leftmost pair is a plain minimum over a
+// fixed array, which the compiler vectorizes.
+template <class Emit>
+void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, const uint8_t* p,
+                           size_t n, Emit&& emit) {
+  static_assert(kSmallPiece <= 64, "indices are packed in 6 bits");
+  constexpr uint32_t kNoKey = 0xFFFFFFFFu;
+  if (pairs.max_priority() >= (kNoKey >> 6)) return byte_pair_merge_small_wide(pairs, byte_ids, p, n, emit);
+  alignas(16) uint32_t key[kSmallPiece];  // of the pair that part i starts; kNoKey: none, or i merged away
+  uint32_t ids[kSmallPiece], result[kSmallPiece];
+  uint8_t next[kSmallPiece], prev[kSmallPiece];
+  const uint32_t un = static_cast<uint32_t>(n);
+  for (uint32_t i = 0; i < un; ++i) {
+    ids[i] = byte_ids[p[i]];
+    next[i] = static_cast<uint8_t>(i + 1);
+    prev[i] = static_cast<uint8_t>(i - 1);
+  }
+  auto key_of = [&](uint32_t i) -> uint32_t {  // part i has a next part
+    Merge g = pairs.find(ids[i], ids[next[i]]);
+    result[i] = g.result;
+    return g.priority == kNoMerge ? kNoKey : (g.priority << 6) | i;
+  };
+  for (uint32_t i = 0; i + 1 < un; ++i) key[i] = key_of(i);
+  const uint32_t padded = (un + 3) & ~3u;
+  for (uint32_t i = un - 1; i < padded; ++i) key[i] = kNoKey;
+  for (;;) {
+    uint32_t best = kNoKey;
+    for (uint32_t i = 0; i < padded; ++i) best = key[i] < best ? key[i] : best;
+    if (best == kNoKey) break;
+    uint32_t at = best & 63, gone = next[at], after = next[gone];
+    ids[at] = result[at];
+    key[gone] = kNoKey;
+    next[at] = static_cast<uint8_t>(after);
+    if (after < un) {
+      prev[after] = static_cast<uint8_t>(at);
+      key[at] = key_of(at);
+    } else {
+      key[at] = kNoKey;
+    }
+    if (at > 0) key[prev[at]] = key_of(prev[at]);  // part 0 is never merged away
+  }
+  for (uint32_t i = 0; i < un; i = next[i]) emit(ids[i], i);
 }
 
 namespace detail {

@@ -30,6 +30,7 @@ class PairTable {
     while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
     if (slots_[i].key == kEmpty) ++count_;
     slots_[i] = Slot{key, m};
+    if (m.priority != kNoMerge && m.priority > max_priority_) max_priority_ = m.priority;
   }
 
   // Starts loading the slot of (a, b).
@@ -46,6 +47,8 @@ class PairTable {
   }
 
   size_t size() const { return count_; }
+  // Largest priority ever set (0 when empty); lets merge loops pack priorities in fewer bits.
+  uint32_t max_priority() const { return max_priority_; }
 
   template <class F>
   void for_each(F&& f) const {
@@ -81,6 +84,7 @@ class PairTable {
   std::vector<Slot> slots_ = std::vector<Slot>(16, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
   size_t mask_ = 15;
   size_t count_ = 0;
+  uint32_t max_priority_ = 0;
 };
 
 }  // namespace blt::bpe
