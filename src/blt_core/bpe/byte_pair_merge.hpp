@@ -101,7 +101,15 @@ void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, con
     result[i] = g.result;
     return g.priority == kNoMerge ? kNoKey : (g.priority << 6) | i;
   };
-  for (uint32_t i = 0; i + 1 < un; ++i) key[i] = key_of(i);
+  auto byte_key = [&](uint32_t i) -> uint32_t {
+    Merge g = pairs.find_bytes(p[i], p[i + 1]);
+    result[i] = g.result;
+    return g.priority == kNoMerge ? kNoKey : (g.priority << 6) | i;
+  };
+  if (pairs.has_byte_pairs())
+    for (uint32_t i = 0; i + 1 < un; ++i) key[i] = byte_key(i);
+  else
+    for (uint32_t i = 0; i + 1 < un; ++i) key[i] = key_of(i);
   const uint32_t padded = (un + 3) & ~3u;
   for (uint32_t i = un - 1; i < padded; ++i) key[i] = kNoKey;
   for (;;) {
