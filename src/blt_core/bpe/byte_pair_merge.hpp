@@ -193,10 +193,8 @@ void byte_pair_merge_large(const PairTable& pairs, const uint32_t* byte_ids, con
   };
   // Pairs of priority below `limit` are urgent (limit = r + 1 during phase r, 0 before).
   uint64_t limit = 0;
-  auto add = [&](uint32_t pos) {
-    uint32_t nx = s.next[pos];
-    if (nx == kNone) return;
-    Merge m = pairs.find(s.ids[pos], s.ids[nx]);
+  // Files the pair of part pos and part nx, which merge by m.
+  auto file = [&](uint32_t pos, uint32_t nx, Merge m) {
     if (m.priority == kNoMerge) return;
     Candidate c{pos, s.ids[pos], s.ids[nx], m.result};
     ++work;
@@ -222,7 +220,12 @@ void byte_pair_merge_large(const PairTable& pairs, const uint32_t* byte_ids, con
     }
     s.buckets[b].push_back(c);
   };
-  for (size_t i = 0; i + 1 < n; ++i) add(static_cast<uint32_t>(i));
+  auto add = [&](uint32_t pos) {
+    uint32_t nx = s.next[pos];
+    if (nx != kNone) file(pos, nx, pairs.find(s.ids[pos], s.ids[nx]));
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i)
+    file(i, i + 1, pairs.has_byte_pairs() ? pairs.find_bytes(p[i], p[i + 1]) : pairs.find(s.ids[i], s.ids[i + 1]));
   auto merge_at = [&](const Candidate& c) {
     uint32_t nx = s.next[c.pos];
     if (s.ids[c.pos] != c.left || nx == kNone || s.ids[nx] != c.right) return;  // stale
