@@ -1,4 +1,4 @@
-// GoogleTest for the BPE core: rank table, merging (small vs heap agree), specials, blob, safe_split.
+// GoogleTest for the BPE core: rank table, merging (small, linear and a naive reference agree; linear work), specials, blob, safe_split.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -57,7 +57,38 @@ TEST(BpeVocabIo, TiktokenErrorsNameTheLine) {
   expect_error("YQ== x\n", "bad rank");
 }
 
-TEST(BpeMerge, SmallAndHeapAgreeOnRandomPieces) {
+// The merge loop of tiktoken's reference implementation, written out naively (quadratic): the
+// lowest-priority adjacent pair merges first, the leftmost on ties.
+static std::vector<std::pair<uint32_t, uint32_t>> reference_merge(const BpeModel& m, const std::string& s) {
+  std::vector<std::pair<uint32_t, uint32_t>> parts;  // (id, start)
+  for (size_t i = 0; i < s.size(); ++i) parts.push_back({m.byte_ids()[static_cast<uint8_t>(s[i])], i});
+  auto merge_of = [&](size_t i) {
+    return i + 1 < parts.size() ? m.pairs().find(parts[i].first, parts[i + 1].first) : Merge{kNoMerge, kNoMerge};
+  };
+  std::vector<Merge> merges;  // merges[i]: of parts i and i + 1
+  for (size_t i = 0; i < parts.size(); ++i) merges.push_back(merge_of(i));
+  for (;;) {
+    size_t at = 0;
+    for (size_t i = 1; i < merges.size(); ++i)
+      if (merges[i].priority < merges[at].priority) at = i;
+    if (merges[at].priority == kNoMerge) return parts;
+    parts[at].first = merges[at].result;
+    parts.erase(parts.begin() + at + 1);
+    merges.erase(merges.begin() + at + 1);
+    merges[at] = merge_of(at);
+    if (at > 0) merges[at - 1] = merge_of(at - 1);
+  }
+}
+
+static std::vector<std::pair<uint32_t, uint32_t>> linear_merge(const BpeModel& m, const std::string& s,
+                                                        MergeScratch& scratch) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  byte_pair_merge_large(m.pairs(), m.byte_ids(), bytes_of(s).data(), s.size(), scratch,
+                        [&](uint32_t id, uint32_t st) { out.push_back({id, st}); });
+  return out;
+}
+
+TEST(BpeMerge, SmallWideAndLinearAgreeOnRandomPieces) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
   std::mt19937 rng(1);
@@ -67,14 +98,100 @@ TEST(BpeMerge, SmallAndHeapAgreeOnRandomPieces) {
     size_t n = 2 + rng() % 60;
     std::string s;
     for (size_t i = 0; i < n; ++i) s += alphabet[rng() % (sizeof(alphabet) - 1)];
-    std::vector<uint32_t> a, b;
-    std::vector<uint32_t> sa, sb;
+    std::vector<std::pair<uint32_t, uint32_t>> a;
     byte_pair_merge_small(model->pairs(), model->byte_ids(), bytes_of(s).data(), n,
-                          [&](uint32_t id, uint32_t st) { a.push_back(id), sa.push_back(st); });
-    byte_pair_merge_large(model->pairs(), model->byte_ids(), bytes_of(s).data(), n, scratch,
-                          [&](uint32_t id, uint32_t st) { b.push_back(id), sb.push_back(st); });
-    EXPECT_EQ(a, b) << s;
-    EXPECT_EQ(sa, sb) << s;
+                          [&](uint32_t id, uint32_t st) { a.push_back({id, st}); });
+    std::vector<std::pair<uint32_t, uint32_t>> wide;
+    byte_pair_merge_small_wide(model->pairs(), model->byte_ids(), bytes_of(s).data(), n,
+                               [&](uint32_t id, uint32_t st) { wide.push_back({id, st}); });
+    EXPECT_EQ(a, wide) << s;
+    EXPECT_EQ(a, linear_merge(*model, s, scratch)) << s;
+    EXPECT_EQ(a, reference_merge(*model, s)) << s;
+  }
+}
+
+TEST(BpeMerge, LinearMergeMatchesReferenceOnLongPieces) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found";
+  std::mt19937 rng(2);
+  MergeScratch scratch;
+  // Small alphabets make long chains of equal pairs and many merge levels; the last one mixes
+  // in multi-byte UTF-8 and raw bytes.
+  const std::vector<std::string> alphabets = {"a", "ab", "aab", "0123456789", "eeettaaoinshrdlu",
+                                              "\xc3\xa9\xe4\xb8\xad\xe6\x96\x87xyz\xff!"};
+  for (int trial = 0; trial < 120; ++trial) {
+    const std::string& alpha = alphabets[trial % alphabets.size()];
+    size_t n = 65 + rng() % 1500;
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += alpha[rng() % alpha.size()];
+    ASSERT_EQ(linear_merge(*model, s, scratch), reference_merge(*model, s)) << "trial " << trial;
+  }
+}
+
+// Merges whose order is not monotone (a merge forms a pair that an earlier-listed merge joins),
+// as HF / GPT-2 merge lists allow: the linear merge must still follow the list order exactly.
+TEST(BpeMerge, LinearMergeFollowsNonMonotoneMergeLists) {
+  BpeSpec spec;
+  spec.name = "non_monotone";
+  spec.pattern = kR50kPattern;
+  for (int b = 0; b < 256; ++b) {
+    uint8_t byte = static_cast<uint8_t>(b);
+    spec.vocab.add({&byte, 1}, static_cast<uint32_t>(b));
+  }
+  uint32_t next_id = 256;
+  auto id_of = [&](const std::string& t) {
+    uint32_t id = spec.vocab.find(std::string_view(t));
+    if (id == kNoId) spec.vocab.add(bytes_of(t), id = next_id++);
+    return id;
+  };
+  // Listed first, applicable only after later ones: (ab, a), (x, ab), (ab, ab), (xab, b) before (a, b).
+  const std::vector<std::pair<std::string, std::string>> merges = {
+      {"ab", "a"}, {"x", "ab"}, {"ab", "ab"}, {"xab", "b"}, {"b", "x"}, {"a", "b"}, {"a", "a"}, {"bx", "aa"}, {"aa", "b"}};
+  for (const auto& [l, r] : merges) {
+    uint32_t a = id_of(l), b = id_of(r);
+    id_of(l + r);
+    spec.merges.push_back({a, b});
+  }
+  spec.has_merges = true;
+  spec.whole_piece_lookup = false;
+  BpeModel model(std::move(spec));
+  std::mt19937 rng(4);
+  MergeScratch scratch;
+  const std::string alpha = "aabx";
+  for (int trial = 0; trial < 200; ++trial) {
+    size_t n = 2 + rng() % 400;
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += alpha[rng() % alpha.size()];
+    ASSERT_EQ(linear_merge(model, s, scratch), reference_merge(model, s)) << s;
+  }
+}
+
+// Work units (candidates made and examined, heap and sort steps) of the long-piece merge grow
+// linearly: doubling the piece at most doubles them, plus a little, for the inputs that made
+// earlier versions super-linear (one repeated character, digits, letters, random bytes).
+TEST(BpeMerge, LongPieceMergeWorkIsLinear) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found";
+  MergeScratch scratch;
+  auto work_of = [&](const std::string& s) {
+    linear_merge(*model, s, scratch);
+    return static_cast<double>(scratch.work);
+  };
+  std::mt19937 rng(3);
+  auto random_text = [&](const std::string& alpha, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += alpha[rng() % alpha.size()];
+    return s;
+  };
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) all_bytes += static_cast<char>(b);
+  const size_t n = 200000;
+  for (const std::string& alpha : {std::string("a"), std::string("0123456789"),
+                                   std::string("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"), all_bytes}) {
+    double w1 = work_of(random_text(alpha, n));
+    double w2 = work_of(random_text(alpha, 2 * n));
+    EXPECT_LT(w2 / w1, 2.1) << "alphabet of " << alpha.size();
+    EXPECT_LT(w2 / (2 * n), 40.0) << "alphabet of " << alpha.size();
   }
 }
 

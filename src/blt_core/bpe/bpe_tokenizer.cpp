@@ -78,8 +78,19 @@ OffsetError special_error(const BpeModel& m, const SpecialMatch& hit) {
          "{'" + t + "'})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.");
 }
 
-thread_local MergeScratch tls_scratch;
-thread_local PieceCache tls_cache;
+// Per-thread state of encode_ordinary. Reached through one non-inlined call per text: in a
+// shared library each thread_local access is a __tls_get_addr call, and GCC re-issued it inside
+// the piece loop (about one call per piece, 2% of all instructions on multilingual text).
+struct ThreadState {
+  MergeScratch scratch;
+  PieceCache cache;
+  LongPieceCache long_cache;
+};
+[[gnu::noinline]] ThreadState& thread_state() {
+  thread_local ThreadState state;
+  return state;
+}
+static_assert(LongPieceCache::kMaxPiece <= kSmallPiece, "cached long pieces merge in the small loop");
 
 }  // namespace
 
@@ -98,7 +109,9 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
   const uint32_t* byte_ids = m.byte_ids();
   const bool whole = m.whole_piece_lookup();
   const uint32_t model_id = m.cache_id();
-  PieceCache& cache = tls_cache;
+  ThreadState& ts = thread_state();
+  PieceCache& cache = ts.cache;
+  LongPieceCache& long_cache = ts.long_cache;
   const uint8_t* p = text.data();
   // Pieces go in small batches: first cut and hash the batch and prefetch each piece's rank-table
   // slot, then encode them, so the (cache-missing) table reads overlap instead of queueing.
@@ -149,6 +162,21 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
             std::memcpy(slot->starts, starts, k);
           }
         }
+      } else if (n <= LongPieceCache::kMaxPiece) {
+        uint64_t h = whole ? hashes[b] : hash_bytes(piece, n);
+        LongPieceCache::Entry* slot;
+        if (const LongPieceCache::Entry* e = long_cache.find(piece, n, h, model_id, slot)) {
+          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+        } else {
+          uint32_t ids[LongPieceCache::kMaxPiece];
+          uint8_t starts[LongPieceCache::kMaxPiece];
+          size_t k = 0;
+          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
+          });
+          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          if (k <= LongPieceCache::kMaxIds) LongPieceCache::store(slot, piece, n, h, model_id, ids, starts, k);
+        }
       } else {
         auto emit = [&](uint32_t t, uint32_t start) {
           if (go) go = sink.push(t, at + start);
@@ -157,7 +185,7 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
           byte_pair_merge_small(pairs, byte_ids, piece, n, emit);
         } else {
           if (n >= 0xFFFFFFFFull) throw std::invalid_argument("a single pre-tokenized piece exceeds 4 GiB");
-          byte_pair_merge_large(pairs, byte_ids, piece, n, tls_scratch, emit);
+          byte_pair_merge_large(pairs, byte_ids, piece, n, ts.scratch, emit);
         }
       }
       if (!go) return false;

@@ -1,5 +1,6 @@
 // PairTable: which adjacent token pair merges, into what, and how early (lower priority first).
-// Keyed by the two ids packed in 64 bits; one flat open-addressing array, 16 bytes per pair.
+// Keyed by the two ids packed in 64 bits; one flat open-addressing array, 16 bytes per pair, plus a
+// direct 256 x 256 table for pairs of single-byte tokens (the first lookups of every piece).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,7 @@ class PairTable {
     while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
     if (slots_[i].key == kEmpty) ++count_;
     slots_[i] = Slot{key, m};
+    if (m.priority != kNoMerge && m.priority > max_priority_) max_priority_ = m.priority;
   }
 
   // Starts loading the slot of (a, b).
@@ -45,7 +47,23 @@ class PairTable {
     }
   }
 
+  // Fills the direct table of single-byte pairs; byte_ids maps each byte to its token. Call after
+  // the last set().
+  void index_byte_pairs(const uint32_t* byte_ids) {
+    byte_pairs_.resize(256 * 256);
+    for (size_t a = 0; a < 256; ++a)
+      for (size_t b = 0; b < 256; ++b) byte_pairs_[a << 8 | b] = find(byte_ids[a], byte_ids[b]);
+  }
+
+  // The merge of the single-byte tokens of bytes a and b (same as find on their ids). Dense for
+  // the byte pairs of one script (UTF-8 lead and continuation bytes sit side by side), so these
+  // lookups stay in the CPU caches where the scattered hash slots do not.
+  Merge find_bytes(uint8_t a, uint8_t b) const { return byte_pairs_[size_t{a} << 8 | b]; }
+  bool has_byte_pairs() const { return !byte_pairs_.empty(); }
+
   size_t size() const { return count_; }
+  // Largest priority ever set (0 when empty); lets merge loops pack priorities in fewer bits.
+  uint32_t max_priority() const { return max_priority_; }
 
   template <class F>
   void for_each(F&& f) const {
@@ -81,6 +99,8 @@ class PairTable {
   std::vector<Slot> slots_ = std::vector<Slot>(16, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
   size_t mask_ = 15;
   size_t count_ = 0;
+  uint32_t max_priority_ = 0;
+  std::vector<Merge> byte_pairs_;  // [a << 8 | b]; empty until index_byte_pairs
 };
 
 }  // namespace blt::bpe
