@@ -84,33 +84,53 @@ void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
   if (rule_.needs_entropies() && !entropies)
     throw std::invalid_argument("entropy patching needs one entropy per position");
   using K = PatchRule::Kind;
+  // Past the first two positions of a feed, every rule except the relative entropy ones decides
+  // a position from the previous one or two alone: the block path below.
+  const bool blocks = n > 2;
   switch (rule_.kind) {
-    case K::static_size: return feed_as<K::static_size>(ids, entropies, n, out);
-    case K::byte: return feed_as<K::byte>(ids, entropies, n, out);
-    case K::space: return feed_as<K::space>(ids, entropies, n, out);
-    case K::bpe: return feed_as<K::bpe>(ids, entropies, n, out);
+    case K::static_size:
+      return blocks ? feed_blocks<K::static_size>(ids, entropies, n, out)
+                    : feed_as<K::static_size>(ids, entropies, n, out);
+    case K::byte:
+      return blocks ? feed_blocks<K::byte>(ids, entropies, n, out)
+                    : feed_as<K::byte>(ids, entropies, n, out);
+    case K::space:
+      return blocks ? feed_blocks<K::space>(ids, entropies, n, out)
+                    : feed_as<K::space>(ids, entropies, n, out);
+    case K::bpe:
+      return blocks ? feed_blocks<K::bpe>(ids, entropies, n, out)
+                    : feed_as<K::bpe>(ids, entropies, n, out);
     case K::entropy:
-      if (!rule_.monotonicity && !rule_.threshold_add && n > 2)
-        return feed_entropy_global(ids, entropies, n, out);
+      if (!rule_.monotonicity && !rule_.threshold_add && blocks)
+        return feed_blocks<K::entropy>(ids, entropies, n, out);
       return feed_as<K::entropy>(ids, entropies, n, out);
   }
 }
 
-// The global entropy rule has no state beyond the previous id and entropy, so a block's start
-// flags are one data-parallel pass (vectorised) and the starts one branch-free compaction.
-void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropies, size_t n,
-                                      std::vector<int32_t>& out) {
-  // The first two positions go through the general loop (they carry the seam state in).
-  feed_as<PatchRule::Kind::entropy>(ids, entropies, 2, out);
+// These rules have no state beyond the previous one or two positions, so a block's start flags
+// are one data-parallel pass (vectorised) and the starts one branch-free compaction. K is static,
+// byte, space, bpe or the global entropy rule.
+template <PatchRule::Kind K>
+void PatchStream::feed_blocks(const uint16_t* ids, const float* entropies, size_t n,
+                              std::vector<int32_t>& out) {
+  using Kind = PatchRule::Kind;
+  // The first two positions go through the general loop (they carry the seam state in, and
+  // positions 0 and 1 of a sequence always start); from then on p >= 2.
+  feed_as<K>(ids, entropies, 2, out);
   ids = ids ? ids + 2 : nullptr;
-  entropies += 2;
+  if (entropies) entropies += 2;
   n -= 2;
   if (ids) check_ids(ids, n, st_.pos);
-  const float t = static_cast<float>(*rule_.threshold);
-  // h > t in double equals h > t' in float for the float t' just below-or-equal t only if t
-  // is a float; compare in double to keep the reference's semantics for any threshold.
-  const double td = *rule_.threshold;
-  const bool exact_float = static_cast<double>(t) == td;
+  double td = 0;
+  float t = 0;
+  bool exact_float = false;
+  if constexpr (K == Kind::entropy) {
+    // h > t in double equals h > t in float only if t is a float: otherwise compare in double to
+    // keep the reference's semantics for any threshold.
+    td = *rule_.threshold;
+    t = static_cast<float>(td);
+    exact_float = static_cast<double>(t) == td;
+  }
   const bool force = rule_.force_boundaries && ids;
   const int32_t max_len = rule_.max_patch_length;
   State s = st_;
@@ -118,15 +138,41 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
   uint8_t flags[kBlock + 8];  // + 8 zeros read by the last mask step
   for (size_t b0 = 0; b0 < n; b0 += kBlock) {
     const size_t bn = std::min(kBlock, n - b0);
-    const float* h = entropies + b0;
-    // position i of the block looks at H and id of position i - 1
-    flags[0] = exact_float ? s.h1 > t : static_cast<double>(s.h1) > td;
-    if (exact_float)
-      for (size_t i = 1; i < bn; ++i) flags[i] = h[i - 1] > t;
-    else
-      for (size_t i = 1; i < bn; ++i) flags[i] = static_cast<double>(h[i - 1]) > td;
+    const uint16_t* id = ids ? ids + b0 : nullptr;
+    // position i of the block looks at the H and id of position i - 1 (and i - 2 for space)
+    if constexpr (K == Kind::entropy) {
+      const float* h = entropies + b0;
+      flags[0] = exact_float ? s.h1 > t : static_cast<double>(s.h1) > td;
+      if (exact_float)
+        for (size_t i = 1; i < bn; ++i) flags[i] = h[i - 1] > t;
+      else
+        for (size_t i = 1; i < bn; ++i) flags[i] = static_cast<double>(h[i - 1]) > td;
+    } else if constexpr (K == Kind::byte) {
+      std::memset(flags, 1, bn);
+    } else if constexpr (K == Kind::static_size) {
+      // phase = (p - 1) mod patch_size, counted without a division
+      int32_t ph = s.phase;
+      for (size_t i = 0; i < bn; ++i) {
+        flags[i] = ph == 0;
+        ph = ph + 1 == rule_.patch_size ? 0 : ph + 1;
+      }
+      s.phase = ph;
+    } else if constexpr (K == Kind::bpe) {
+      flags[0] = s.id1 == kBpeDelimId;
+      for (size_t i = 1; i < bn; ++i) flags[i] = id[i - 1] == kBpeDelimId;
+    } else {  // space: the id at p - 1 ends a patch if it is the first space-like one of a run
+      uint8_t like[kBlock];
+      for (size_t i = 0; i < bn; ++i) like[i] = kSpaceLike.v[id[i]];
+      flags[0] = s.space_end1;
+      if (bn > 1) flags[1] = (like[0] & !s.space_like1) | (id[0] < kByteOffset);
+      for (size_t i = 2; i < bn; ++i)
+        flags[i] = (like[i - 1] & !like[i - 2]) | (id[i - 1] < kByteOffset);
+      const bool last_like = like[bn - 1];
+      const bool prev_like = bn > 1 ? like[bn - 2] : s.space_like1;
+      s.space_end1 = (last_like & !prev_like) | (id[bn - 1] < kByteOffset);
+      s.space_like1 = last_like;
+    }
     if (force) {
-      const uint16_t* id = ids + b0;
       flags[0] |= (s.id1 == kEosId) | (s.id1 == kBosId) | (id[0] == kBosId);
       for (size_t i = 1; i < bn; ++i)
         flags[i] |= (id[i - 1] == kEosId) | (id[i - 1] == kBosId) | (id[i] == kBosId);
@@ -165,8 +211,11 @@ void PatchStream::feed_entropy_global(const uint16_t* ids, const float* entropie
       s.last_start = prev;
     }
     s.pos += static_cast<int64_t>(bn);
-    s.h2 = bn >= 2 ? h[bn - 2] : s.h1;
-    s.h1 = h[bn - 1];
+    if constexpr (K == Kind::entropy) {
+      const float* h = entropies + b0;
+      s.h2 = bn >= 2 ? h[bn - 2] : s.h1;
+      s.h1 = h[bn - 1];
+    }
     if (ids) s.id1 = ids[b0 + bn - 1];
   }
   s.have_ids = ids != nullptr;

@@ -70,8 +70,8 @@ class PatchStream {
   static bool rule_start(const PatchRule& rule, const State& s, int64_t p, bool is_next_token);
   template <PatchRule::Kind K>
   void feed_as(const uint16_t* ids, const float* entropies, size_t n, std::vector<int32_t>& out);
-  void feed_entropy_global(const uint16_t* ids, const float* entropies, size_t n,
-                           std::vector<int32_t>& out);
+  template <PatchRule::Kind K>
+  void feed_blocks(const uint16_t* ids, const float* entropies, size_t n, std::vector<int32_t>& out);
 
   static void check_ids(const uint16_t* ids, size_t n, int64_t first_position);
 
