@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BLT_SHARED_DIR", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigint_not_ignored():
+    """Lets CLI children see SIGINT in the Ctrl-C tests, which act as a user at a terminal.
+
+    A suite started as a background job of a non-interactive shell (``cmd &``) inherits an
+    ignored SIGINT, and an ignored signal stays ignored across fork and exec: the children would
+    never be interrupted. A handled signal is reset to the default on exec.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 def _require(path: Path) -> Path:
