@@ -115,6 +115,14 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
   const uint8_t* p = text.data();
   // Pieces go in small batches: first cut and hash the batch and prefetch each piece's rank-table
   // slot, then encode them, so the (cache-missing) table reads overlap instead of queueing.
+  // Merges a piece that fits the small merge into ids/starts (room for n entries); returns the count.
+  auto merge_small = [&](const uint8_t* piece, size_t n, uint32_t* ids, uint8_t* starts) {
+    size_t k = 0;
+    byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
+      ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
+    });
+    return k;
+  };
   constexpr size_t kBatch = 8;
   size_t ends[kBatch];
   uint64_t hashes[kBatch];
@@ -136,6 +144,10 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
       size_t at = base + pos;
       pos = end;
       bool go = true;
+      // A piece's ids with their starts in the piece, to the sink until it says stop.
+      auto push_all = [&](const uint32_t* ids, const uint8_t* starts, size_t k) {
+        for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+      };
       if (n == 1) {
         go = sink.push(byte_ids[*piece], at);
       } else if (uint32_t id = whole ? vocab.find_hashed(piece, n, hashes[b]) : kNoId; id != kNoId) {
@@ -146,15 +158,12 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
         PieceCache::key(piece, n, k0, k1);
         PieceCache::Entry* slot;
         if (const PieceCache::Entry* e = cache.find(k0, k1, n, model_id, slot)) {
-          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+          push_all(e->ids, e->starts, e->n_ids);
         } else {
           uint32_t ids[PieceCache::kMaxPiece];
           uint8_t starts[PieceCache::kMaxPiece];
-          size_t k = 0;
-          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
-            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
-          });
-          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          const size_t k = merge_small(piece, n, ids, starts);
+          push_all(ids, starts, k);
           if (k <= PieceCache::kMaxIds) {
             slot->k0 = k0, slot->k1 = k1, slot->model = model_id;
             slot->len = static_cast<uint8_t>(n), slot->n_ids = static_cast<uint8_t>(k);
@@ -166,15 +175,12 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
         uint64_t h = whole ? hashes[b] : hash_bytes(piece, n);
         LongPieceCache::Entry* slot;
         if (const LongPieceCache::Entry* e = long_cache.find(piece, n, h, model_id, slot)) {
-          for (size_t i = 0; i < e->n_ids && go; ++i) go = sink.push(e->ids[i], at + e->starts[i]);
+          push_all(e->ids, e->starts, e->n_ids);
         } else {
           uint32_t ids[LongPieceCache::kMaxPiece];
           uint8_t starts[LongPieceCache::kMaxPiece];
-          size_t k = 0;
-          byte_pair_merge_small(pairs, byte_ids, piece, n, [&](uint32_t t, uint32_t start) {
-            ids[k] = t, starts[k] = static_cast<uint8_t>(start), ++k;
-          });
-          for (size_t i = 0; i < k && go; ++i) go = sink.push(ids[i], at + starts[i]);
+          const size_t k = merge_small(piece, n, ids, starts);
+          push_all(ids, starts, k);
           if (k <= LongPieceCache::kMaxIds) LongPieceCache::store(slot, piece, n, h, model_id, ids, starts, k);
         }
       } else {

@@ -84,26 +84,15 @@ void PatchStream::feed(const uint16_t* ids, const float* entropies, size_t n,
   if (rule_.needs_entropies() && !entropies)
     throw std::invalid_argument("entropy patching needs one entropy per position");
   using K = PatchRule::Kind;
-  // Past the first two positions of a feed, every rule except the relative entropy ones decides
-  // a position from the previous one or two alone: the block path below.
-  const bool blocks = n > 2;
   switch (rule_.kind) {
-    case K::static_size:
-      return blocks ? feed_blocks<K::static_size>(ids, entropies, n, out)
-                    : feed_as<K::static_size>(ids, entropies, n, out);
-    case K::byte:
-      return blocks ? feed_blocks<K::byte>(ids, entropies, n, out)
-                    : feed_as<K::byte>(ids, entropies, n, out);
-    case K::space:
-      return blocks ? feed_blocks<K::space>(ids, entropies, n, out)
-                    : feed_as<K::space>(ids, entropies, n, out);
-    case K::bpe:
-      return blocks ? feed_blocks<K::bpe>(ids, entropies, n, out)
-                    : feed_as<K::bpe>(ids, entropies, n, out);
+    case K::static_size: return feed_blocks<K::static_size>(ids, entropies, n, out);
+    case K::byte: return feed_blocks<K::byte>(ids, entropies, n, out);
+    case K::space: return feed_blocks<K::space>(ids, entropies, n, out);
+    case K::bpe: return feed_blocks<K::bpe>(ids, entropies, n, out);
     case K::entropy:
-      if (!rule_.monotonicity && !rule_.threshold_add && blocks)
+      if (!rule_.monotonicity && !rule_.threshold_add)
         return feed_blocks<K::entropy>(ids, entropies, n, out);
-      return feed_as<K::entropy>(ids, entropies, n, out);
+      return feed_as<K::entropy>(ids, entropies, n, out);  // relative rules look further back
   }
 }
 
@@ -116,7 +105,9 @@ void PatchStream::feed_blocks(const uint16_t* ids, const float* entropies, size_
   using Kind = PatchRule::Kind;
   // The first two positions go through the general loop (they carry the seam state in, and
   // positions 0 and 1 of a sequence always start); from then on p >= 2.
-  feed_as<K>(ids, entropies, 2, out);
+  const size_t head = std::min<size_t>(n, 2);
+  feed_as<K>(ids, entropies, head, out);
+  if (n == head) return;
   ids = ids ? ids + 2 : nullptr;
   if (entropies) entropies += 2;
   n -= 2;

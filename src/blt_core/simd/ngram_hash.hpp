@@ -199,6 +199,20 @@ inline void hash_rows_scalar(const NgramHashJob& job, size_t from, size_t to) {
   }
 }
 
+// wide[t] = id at position j0 - halo + t for t < halo + bn, as uint64 lanes; positions before
+// the sequence (the window's left padding) are 0.
+inline void widen_block(const uint16_t* ids, size_t j0, size_t bn, size_t halo, uint64_t* wide) {
+  if (j0 >= halo) {
+    const uint16_t* src = ids + (j0 - halo);
+    for (size_t t = 0; t < halo + bn; ++t) wide[t] = src[t];
+  } else {
+    for (size_t t = 0; t < halo + bn; ++t) {
+      ptrdiff_t src = static_cast<ptrdiff_t>(j0 + t) - static_cast<ptrdiff_t>(halo);
+      wide[t] = src < 0 ? 0 : ids[src];
+    }
+  }
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
 // Blocks of positions, one SIMD lane per position: per function the hash of every size is built
 // from the previous one over the whole block, H(n + 1) = H(n) * prime + id[j - n] (one multiply
@@ -229,15 +243,7 @@ void hash_rows_simd(const NgramHashJob& job, bool stream) {
   for (size_t j0 = job.begin; j0 < job.end; j0 += kBlock) {
     const size_t bn = std::min(kBlock, job.end - j0);
     const size_t bw = bn / W * W;  // positions on lanes; the rest go through the scalar path
-    if (j0 >= halo) {
-      const uint16_t* src = job.ids + (j0 - halo);
-      for (size_t t = 0; t < halo + bn; ++t) wide[t] = src[t];
-    } else {
-      for (size_t t = 0; t < halo + bn; ++t) {
-        ptrdiff_t src = static_cast<ptrdiff_t>(j0 + t) - static_cast<ptrdiff_t>(halo);
-        wide[t] = src < 0 ? 0 : job.ids[src];
-      }
-    }
+    widen_block(job.ids, j0, bn, halo, wide);
     const uint64_t* cur = wide + halo;  // cur[i] = id at j0 + i; cur[i - m] = id m back
     for (int f = 0; f < job.n_funcs; ++f) {
       const uint64_t p = job.primes[f];
@@ -303,15 +309,7 @@ void hash_rows_fixed(const NgramHashJob& job, bool stream) {
   };
   for (size_t j0 = job.begin; j0 < job.end; j0 += kBlock) {
     const size_t bn = std::min(kBlock, job.end - j0);
-    if (j0 >= halo) {
-      const uint16_t* src = job.ids + (j0 - halo);
-      for (size_t t = 0; t < halo + bn; ++t) wide[t] = src[t];
-    } else {
-      for (size_t t = 0; t < halo + bn; ++t) {
-        ptrdiff_t src = static_cast<ptrdiff_t>(j0 + t) - static_cast<ptrdiff_t>(halo);
-        wide[t] = src < 0 ? 0 : job.ids[src];
-      }
-    }
+    widen_block(job.ids, j0, bn, halo, wide);
     const uint64_t* cur = wide + halo;
     int64_t* row = job.out + (j0 - job.begin) * kCols;
     size_t i = 0;
