@@ -3,9 +3,14 @@
 Run: `make bench` (all benchmarks) or `.venv/bin/python benchmarks/bench_bpe.py` (this one).
 Writes the `bench_bpe` section of benchmarks/RESULTS.md.
 
-Each library runs in its own subprocess (same corpus, same vocabulary files from ../shared/vocab),
-so peak RSS is per library and thread pools are sized before the library starts. Figures are
-medians of --runs runs (default 5) in MB/s of input bytes (1 MB = 10^6 bytes).
+The one-thread figures of every library come from one worker process per encoding that loads them
+all and times them in interleaved rounds (each round runs each library once, in rotating order):
+this VM's speed drifts by tens of percent over minutes, and interleaving makes every ratio compare
+the same moments. encode_batch with all threads runs in a second such process (thread pools are
+sized by the environment before a library starts). Worst cases run per library in their own process
+with a time limit, since some peers are quadratic; peak RSS comes from a process per library.
+Figures are medians of --runs rounds (default 5) in MB/s of input bytes (1 MB = 10^6 bytes).
+Quick look without touching RESULTS.md: `--libs blt,tiktoken --encoding cl100k_base --no-write`.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import os
 import random
 import resource
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import CORPUS, VOCAB, machine, mbps, median_time, write_section  # noqa: E402
+from _results import CORPUS, VOCAB, git_rev, machine, mbps, median_time, write_section  # noqa: E402
 
 TEXT_FILES = ["en_prose.txt", "code_python.txt", "code_c.txt", "multilingual.txt"]
 ENCODINGS = ["cl100k_base", "o200k_base"]
@@ -103,76 +109,168 @@ def load(lib: str, encoding: str, hf_json: str | None):
     raise ValueError(lib)
 
 
-def worker(lib: str, encoding: str, threads: int, runs: int, hf_json: str | None,
-           case: str | None = None) -> dict:
-    try:
-        api = load(lib, encoding, hf_json)
-    except Exception as e:  # a peer that does not install or load is reported, not fatal
-        return {"error": f"{type(e).__name__}: {e}"}
-    if api is None:
-        return {"error": "no tokenizer.json for this encoding"}
-    if case is not None:
-        text = worst_cases()[case]
+SHORT_TEXT = "The quick brown fox jumps over the lazy dog."  # 10 tokens in cl100k and o200k
+
+
+def interleaved_medians(fns: dict, runs: int, warmup: int = 1) -> dict:
+    """Median wall time of each fn, timed in rounds: every round runs each fn once, in a rotating
+    order. A slow spell of the VM then hits every library of that round alike, so the ratios
+    between libraries hold even when the absolute figures drift by tens of percent."""
+    names = list(fns)
+    for _ in range(warmup):
+        for n in names:
+            fns[n]()
+    times: dict = {n: [] for n in names}
+    for r in range(runs):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for n in order:
+            t0 = time.perf_counter()
+            fns[n]()
+            times[n].append(time.perf_counter() - t0)
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+def load_all(libs: list[str], encoding: str, hf_json: str | None) -> tuple[dict, dict]:
+    apis, errors = {}, {}
+    for lib in libs:
         try:
-            return {"seconds": median_time(lambda: api["one"](text), runs=max(1, runs // 2), warmup=0)}
+            api = load(lib, encoding, hf_json)
+        except Exception as e:  # a peer that does not install or load is reported, not fatal
+            errors[lib] = f"{type(e).__name__}: {e}"
+            continue
+        if api is None:
+            errors[lib] = "no tokenizer.json for this encoding"
+        else:
+            apis[lib] = api
+    return apis, errors
+
+
+def runnable(apis: dict, call) -> tuple[dict, dict]:
+    """Splits libraries into those that can run `call(api)` and those that refuse (with why)."""
+    ok, failed = {}, {}
+    for lib, api in apis.items():
+        try:
+            call(api)
+            ok[lib] = api
         except Exception as e:
-            return {"error": f"fails: {str(e)[:60]}"}
-    out: dict = {"whole": {}, "docs": {}, "batch": {}, "tokens": {}, "worst": {}, "small": {}}
+            failed[lib] = f"fails: {str(e)[:60]}"
+    return ok, failed
+
+
+def worker_one_thread(libs: list[str], encoding: str, runs: int, hf_json: str | None) -> dict:
+    """All libraries in this one process, interleaved: whole files, 4 KB docs, batch, small inputs."""
+    apis, errors = load_all(libs, encoding, hf_json)
+    out: dict = {lib: {"whole": {}, "docs": {}, "batch": {}, "tokens": {}, "small": {}} for lib in apis}
+    for lib, err in errors.items():
+        out[lib] = {"error": err}
     for name in TEXT_FILES:
         text = (CORPUS / name).read_text(encoding="utf-8")
         nbytes = len(text.encode())
         docs = split_docs(text)
-        try:
-            t = median_time(lambda: api["one"](text), runs=runs)
-            out["whole"][name] = mbps(nbytes, t)
-            out["tokens"][name] = api["count"](api["one"](text)) / t
-        except Exception as e:
-            out["whole"][name] = f"fails: {str(e)[:60]}"
-        try:
-            t = median_time(lambda: [api["one"](d) for d in docs], runs=runs)
-            out["docs"][name] = mbps(nbytes, t)
-        except Exception as e:
-            out["docs"][name] = f"fails: {str(e)[:60]}"
-        if api["batch"] is not None:
-            t = median_time(lambda: api["batch"](docs, threads), runs=runs)
-            out["batch"][name] = mbps(nbytes, t)
-    short = "Hello world, how are you?"  # 7 tokens with cl100k
-    out["small"]["one_call_us"] = median_time(lambda: [api["one"](short) for _ in range(1000)], runs=runs) * 1e3
-    small_docs = [f"document {i}: " + "lorem ipsum dolor sit amet " * 2 for i in range(10_000)]
-    small_docs = [d[:50] for d in small_docs]
-    if api["batch"] is not None:
-        out["small"]["batch_10k_ms"] = median_time(lambda: api["batch"](small_docs, threads), runs=runs) * 1e3
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        for mode, call in (("whole", lambda a: a["one"](text)),
+                           ("docs", lambda a: [a["one"](d) for d in docs]),
+                           ("batch", lambda a: a["batch"](docs, 1))):
+            cand = {l: a for l, a in apis.items() if mode != "batch" or a["batch"] is not None}
+            ok, failed = runnable(cand, call)
+            for lib, err in failed.items():
+                out[lib][mode][name] = err
+            med = interleaved_medians({l: (lambda a=a: call(a)) for l, a in ok.items()}, runs=runs, warmup=0)
+            for lib, t in med.items():
+                out[lib][mode][name] = mbps(nbytes, t)
+                if mode == "whole":
+                    out[lib]["tokens"][name] = apis[lib]["count"](apis[lib]["one"](text)) / t
+    ok, _ = runnable(apis, lambda a: a["one"](SHORT_TEXT))
+    med = interleaved_medians({l: (lambda a=a: [a["one"](SHORT_TEXT) for _ in range(10_000)]) for l, a in ok.items()},
+                              runs=runs)
+    for lib, t in med.items():
+        out[lib]["small"]["one_call_us"] = t / 10_000 * 1e6
+    small_docs = [(f"document {i}: " + "lorem ipsum dolor sit amet " * 2)[:50] for i in range(10_000)]
+    ok = {l: a for l, a in apis.items() if a["batch"] is not None}
+    med = interleaved_medians({l: (lambda a=a: a["batch"](small_docs, 1)) for l, a in ok.items()}, runs=runs)
+    for lib, t in med.items():
+        out[lib]["small"]["batch_10k_ms"] = t * 1e3
     return out
 
 
-WORST_TIMEOUT_S = 20
+def worker_all_threads(libs: list[str], encoding: str, threads: int, runs: int, hf_json: str | None) -> dict:
+    """encode_batch of 4 KB docs with every thread, libraries interleaved in this one process."""
+    apis, errors = load_all(libs, encoding, hf_json)
+    apis = {l: a for l, a in apis.items() if a["batch"] is not None}
+    out: dict = {lib: {"batch": {}} for lib in apis}
+    for name in TEXT_FILES:
+        text = (CORPUS / name).read_text(encoding="utf-8")
+        docs = split_docs(text)
+        med = interleaved_medians({l: (lambda a=a: a["batch"](docs, threads)) for l, a in apis.items()}, runs=runs)
+        for lib, t in med.items():
+            out[lib]["batch"][name] = mbps(len(text.encode()), t)
+    return out
 
 
-def run_worker(lib: str, encoding: str, threads: int, runs: int, hf_json: str | None,
+def worker_worst(lib: str, encoding: str, kind: str, runs: int, hf_json: str | None) -> dict:
+    """One library, one worst-case kind: 1 MB and 2 MB timed alternately in this process."""
+    api = load(lib, encoding, hf_json)
+    cases = worst_cases()
+    one, two = cases[f"{kind}_1MB"], cases[f"{kind}_2MB"]
+    try:
+        med = interleaved_medians({"1MB": lambda: api["one"](one), "2MB": lambda: api["one"](two)},
+                                  runs=runs, warmup=1)
+    except Exception as e:
+        return {"error": f"fails: {str(e)[:60]}"}
+    return med
+
+
+def worker_rss(lib: str, encoding: str, hf_json: str | None) -> dict:
+    """Peak RSS of a process that loads one library and encodes each corpus file once."""
+    api = load(lib, encoding, hf_json)
+    for name in TEXT_FILES:
+        text = (CORPUS / name).read_text(encoding="utf-8")
+        try:
+            api["one"](text)
+        except Exception:
+            for d in split_docs(text):
+                api["one"](d)
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def worker(args) -> dict:
+    libs = args.libs.split(",")
+    if args.worker == "one":
+        return worker_one_thread(libs, args.encoding, args.runs, args.hf_json)
+    if args.worker == "all":
+        return worker_all_threads(libs, args.encoding, args.threads, args.runs, args.hf_json)
+    if args.worker == "worst":
+        return worker_worst(libs[0], args.encoding, args.case, args.runs, args.hf_json)
+    if args.worker == "rss":
+        return worker_rss(libs[0], args.encoding, args.hf_json)
+    raise ValueError(args.worker)
+
+
+WORST_TIMEOUT_S = 60
+WORST_KINDS = ("repeat_a", "digits", "nospace", "random_bytes")
+
+
+def run_worker(kind: str, libs: list[str], encoding: str, threads: int, runs: int, hf_json: str | None,
                case: str | None = None, timeout: float | None = None) -> dict:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), RAYON_RS_NUM_CPUS=str(threads),
                TOKENIZERS_PARALLELISM="true")
-    cmd = [sys.executable, __file__, "--worker", lib, "--encoding", encoding, "--threads", str(threads),
-           "--runs", str(runs)] + (["--hf-json", hf_json] if hf_json else []) + (["--case", case] if case else [])
+    cmd = [sys.executable, __file__, "--worker", kind, "--libs", ",".join(libs), "--encoding", encoding,
+           "--threads", str(threads), "--runs", str(runs)] + (["--hf-json", hf_json] if hf_json else []) + \
+          (["--case", case] if case else [])
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"error": f"> {timeout:.0f} s"}
+        return {"error": f"not done in {timeout:.0f} s"}
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "crashed"}
     return json.loads(proc.stdout)
 
 
 def run_worst(lib: str, encoding: str, runs: int, hf_json: str | None) -> dict:
-    """Each worst case in its own process with a time limit (some peers are quadratic)."""
+    """Each (library, kind) in its own process with a time limit (some peers are quadratic)."""
     out: dict = {}
-    for kind in ("repeat_a", "digits", "nospace", "random_bytes"):
-        for tag in ("1MB", "2MB"):
-            r = run_worker(lib, encoding, 1, runs, hf_json, case=f"{kind}_{tag}", timeout=WORST_TIMEOUT_S)
-            out[f"{kind}_{tag}"] = r.get("seconds", r.get("error"))
-            if "seconds" not in r:
-                break  # 2 MB takes at least as long as 1 MB
+    for kind in WORST_KINDS:
+        r = run_worker("worst", [lib], encoding, 1, runs, hf_json, case=kind, timeout=WORST_TIMEOUT_S)
+        out[kind] = r
     return out
 
 
@@ -182,48 +280,67 @@ def fmt(v, spec=".1f") -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--worker")
-    ap.add_argument("--encoding", default="cl100k_base")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--worker", choices=["one", "all", "worst", "rss"], help=argparse.SUPPRESS)
+    ap.add_argument("--libs", default=",".join(LIBS), help="comma-separated subset of " + ",".join(LIBS))
+    ap.add_argument("--encoding", help="one of " + ", ".join(ENCODINGS) + " (default: both)")
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--hf-json")
-    ap.add_argument("--case")
+    ap.add_argument("--hf-json", help=argparse.SUPPRESS)
+    ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--file-only", action="store_true",
                     help="only the file-pipeline figure (section bench_bpe_file)")
+    ap.add_argument("--no-write", action="store_true", help="print the tables, leave RESULTS.md alone")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.encoding, args.threads, args.runs, args.hf_json, args.case)))
+        print(json.dumps(worker(args)))
         return
 
     import blt
 
-    file_pipeline_section(args.runs)
+    libs = args.libs.split(",")
+    encodings = [args.encoding] if args.encoding else ENCODINGS
+    if "blt" not in libs:
+        ap.error("--libs must include blt (every ratio is blt/peer)")
+    if not args.no_write:
+        file_pipeline_section(args.runs)
     if args.file_only:
         return
     all_threads = len(os.sched_getaffinity(0))
+    cmd = " ".join([".venv/bin/python", "benchmarks/bench_bpe.py"] + sys.argv[1:])
     lines = [
         "## BPE encoding (`bench_bpe`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_bpe.py --runs {args.runs}`  ",
+        f"Command: `{cmd}`  ",
         f"Machine: {machine()}  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of {args.runs} runs; "
-        f"MB/s of input (10^6 bytes). Peers load the same rank files; HF tokenizers loads the "
-        f"tokenizer.json that blt exports (parity-tested). bpe-openai ships its own copy of the "
-        f"vocabulary and refuses long inputs ('fails').",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, git {git_rev()}; medians of {args.runs} "
+        f"runs; MB/s of input (10^6 bytes). The one-thread figures of all libraries come from ONE process "
+        f"per encoding, timed in interleaved rounds (each round runs every library once, in rotating "
+        f"order), so a slow spell of the VM hits them alike and the ratios are of the same moments. "
+        f"Peers load the same rank files; HF tokenizers loads the tokenizer.json that blt exports "
+        f"(parity-tested). bpe-openai ships its own copy of the vocabulary and refuses long inputs "
+        f"('fails'). Worst cases run per library in their own process (1 MB and 2 MB alternating, "
+        f"{WORST_TIMEOUT_S} s limit, since some peers are quadratic); peak RSS comes from a separate "
+        f"process per library that loads it and encodes the four files once.",
         "",
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        for encoding in ENCODINGS:
+        for encoding in encodings:
             hf_json = str(Path(tmp) / f"{encoding}.json")
             blt.get_encoding(encoding, vocab_dir=str(VOCAB)).save(hf_json, format="hf")
-            res1 = {lib: run_worker(lib, encoding, 1, args.runs, hf_json) for lib in LIBS}
-            for lib in LIBS:
+            res1 = run_worker("one", libs, encoding, 1, args.runs, hf_json)
+            if "error" in res1:
+                raise SystemExit(f"one-thread worker failed: {res1['error']}")
+            for lib in libs:
                 if "error" not in res1[lib]:
                     res1[lib]["worst"] = run_worst(lib, encoding, args.runs, hf_json)
-            resn = {lib: run_worker(lib, encoding, all_threads, args.runs, hf_json)
-                    for lib in ("blt", "tiktoken", "hf_tokenizers")}
-            lines += table(encoding, res1, resn, all_threads)
-    write_section("bench_bpe", "\n".join(lines))
+                    res1[lib].update(run_worker("rss", [lib], encoding, 1, 1, hf_json))
+            multi = [l for l in ("blt", "tiktoken", "hf_tokenizers") if l in libs]
+            resn = run_worker("all", multi, encoding, all_threads, args.runs, hf_json)
+            if "error" in resn:
+                raise SystemExit(f"all-threads worker failed: {resn['error']}")
+            lines += table(encoding, libs, res1, resn, all_threads)
+    if not args.no_write:
+        write_section("bench_bpe", "\n".join(lines))
     print("\n".join(lines))
 
 
@@ -265,58 +382,66 @@ def file_pipeline_section(runs: int) -> None:
     print("\n".join(lines))
 
 
-def table(encoding: str, res1: dict, resn: dict, nthreads: int) -> list[str]:
+def table(encoding: str, libs: list[str], res1: dict, resn: dict, nthreads: int) -> list[str]:
     ours = res1["blt"]
     out = [f"### {encoding}", ""]
-    for lib, r in res1.items():
-        if "error" in r:
-            out.append(f"- {lib}: not measured ({r['error']})")
+    for lib in libs:
+        if "error" in res1[lib]:
+            out.append(f"- {lib}: not measured ({res1[lib]['error']})")
     out += ["", "One thread, `encode_ordinary`, MB/s (ratio blt/peer):", "",
-            "| file | mode | " + " | ".join(LIBS) + " |", "|---|---|" + "---|" * len(LIBS)]
+            "| file | mode | " + " | ".join(libs) + " |", "|---|---|" + "---|" * len(libs)]
+
+    def with_ratio(lib: str, v, mine) -> str:
+        if isinstance(v, float) and lib != "blt" and isinstance(mine, float):
+            return f"{v:.1f} ({mine / v:.1f}x)"
+        return fmt(v)
+
     for name in TEXT_FILES:
         for mode in ("whole", "docs"):
-            cells = []
-            for lib in LIBS:
-                r = res1[lib]
-                v = r.get(mode, {}).get(name, "-") if "error" not in r else "-"
-                mine = ours.get(mode, {}).get(name)
-                if isinstance(v, float) and lib != "blt" and isinstance(mine, float):
-                    cells.append(f"{v:.1f} ({mine / v:.1f}x)")
-                else:
-                    cells.append(fmt(v))
+            mine = ours.get(mode, {}).get(name)
+            cells = [with_ratio(l, res1[l].get(mode, {}).get(name, "-"), mine) if "error" not in res1[l] else "-"
+                     for l in libs]
             label = "whole file" if mode == "whole" else f"{DOC_BYTES // 1024} KB docs"
             out.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
-    out += ["", f"`encode_batch` of 4 KB docs, MB/s, 1 and {nthreads} threads:", "",
-            "| file | blt 1 | blt all | tiktoken 1 | tiktoken all | HF 1 | HF all |", "|---|---|---|---|---|---|---|"]
+    multi = [l for l in ("blt", "tiktoken", "hf_tokenizers") if l in libs]
+    out += ["", f"`encode_batch` of 4 KB docs, MB/s, 1 thread (same process as above) and {nthreads} threads "
+            "(a second process, interleaved the same way):", "",
+            "| file | " + " | ".join(f"{l} 1 | {l} {nthreads}" for l in multi) + " | blt scaling |",
+            "|---|" + "---|---|" * len(multi) + "---|"]
     for name in TEXT_FILES:
-        row = [fmt(res1[l].get("batch", {}).get(name, "-")) + " | " + fmt(resn[l].get("batch", {}).get(name, "-"))
-               for l in ("blt", "tiktoken", "hf_tokenizers")]
-        out.append(f"| {name} | " + " | ".join(row) + " |")
-    out += ["", "Tokens/s (millions), one thread, whole files:", "", "| file | " + " | ".join(LIBS) + " |",
-            "|---|" + "---|" * len(LIBS)]
+        row = [fmt(res1[l].get("batch", {}).get(name, "-")) + " | " + fmt(resn.get(l, {}).get("batch", {}).get(name, "-"))
+               for l in multi]
+        a, b = res1["blt"].get("batch", {}).get(name), resn.get("blt", {}).get("batch", {}).get(name)
+        scale = f"{b / a:.2f}x" if isinstance(a, float) and isinstance(b, float) else "-"
+        out.append(f"| {name} | " + " | ".join(row) + f" | {scale} |")
+    out += ["", "Tokens/s (millions), one thread, whole files:", "", "| file | " + " | ".join(libs) + " |",
+            "|---|" + "---|" * len(libs)]
     for name in TEXT_FILES:
-        out.append(f"| {name} | " + " | ".join(
-            fmt(res1[l].get("tokens", {}).get(name, "-") / 1e6 if isinstance(res1[l].get("tokens", {}).get(name), float) else "-", ".2f")
-            for l in LIBS) + " |")
-    out += ["", "Worst cases, one thread: seconds for 1 MB and 2 MB, and time(2 MB)/time(1 MB):", "",
-            "| input | " + " | ".join(LIBS) + " |", "|---|" + "---|" * len(LIBS)]
-    # each run is limited to WORST_TIMEOUT_S; "> 20 s" marks a peer stopped there
-    for kind in ("repeat_a", "digits", "nospace", "random_bytes"):
         cells = []
-        for lib in LIBS:
-            w = res1[lib].get("worst", {})
-            a, b = w.get(f"{kind}_1MB"), w.get(f"{kind}_2MB")
+        for l in libs:
+            v = res1[l].get("tokens", {}).get(name) if "error" not in res1[l] else None
+            cells.append(fmt(v / 1e6, ".2f") if isinstance(v, float) else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "Worst cases, one thread: seconds for 1 MB and 2 MB, and time(2 MB)/time(1 MB):", "",
+            "| input | " + " | ".join(libs) + " |", "|---|" + "---|" * len(libs)]
+    for kind in WORST_KINDS:
+        cells = []
+        for lib in libs:
+            w = res1[lib].get("worst", {}).get(kind, {}) if "error" not in res1[lib] else {}
+            a, b = w.get("1MB"), w.get("2MB")
             if isinstance(a, float) and isinstance(b, float):
                 cells.append(f"{a:.3f} / {b:.3f} s ({b / a:.2f})")
             else:
-                cells.append(fmt(a if a is not None else "-"))
+                cells.append(fmt(w.get("error", "-")))
         out.append(f"| {kind} | " + " | ".join(cells) + " |")
-    out += ["", "Small inputs, one thread: 1,000 `encode` calls of a 7-token string (ms), "
-            "and `encode_batch` of 10,000 strings of 50 bytes (ms):", "",
-            "| measure | " + " | ".join(LIBS) + " |", "|---|" + "---|" * len(LIBS)]
-    for key, label in (("one_call_us", "1,000 x encode (ms)"), ("batch_10k_ms", "batch 10k x 50 B (ms)")):
-        out.append(f"| {label} | " + " | ".join(fmt(res1[l].get("small", {}).get(key, "-"), ".2f") for l in LIBS) + " |")
-    out.append(f"| peak RSS (MB) | " + " | ".join(fmt(res1[l].get("peak_rss_mb", "-"), ".0f") for l in LIBS) + " |")
+    out += ["", f"Small inputs, one thread: one `encode_ordinary` call on {SHORT_TEXT!r} (10 tokens; µs, "
+            "mean of 10,000 calls per run), `encode_batch` of 10,000 strings of 50 bytes (ms), and the peak "
+            "RSS of a process that loads the library and encodes the four files:", "",
+            "| measure | " + " | ".join(libs) + " |", "|---|" + "---|" * len(libs)]
+    for key, label, spec in (("one_call_us", "1 x encode (µs)", ".2f"), ("batch_10k_ms", "batch 10k x 50 B (ms)", ".2f")):
+        out.append(f"| {label} | " + " | ".join(
+            fmt(res1[l].get("small", {}).get(key, "-") if "error" not in res1[l] else "-", spec) for l in libs) + " |")
+    out.append("| peak RSS (MB) | " + " | ".join(fmt(res1[l].get("peak_rss_mb", "-"), ".0f") for l in libs) + " |")
     out.append("")
     return out
 
