@@ -686,7 +686,9 @@ class LoopSink final : public serve::CompletionSink {
         auto& c = done[i];
         py::object ids = py::none();
         if (c.status == serve::Status::ok) {
-          if (!c.json.empty())
+          if (c.decoded)
+            ids = py::bytes(c.bytes);  // decode requests deliver bytes
+          else if (!c.json.empty())
             ids = py::bytes(c.json);  // JSON text of the ids (json_only requests)
           else
             ids = to_numpy(std::move(c.ids));
@@ -762,6 +764,22 @@ class PyBatchEngine {
     return live().submit(std::move(r));
   }
 
+  // Queues the decoding of `ids` (a 1-D int64 array, copied) into bytes.
+  uint64_t submit_decode(py::object tokenizer, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids,
+                         const std::string& priority, double timeout_s) {
+    auto* raw = tokenizer.cast<const Tokenizer*>();  // TypeError unless a blt._core.Tokenizer
+    if (ids.ndim() != 1) throw py::value_error("ids must be a 1-D array");
+    serve::EncodeRequest r;
+    r.decode = true;
+    r.priority = serve::parse_priority(priority);
+    if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
+    r.timeout = std::chrono::duration_cast<serve::Clock::duration>(std::chrono::duration<double>(timeout_s));
+    r.ids.assign(ids.data(), ids.data() + ids.size());
+    auto* ref = new py::object(std::move(tokenizer));
+    r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
+    return live().submit(std::move(r));
+  }
+
   bool cancel(uint64_t id) { return live().cancel(id); }
   void flush() { live().flush(); }
 
@@ -822,6 +840,8 @@ void bind_serve(py::module_& m) {
            py::arg("segment") = false, py::arg("stream_start") = false,
            py::arg("stream_end") = false, py::arg("target") = 0, py::arg("json") = false,
            py::arg("stream_offset") = 0)
+      .def("submit_decode", &PyBatchEngine::submit_decode, py::arg("tokenizer"), py::arg("ids"),
+           py::arg("priority") = "normal", py::arg("timeout_s") = 0.0)
       .def("cancel", &PyBatchEngine::cancel, py::arg("id"))
       .def("flush", &PyBatchEngine::flush)
       .def("close", &PyBatchEngine::close, py::arg("drain") = false)

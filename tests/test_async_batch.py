@@ -191,6 +191,63 @@ def test_decode_round_trips():
     assert big == bytes(range(256)) * 600
 
 
+def test_decodes_are_batched_natively_and_equal_each_tokenizers_decode(vocab_dir, corpus_sample):
+    enc = blt.get_encoding("cl100k_base", vocab_dir=str(vocab_dir))
+    delimited = blt.ByteTokenizer(bpe=enc)
+    reg = TokenizerRegistry()
+    reg.load("cl100k", "1", enc)
+    reg.load("bytes", "1", BT)
+    reg.load("delim", "1", delimited)
+    assert all(reg.resolve(n).native_decode for n in ("cl100k", "bytes", "delim"))
+    rng = random.Random(3)
+    cases = []
+    for i in range(300):
+        a = rng.randrange(len(corpus_sample))
+        piece = corpus_sample[a:a + rng.randrange(0, 600)]
+        name, tok = (("cl100k", enc), ("bytes", BT), ("delim", delimited))[i % 3]
+        ids = tok.encode(piece, allowed_special="all") if tok is enc else tok.encode(piece)
+        if tok is enc and i % 2:
+            ids = np.append(ids, enc.eot_token)  # a special decodes to its text
+        dtype = (np.uint32, np.int64, np.uint16 if tok is not enc else np.int32)[i % 3]
+        cases.append((name, ids.astype(dtype)))
+
+    async def main():
+        async with AsyncBatchTokenizer(reg, max_batch_size=64) as abt:
+            got = await asyncio.gather(*(abt.decode(ids, tokenizer=n, priority=("high", "low")[i % 2])
+                                         for i, (n, ids) in enumerate(cases)))
+            return got, abt.stats()
+
+    got, stats = run(main())
+    for (name, ids), out in zip(cases, got):
+        assert out == reg.resolve(name).decode_bytes(ids)
+    assert stats["completed"] == len(cases)
+    assert stats["batches"] < len(cases) // 4  # coalesced, not one native call per decode
+
+
+def test_decode_errors_are_clear(vocab_dir):
+    enc = blt.get_encoding("r50k_base", vocab_dir=str(vocab_dir))
+    reg = TokenizerRegistry()
+    reg.load("r50k", "1", enc)
+    reg.load("bytes", "1", BT)
+
+    async def main():
+        async with AsyncBatchTokenizer(reg) as abt:
+            with pytest.raises(ValueError, match="50257"):
+                await abt.decode([15496, 50257], tokenizer="r50k")
+            with pytest.raises(ValueError, match="-1"):
+                await abt.decode(np.array([76, -1]), tokenizer="bytes")
+            with pytest.raises(ValueError, match="18446744073709551615"):
+                await abt.decode(np.array([5, 2**64 - 1], dtype=np.uint64), tokenizer="bytes")
+            with pytest.raises(TypeError, match="integers"):
+                await abt.decode(np.array([1.5]), tokenizer="r50k")
+            with pytest.raises(ValueError, match="priority"):
+                await abt.decode([1], tokenizer="bytes", priority="urgent")
+            assert await abt.decode([], tokenizer="r50k") == b""
+            return await abt.decode(np.array([[15496, 995]]), tokenizer="r50k")  # any shape, flattened
+
+    assert run(main()) == b"Hello world"
+
+
 def test_hot_swap_keeps_in_flight_requests_on_their_version():
     reg = TokenizerRegistry()
     reg.load("bytes", "1", "bytes")

@@ -13,6 +13,11 @@ void check_dtype_fits(const Tokenizer& tok, DType dt) {
   }
 }
 
+void Tokenizer::decode_bytes(std::span<const int64_t> ids, std::string& out) const {
+  (void)ids, (void)out;
+  throw std::invalid_argument("this tokenizer cannot decode ids");
+}
+
 IdBuffer Tokenizer::encode(ByteSpan in, DType dt) const {
   check_dtype_fits(*this, dt);
   std::vector<uint32_t> head, tail;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "blt_core/dtype.hpp"
@@ -49,6 +50,11 @@ class Tokenizer {
   virtual void encode_body_into(ByteSpan in, DType dt, void* out) const {
     (void)in, (void)dt, (void)out;
   }
+
+  // Appends the bytes that `ids` stand for (the inverse of encoding; specials as the tokenizer
+  // defines them). Throws std::invalid_argument or std::out_of_range naming an unknown id; the
+  // default, for tokenizers that cannot decode, throws std::invalid_argument.
+  virtual void decode_bytes(std::span<const int64_t> ids, std::string& out) const;
 
   // Whole-document encoding: prefix, leading_skip, body, suffix, in dtype `dt`.
   IdBuffer encode(ByteSpan in, DType dt) const;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "blt_core/bpe/bpe_tokenizer.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/offset_error.hpp"
 #include "blt_core/serve/batch_engine.hpp"
@@ -485,4 +486,62 @@ TEST(BatchEngine, JsonTextOfIdsForEveryDtype) {
   std::string out = "x";
   append_ids_json(big, out);
   EXPECT_EQ(out, "x[9223372036854775807,0]");
+}
+
+namespace {
+EncodeRequest decode_request(std::shared_ptr<const Tokenizer> tok, std::vector<int64_t> ids) {
+  EncodeRequest r;
+  r.tokenizer = std::move(tok);
+  r.decode = true;
+  r.ids = std::move(ids);
+  return r;
+}
+}  // namespace
+
+// Decodes ride the same batches as encodes and give what the tokenizer's own decode gives; an
+// unknown id is answered invalid (naming it) without failing its batch neighbours.
+TEST(BatchEngine, DecodeRequestsShareBatchesAndMatchDirectDecoding) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found (set BLT_SHARED_DIR)";
+  auto bpe = std::make_shared<bpe::BpeTokenizer>(model, bpe::SpecialPolicy{});
+  auto codec = std::make_shared<ByteCodec>();
+  auto sink = std::make_shared<RecordingSink>();
+  EngineOptions o;
+  o.max_batch_size = 64;
+  o.max_wait = std::chrono::hours(1);
+  BatchEngine engine(o, sink);
+  const std::string text = "Decoding in batches, \xE2\x9C\x93 with r50k and BLT byte ids.";
+  std::vector<uint32_t> bpe_ids;
+  bpe->encode_body(bytes_of(text), bpe_ids);
+  std::vector<int64_t> bpe64(bpe_ids.begin(), bpe_ids.end());
+  bpe64.push_back(50256);  // a special decodes to its text
+  auto byte_ids = to_vec(codec->encode(bytes_of(text), DType::u32));
+  auto a = engine.submit(decode_request(bpe, bpe64));
+  auto b = engine.submit(decode_request(codec, std::vector<int64_t>(byte_ids.begin(), byte_ids.end())));
+  auto c = engine.submit(request(codec, "enc"));
+  auto d = engine.submit(decode_request(bpe, {15496, 50257}));  // 50257: past r50k's last id
+  auto e = engine.submit(decode_request(codec, {76, -1}));
+  auto f = engine.submit(decode_request(std::make_shared<WordTokenizer>(), {1000}));
+  engine.flush();
+  ASSERT_TRUE(sink->wait_for(6));
+  std::map<uint64_t, Completion> got;
+  for (auto& x : sink->take()) got.emplace(x.id, std::move(x));
+  EXPECT_EQ(engine.stats().batches, 1u);
+  ASSERT_EQ(got.at(a).status, Status::ok) << got.at(a).error;
+  EXPECT_TRUE(got.at(a).decoded);
+  EXPECT_EQ(got.at(a).bytes, text + "<|endoftext|>");
+  EXPECT_EQ(got.at(a).count, got.at(a).bytes.size());
+  ASSERT_EQ(got.at(b).status, Status::ok) << got.at(b).error;
+  EXPECT_EQ(got.at(b).bytes, text);  // BOS/EOS give no bytes
+  EXPECT_EQ(got.at(c).status, Status::ok);
+  EXPECT_FALSE(got.at(c).decoded);
+  EXPECT_EQ(got.at(d).status, Status::invalid);
+  EXPECT_NE(got.at(d).error.find("50257"), std::string::npos) << got.at(d).error;
+  EXPECT_EQ(got.at(e).status, Status::invalid);
+  EXPECT_NE(got.at(e).error.find("-1"), std::string::npos) << got.at(e).error;
+  EXPECT_EQ(got.at(f).status, Status::invalid);  // a tokenizer without a decoder says so
+  EXPECT_NE(got.at(f).error.find("cannot decode"), std::string::npos) << got.at(f).error;
+  auto seg = decode_request(codec, {76});
+  seg.segment = true;
+  EXPECT_THROW(engine.submit(std::move(seg)), std::invalid_argument);
 }

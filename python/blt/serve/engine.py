@@ -26,9 +26,11 @@ PRIORITIES = ("high", "normal", "low")
 # Status codes of native completions (serve::Status).
 _OK, _INVALID, _TIMED_OUT, _SHUT_DOWN, _FAILED = range(5)
 
-# Decoding is not batched (the native Tokenizer interface has no decode); ids beyond this many
-# are decoded on a worker thread so the loop stays responsive.
+# A registered tokenizer whose decoding is not the native one (any object with native() and
+# decode()) is decoded in Python: inline up to this many ids, beyond on a worker thread so the
+# loop stays responsive.
 _DECODE_INLINE_MAX = 1 << 16
+_INT64_MAX = np.iinfo(np.int64).max
 
 _live: "weakref.WeakSet[AsyncBatchTokenizer]" = weakref.WeakSet()
 
@@ -233,17 +235,24 @@ class AsyncBatchTokenizer:
                       timeout: Optional[float], segment: bool = False, start: bool = False,
                       end: bool = False, target: int = 0, json: bool = False,
                       offset: int = 0) -> tuple[Any, int, int]:
+        def submit(engine: _core.BatchEngine, timeout_s: float) -> int:
+            args = (dtype or self.dtype, priority, timeout_s, segment, start, end, target, json, offset)
+            try:
+                return engine.submit(entry.native, data, *args)
+            except UnicodeEncodeError:
+                if not isinstance(data, str):
+                    raise
+                return engine.submit(entry.native, fix_surrogates(data), *args)
+
+        return await self._await_request(submit, timeout)
+
+    async def _await_request(self, submit, timeout: Optional[float]) -> tuple[Any, int, int]:
+        """Submits through ``submit(engine, timeout_s)`` and waits for that request's completion."""
         engine, loop = self._engine_for_loop()
         timeout = self.timeout_s if timeout is None else timeout
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
-        args = (dtype or self.dtype, priority, timeout or 0.0, segment, start, end, target, json, offset)
-        try:
-            rid = engine.submit(entry.native, data, *args)
-        except UnicodeEncodeError:
-            if not isinstance(data, str):
-                raise
-            rid = engine.submit(entry.native, fix_surrogates(data), *args)
+        rid = submit(engine, timeout or 0.0)
         if self.flush_each_tick and not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
@@ -368,8 +377,13 @@ class AsyncBatchTokenizer:
             start, want = False, segment_bytes
             yield EncodedJson(ids, count, entry.key) if json else ids
 
-    async def decode(self, ids: Any, *, tokenizer: Optional[str] = None) -> bytes:
-        """Bytes of ``ids`` under a registered tokenizer (not batched; large inputs off-loop).
+    async def decode(self, ids: Any, *, priority: str = "normal", tokenizer: Optional[str] = None,
+                     timeout: Optional[float] = None) -> bytes:
+        """Bytes of ``ids`` under a registered tokenizer, decoded in a native batch.
+
+        Decodes share the encode queues: ``priority``, ``timeout`` and :class:`blt.Overloaded`
+        work as in :meth:`encode`. An unknown id raises ValueError naming it. Tokenizers of other
+        types (any object with ``native()`` and ``decode()``) are decoded by their own ``decode``.
 
         >>> import asyncio, blt
         >>> async def main():
@@ -382,9 +396,21 @@ class AsyncBatchTokenizer:
         if self._closed:
             raise EngineClosed("AsyncBatchTokenizer is closed")
         arr = np.asarray(ids)
-        if arr.size <= _DECODE_INLINE_MAX:
-            return entry.decode_bytes(arr)
-        return await asyncio.get_running_loop().run_in_executor(None, entry.decode_bytes, arr)
+        if not entry.native_decode:
+            if arr.size <= _DECODE_INLINE_MAX:
+                return entry.decode_bytes(arr)
+            return await asyncio.get_running_loop().run_in_executor(None, entry.decode_bytes, arr)
+        if arr.size == 0:
+            return b""
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
+        if arr.dtype == np.uint64 and int(arr.max()) > _INT64_MAX:
+            bad = int(np.argmax(arr > _INT64_MAX))
+            raise ValueError(f"token id {int(arr[bad])} (at position {bad}) is not in the vocabulary")
+        flat = np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
+        data, _, _ = await self._await_request(
+            lambda e, t: e.submit_decode(entry.native, flat, priority, t), timeout)
+        return data
 
     # -- observation -------------------------------------------------------------------------------
     def queue_depth(self) -> dict[str, int]:

@@ -59,6 +59,22 @@ class TokenizerEntry:
         return bytes(out)
 
     @property
+    def native_decode(self) -> bool:
+        """Whether the native core decodes exactly as the tokenizer's own ``decode`` (true for
+        blt's ByteTokenizer and BPETokenizer, not for subclasses or other objects), so decoding
+        can run in the native batch engine.
+
+        >>> import blt
+        >>> from blt.serve import TokenizerRegistry
+        >>> TokenizerRegistry().load("bytes", "1", blt.ByteTokenizer()).native_decode
+        True
+        """
+        from ..bpe import BPETokenizer
+        from ..byte_tokenizer import ByteTokenizer
+
+        return type(self.tokenizer) in (ByteTokenizer, BPETokenizer)
+
+    @property
     def key(self) -> str:
         """``name@version``.
 

@@ -29,6 +29,11 @@ class BpeTokenizer final : public Tokenizer {
   // encode_body plus each token's start byte offset in `in`.
   void encode_with_offsets(ByteSpan in, std::vector<uint32_t>& ids, std::vector<int64_t>& starts) const;
 
+  // Bytes of the tokens (specials give their text); std::invalid_argument for an unknown id.
+  void decode_bytes(std::span<const int64_t> ids, std::string& out) const override {
+    model_->decode(ids.data(), ids.size(), out);
+  }
+
   // Number of ids encode_body would produce, without storing them.
   size_t count(ByteSpan in) const;
 

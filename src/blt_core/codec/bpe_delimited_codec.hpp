@@ -29,6 +29,10 @@ class BpeDelimitedCodec final : public Tokenizer {
   }
   // Throws std::invalid_argument (from the BPE tokenizer) for a disallowed special token.
   void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override;
+  // The bytes of the byte ids; delimiters, BOS/EOS and meta tokens give none.
+  void decode_bytes(std::span<const int64_t> ids, std::string& out) const override {
+    ByteCodec::decode(ids.data(), ids.size(), out);
+  }
 
  private:
   ByteCodec bytes_;

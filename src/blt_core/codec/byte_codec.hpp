@@ -55,6 +55,10 @@ class ByteCodec final : public Tokenizer {
   std::optional<size_t> body_size(ByteSpan in) const override { return in.size(); }
   void encode_body_into(ByteSpan in, DType dt, void* out) const override;
 
+  void decode_bytes(std::span<const int64_t> ids, std::string& out) const override {
+    decode(ids.data(), ids.size(), out);
+  }
+
   // Appends the bytes of ids (any integer type) to `out`, skipping specials and meta tokens.
   // Throws InvalidIdError for an id < 0 or >= kVocab.
   template <class T>

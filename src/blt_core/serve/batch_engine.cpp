@@ -58,7 +58,8 @@ BatchEngine::~BatchEngine() { shutdown(false); }
 
 uint64_t BatchEngine::submit(EncodeRequest&& req) {
   if (!req.tokenizer) throw std::invalid_argument("request has no tokenizer");
-  check_dtype_fits(*req.tokenizer, req.dtype);
+  if (req.decode && req.segment) throw std::invalid_argument("a decode request cannot be a stream segment");
+  if (!req.decode) check_dtype_fits(*req.tokenizer, req.dtype);
   if (req.segment && !req.stream_end && req.target >= req.data.size())
     throw std::invalid_argument("segment target must lie inside the window unless it ends the stream");
   auto now = Clock::now();
@@ -215,6 +216,12 @@ Completion BatchEngine::encode_one(Pending& p) {
   const Tokenizer& tok = *p.req.tokenizer;
   auto& r = p.req;
   try {
+    if (r.decode) {
+      c.decoded = true;
+      tok.decode_bytes(r.ids, c.bytes);
+      c.count = c.bytes.size();
+      return c;
+    }
     if (!r.segment) {
       ByteSpan in(reinterpret_cast<const uint8_t*>(r.data.data()), r.data.size());
       c.ids = tok.encode(in, r.dtype);
@@ -252,6 +259,9 @@ Completion BatchEngine::encode_one(Pending& p) {
     if (r.json || r.json_only) append_ids_json(c.ids, c.json);
     if (r.json_only) c.ids = IdBuffer();
   } catch (const std::invalid_argument& e) {
+    c.status = Status::invalid;
+    c.error = e.what();
+  } catch (const std::out_of_range& e) {  // an id outside the vocabulary (decode)
     c.status = Status::invalid;
     c.error = e.what();
   } catch (const std::exception& e) {

@@ -63,6 +63,12 @@ struct EncodeRequest {
   // the worker rather than by the caller's event loop.
   bool json = false;
   bool json_only = false;
+
+  // A decode request: the worker turns `ids` into bytes (Completion::bytes) with
+  // Tokenizer::decode_bytes; `data` and the encode fields above are unused. Decodes share the
+  // queues, priorities, timeouts and batches of encodes.
+  bool decode = false;
+  std::vector<int64_t> ids;
 };
 
 struct Completion {
@@ -73,6 +79,8 @@ struct Completion {
   size_t consumed = 0;  // segment mode: bytes of the window encoded (including a skipped BOM)
   size_t count = 0;     // number of ids (also when only their JSON text is delivered)
   std::string json;     // "[id,id,...]" when the request asked for JSON
+  bool decoded = false; // a decode request: its result is `bytes` (count = its length)
+  std::string bytes;
   // Handed back so the sink decides on which thread (and under which lock) it is released.
   std::shared_ptr<const Tokenizer> tokenizer;
 };
