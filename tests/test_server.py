@@ -85,7 +85,7 @@ def test_tokenize_batch_and_detokenize():
             body = await r.json()
             assert body["ids"] == [BT.encode(t).tolist() for t in texts]
             assert body["counts"] == [len(x) for x in body["ids"]] and body["tokenizer"] == "bytes@1"
-            r = await s.post("/v1/detokenize", json={"ids": BT.encode("ünï").tolist()})
+            r = await s.post("/v1/detokenize", json={"ids": BT.encode("ünï").tolist(), "priority": "high"})
             body = await r.json()
             assert body["text"] == "ünï" and base64.b64decode(body["bytes_b64"]) == "ünï".encode()
             r = await s.post("/v1/detokenize", json={"ids": [1, 9999]})
@@ -106,6 +106,7 @@ def test_client_errors_are_json_with_the_right_status():
                 (s.post("/v1/tokenize", json={"text": "x", "dtype": "float32"}), 400),
                 (s.post("/v1/tokenize_batch", json={"texts": "x"}), 400),
                 (s.post("/v1/detokenize", json={"ids": ["a"]}), 400),
+                (s.post("/v1/detokenize", json={"ids": [1], "priority": "urgent"}), 400),
                 (s.post("/v1/tokenize", json={"text": "x", "tokenizer": "gpt9@1"}), 404),
                 (s.get("/v1/nothing"), 404),
                 (s.post("/v1/admin/tokenizers", json={}), 404),  # admin is off without a token

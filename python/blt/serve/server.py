@@ -162,18 +162,21 @@ async def tokenize_batch(request: web.Request) -> web.Response:
 
 
 async def detokenize(request: web.Request) -> web.Response:
-    """Body ``{"ids": [...], "tokenizer"?}`` -> ``{"text", "bytes_b64", "tokenizer"}``."""
+    """Body ``{"ids": [...], "tokenizer"?, "priority"?}`` -> ``{"text", "bytes_b64", "tokenizer"}``.
+
+    Decoded in the native batch engine, batched with other requests."""
     st = request.app[STATE]
     body = await _json_body(request)
     ids = body.get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ApiError(400, "JSON body needs a list of integers 'ids'")
     entry = st.registry.resolve(_option(body, request, "tokenizer"))
+    priority = _priority(_option(body, request, "priority"))
     try:
         arr = np.asarray(ids, dtype=np.int64)
     except OverflowError:
         raise ApiError(400, "ids must fit in 64-bit integers") from None
-    data = await st.abt.decode(arr, tokenizer=entry.key)
+    data = await st.abt.decode(arr, tokenizer=entry.key, priority=priority)
     return web.json_response({"tokenizer": entry.key, "text": data.decode("utf-8", "replace"),
                               "bytes_b64": base64.b64encode(data).decode()},
                              headers={"X-Tokenizer": entry.key})
