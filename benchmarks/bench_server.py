@@ -32,6 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import CORPUS, git_rev, machine, write_section  # noqa: E402
 
+# An aiohttp server that only echoes the body (benchmarks/_bare_aiohttp.py): per-request HTTP cost.
+BARE = "bare aiohttp echo"
+
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/octet-stream"
@@ -62,14 +65,19 @@ def payload(size: int) -> bytes:
 
 
 class Server:
-    def __init__(self, max_batch_size: int, max_wait_ms: float) -> None:
-        self.args = ["--max-batch-size", str(max_batch_size), "--max-wait-ms", str(max_wait_ms),
-                     "--queue-capacity", "4096", "--max-connections", "4096",
-                     "--access-log", "false", "--log-level", "warning", "--port", "0"]
+    """blt-serve in a child process; with bare=True the echo-only aiohttp server instead."""
+
+    def __init__(self, max_batch_size: int, max_wait_ms: float, bare: bool = False) -> None:
+        if bare:
+            self.cmd = [sys.executable, str(Path(__file__).resolve().parent / "_bare_aiohttp.py")]
+        else:
+            self.cmd = [sys.executable, "-m", "blt.serve.server", "--max-batch-size", str(max_batch_size),
+                        "--max-wait-ms", str(max_wait_ms), "--queue-capacity", "4096",
+                        "--max-connections", "4096", "--access-log", "false", "--log-level", "warning",
+                        "--port", "0"]
 
     def __enter__(self) -> "Server":
-        self.proc = subprocess.Popen([sys.executable, "-m", "blt.serve.server", *self.args],
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.cmd, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             m = re.search(r"listening on http://[\d.]+:(\d+)", line)
             if m:
@@ -260,17 +268,17 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
     rows, peak = [], {}
-    modes = (("batching (64)", 64), ("no batching (1)", 1))
+    modes = (("batching (64)", 64), ("no batching (1)", 1), (BARE, 0))
     with tempfile.TemporaryDirectory() as tmp, Server(64, args.max_wait_ms) as batched, \
-            Server(1, args.max_wait_ms) as unbatched:
-        servers = {"batching (64)": batched, "no batching (1)": unbatched}
+            Server(1, args.max_wait_ms) as unbatched, Server(0, 0, bare=True) as bare:
+        servers = {"batching (64)": batched, "no batching (1)": unbatched, BARE: bare}
         for size in sizes:
             body_path = os.path.join(tmp, f"body{size}")
             Path(body_path).write_bytes(payload(size))
             for srv in servers.values():
                 run_wrk(srv.url, body_path, 8, 1.0)  # warm-up
             for c in levels:
-                # The machine is shared: alternate the two servers in 1 s slices and keep medians,
+                # The machine is shared: alternate the servers in 1 s slices and keep medians,
                 # so a burst of outside load does not land on one configuration only.
                 slices = {mode: [] for mode, _ in modes}
                 for _ in range(max(1, round(args.duration))):
@@ -280,7 +288,7 @@ def main() -> None:
                     r = {k: statistics.median(x[k] for x in slices[mode])
                          for k in ("rps", "p50", "p95", "p99")}
                     r.update(errors=sum(x["errors"] for x in slices[mode]), mode=mode, size=size, c=c,
-                             tps=r["rps"] * (size + 2))
+                             tps=None if mode == BARE else r["rps"] * (size + 2))
                     rows.append(r)
                     peak[(mode, size)] = max(peak.get((mode, size), 0.0), r["rps"])
                     print(f"{mode:16} {size:5} B c={c:4}: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f}"
@@ -302,16 +310,25 @@ def main() -> None:
     lines = ["## bench_server: blt-serve over loopback HTTP", "",
              f"`python benchmarks/bench_server.py --duration {args.duration:g} --concurrency {args.concurrency}"
              f" --sizes {args.sizes}` (rev {git_rev()}, {time.strftime('%Y-%m-%d')})", "",
-             f"Machine: {machine()}. Server: one aiohttp process, ByteTokenizer `bytes@1`, "
+             f"Machine: {machine()}. Server: one aiohttp process, ByteTokenizer `bytes@1`; '{BARE}' is an "
+             "aiohttp app whose one handler returns the request body (no middleware, no tokenizer), "
+             "the floor of per-request cost for any aiohttp server; "
              f"max_wait_ms={args.max_wait_ms:g}; load: wrk -t1 (closed loop) on the same machine, batching and non-batching servers alternated in 1 s slices (medians of {max(1, round(args.duration))} slices); load average before the run: {load}.", "",
              "| server | body | clients | requests/s | tokens/s | p50 ms | p95 ms | p99 ms | errors |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['mode']} | {r['size']} B | {r['c']} | {r['rps']:,.0f} | {r['tps']:,.0f} | "
+        tps = "-" if r["tps"] is None else f"{r['tps']:,.0f}"
+        lines.append(f"| {r['mode']} | {r['size']} B | {r['c']} | {r['rps']:,.0f} | {tps} | "
                      f"{r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {r['errors']} |")
-    lines += ["", "Batching speed-up at 256 clients (requests/s, batching / no batching): " + ", ".join(
-        f"{s} B: {next(r['rps'] for r in rows if r['mode'].startswith('batching') and r['size'] == s and r['c'] == max(levels)) / next(r['rps'] for r in rows if r['mode'].startswith('no') and r['size'] == s and r['c'] == max(levels)):.2f}x"
-        for s in sizes), "",
+    def rps(mode: str, size: int) -> float:
+        return next(r["rps"] for r in rows if r["mode"] == mode and r["size"] == size and r["c"] == max(levels))
+
+    lines += ["", f"Batching speed-up at {max(levels)} clients (requests/s, batching / no batching): " + ", ".join(
+        f"{s} B: {rps('batching (64)', s) / rps('no batching (1)', s):.2f}x" for s in sizes), "",
+        f"Ceiling of that ratio with aiohttp, at {max(levels)} clients: the echo server's requests/s over "
+        "the non-batching server's, i.e. the speed-up if batching made tokenization and all of blt-serve's "
+        "own per-request work free: " + ", ".join(
+            f"{s} B: {rps(BARE, s) / rps('no batching (1)', s):.2f}x" for s in sizes), "",
         "At half the batching server's peak rate (wrk, 64 connections paced by exponential gaps of "
         "64/rate s; latency from send):", "",
         "| body | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | errors |",
