@@ -51,15 +51,30 @@ struct Char {
   uint8_t len;
 };
 
-inline Char char_at(const uint8_t* p, const uint8_t* end) {
-  uint8_t b = *p;
-  if (b < 0x80) return {kByte[b], 1};
-  size_t len;
-  uint32_t cp = utf8::decode(p, end, len);
-  if (cp == utf8::kInvalid) return {kInvalid, 1};
+inline Char classify(uint32_t cp, size_t len) {
   uint8_t f = unicode::flags_of(cp);
   if (!(f & (kLetter | kNumber | kSpace))) f |= kPunct;
   return {f, static_cast<uint8_t>(len)};
+}
+
+inline Char char_at(const uint8_t* p, const uint8_t* end) {
+  const uint8_t b = *p;
+  if (b < 0x80) return {kByte[b], 1};
+  // Well-formed 2- and 3-byte characters (all of the BMP scripts) away from the end of the text
+  // skip utf8::decode's bounds checks; everything else goes through it.
+  if (end - p >= 3) {
+    const uint32_t c1 = p[1] ^ 0x80u, c2 = p[2] ^ 0x80u;  // < 0x40 for continuation bytes
+    if (b >= 0xC2 && b <= 0xDF && c1 < 0x40) return classify((uint32_t(b & 0x1F) << 6) | c1, 2);
+    if ((b & 0xF0) == 0xE0 && (c1 | c2) < 0x40) {
+      const uint32_t cp = (uint32_t(b & 0x0F) << 12) | (c1 << 6) | c2;
+      if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) return classify(cp, 3);
+      return {kInvalid, 1};
+    }
+  }
+  size_t len;
+  uint32_t cp = utf8::decode(p, end, len);
+  if (cp == utf8::kInvalid) return {kInvalid, 1};
+  return classify(cp, len);
 }
 
 // End of the run of characters from p that have any of `mask`.
@@ -213,7 +228,7 @@ inline const uint8_t* ascii_run(const uint8_t* p, const uint8_t* end) {
 }
 
 // `\s*[\r\n]+|\s+(?!\S)|\s+` at p (an ASCII whitespace byte) while the run stays ASCII; the
-// general whitespace() when it meets a byte >= 0x80 (which may be whitespace, or \S, or invalid).
+// general whitespace() when the run goes on into non-ASCII whitespace or meets an invalid byte.
 inline const uint8_t* ascii_whitespace(const uint8_t* p, const uint8_t* end) {
   const uint8_t* after_nl = nullptr;
   const uint8_t* q = p;
@@ -221,7 +236,9 @@ inline const uint8_t* ascii_whitespace(const uint8_t* p, const uint8_t* end) {
     ++q;
     if (kByte[q[-1]] & kNewline) after_nl = q;
   }
-  if (q < end && *q >= 0x80) return whitespace(p, end, true);
+  // A non-ASCII character after the run: whitespace or an invalid byte needs the general code;
+  // any other character is \S, which the ASCII rules below handle.
+  if (q < end && *q >= 0x80 && (char_at(q, end).flags & (kSpace | kInvalid))) return whitespace(p, end, true);
   if (after_nl) return after_nl;         // \s*[\r\n]+
   if (q == end || q - p == 1) return q;  // \s+(?!\S) at the end of text, or \s+ of one character
   return q - 1;                          // \s+(?!\S): all but the last, which precedes \S
