@@ -139,10 +139,10 @@ class BPETokenizer:
         self._encoders: Dict[tuple, Any] = {}
         self._default = self._encoder(frozenset(), "all")
         self._ordinary = self._encoder(frozenset(), ())
-        # Bound once: looking a method up on the native class each call is a measurable share of
-        # encoding a short string.
-        self._encode_default = self._default.encode
-        self._encode_ordinary = self._ordinary.encode
+        # encode(text) of the two default encoders as one-argument builtins (no method lookup, no
+        # pybind11 argument dispatch): most of the fixed cost of encoding a short string.
+        self._encode_default = self._default.encode_u32_function()
+        self._encode_ordinary = self._ordinary.encode_u32_function()
 
     # ------------------------------------------------------------------------------ loading
 
