@@ -286,9 +286,24 @@ def test_pickle_of_hf_model_keeps_merges(vocab_dir):
 
 # ---- encode variants -----------------------------------------------------------------------------
 
-def test_encode_returns_zero_copy_uint32(vocab_dir):
-    ids = blt_enc(vocab_dir, CL).encode("hello world")
-    assert ids.dtype == np.uint32 and ids.base is not None and not ids.flags.owndata
+def test_encode_returns_uint32_and_long_results_without_copy(vocab_dir):
+    enc, ref = blt_enc(vocab_dir, CL), tiktoken_ref(vocab_dir, CL)
+    # Longer than 2 KB: the native buffer itself is the array's memory.
+    text = "hello world, " * 200
+    for ids in (enc.encode(text), enc.encode_ordinary(text), enc.encode(text.encode())):
+        assert ids.dtype == np.uint32 and not ids.flags.owndata
+        assert type(ids.base) is blt._core.IdBuffer and ids.base.address == ids.ctypes.data
+        assert ids.tolist() == ref.encode(text)
+    # Short inputs get a fresh array of their own each call: later calls must not change it.
+    first = enc.encode("hello world")
+    first_bytes = enc.encode_ordinary(b"hello world")
+    for other in ["Completely different text here", "", "x", "<|endoftext|>" * 3]:
+        enc.encode_ordinary(other)
+    assert first.dtype == np.uint32 and first.flags.writeable and first.flags.c_contiguous
+    assert first.tolist() == first_bytes.tolist() == ref.encode("hello world")
+    first[0] = 7  # writable and not shared with the next call
+    assert enc.encode("hello world").tolist() == ref.encode("hello world")
+    assert enc.encode("").dtype == np.uint32 and len(enc.encode("")) == 0
 
 
 def test_inputs_bytes_like(vocab_dir):

@@ -195,6 +195,45 @@ def test_scanner_equals_pcre2_on_bytes(patterns, name, data, pcre2_exclusion_exa
     assert b"".join(got) == data and all(got)
 
 
+# The scanners classify ASCII 16 bytes at a time and hand over to the Unicode code at the first
+# byte >= 0x80: long ASCII runs of each case put the run ends, a following contraction or a
+# non-ASCII letter, mark or space on every offset of a block and across block edges.
+ASCII_RUNS = st.builds(lambda alphabet, n: (alphabet * 40)[:n],
+                       st.sampled_from(["a", "Z", "aB", "Ab", "abcXYZ", "0", "19", " ", "\n", "\t",
+                                        "!", ".,", "'", "/"]),
+                       st.integers(0, 40))
+MIXED_JOINS = ["", " ", "'s", "'LL", "'x", "\u017f", "\u00e9", "\u00c9", "\u0416\u0436", "\u4e2d",
+               "\u01c5", "\u02b0", "\u0301", "\u0915\u094d", "\u2014", "\u00a0", "\u3000", "\u0663",
+               "\u00bd", "\U0001f44d", " \n", "\r\n", "(", "1"]
+block_parts = st.one_of(ASCII_RUNS, st.sampled_from(MIXED_JOINS))
+block_texts = st.lists(block_parts, max_size=12).map("".join)
+block_soups = st.lists(st.one_of(block_texts.map(lambda s: s.encode("utf-8")),
+                                 st.sampled_from(INVALID)), max_size=4).map(b"".join)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=block_soups)
+def test_scanner_equals_pcre2_across_ascii_blocks(patterns, name, data, pcre2_exclusion_exact):
+    assume(pcre2_comparable(data))  # invalid bytes next to text may have formed a character
+    scanner = _core.Pretokenizer(patterns[name], "scanner")
+    regex = _core.Pretokenizer(patterns[name], "regex")
+    got = pieces(scanner, data)
+    assert got == pieces(regex, data)
+    # The same text at every alignment: blocks then start at a different byte of it.
+    for pad in (b"x", b"  ", b"1" * 7):
+        shifted = pieces(scanner, pad + data)
+        assert shifted == pieces(regex, pad + data)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(block_parts, max_size=5).map("".join))
+def test_scanner_equals_tiktoken_across_ascii_blocks(patterns, name, text):
+    pre = _core.Pretokenizer(patterns[name], "scanner")
+    assert pieces(pre, text.encode()) == tiktoken_pieces(patterns[name], [text])[0]
+
+
 def test_invalid_bytes_form_their_own_pieces(patterns):
     # A maximal run of bytes no match covers is one piece; pieces around it are unaffected.
     data = b"ab\xff\xfe cd\xe2\x82x"

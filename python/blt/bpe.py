@@ -31,6 +31,7 @@ SpecialSet = Union[AbstractSet[str], Literal["all"]]
 SpecialCollection = Union[Collection[str], Literal["all"]]
 
 GPT2_PATTERN = registry.GPT2_PATTERN
+_ALL = "all"  # the default of disallowed_special: `is _ALL` is the fast test for it
 _MAX_ID = 2**32 - 2  # ids are uint32; the top values are reserved as "none" markers
 
 
@@ -127,7 +128,8 @@ class BPETokenizer:
     'hello world'
     """
 
-    __slots__ = ("_model", "_encoders", "_specials", "_special_set", "_default", "_ordinary", "__weakref__")
+    __slots__ = ("_model", "_encoders", "_specials", "_special_set", "_default", "_ordinary",
+                 "_encode_default", "_encode_ordinary", "__weakref__")
 
     def __init__(self, model: "_core.BpeModel") -> None:
         """Wrap a native model; use the ``from_*`` constructors or :func:`get_encoding` instead."""
@@ -137,6 +139,10 @@ class BPETokenizer:
         self._encoders: Dict[tuple, Any] = {}
         self._default = self._encoder(frozenset(), "all")
         self._ordinary = self._encoder(frozenset(), ())
+        # encode(text) of the two default encoders as one-argument builtins (no method lookup, no
+        # pybind11 argument dispatch): most of the fixed cost of encoding a short string.
+        self._encode_default = self._default.encode_u32_function()
+        self._encode_ordinary = self._ordinary.encode_u32_function()
 
     # ------------------------------------------------------------------------------ loading
 
@@ -428,10 +434,13 @@ class BPETokenizer:
         text: BytesLike,
         *,
         allowed_special: SpecialSet = frozenset(),
-        disallowed_special: SpecialCollection = "all",
+        disallowed_special: SpecialCollection = _ALL,
         max_tokens: Optional[int] = None,
     ) -> np.ndarray:
-        """Token ids of ``text`` (str or bytes-like) as a NumPy ``uint32`` array (no copy).
+        """Token ids of ``text`` (str or bytes-like) as a NumPy ``uint32`` array.
+
+        The ids of inputs longer than 2 KB are handed over without a copy; shorter inputs get a new
+        array (copying a few ids is cheaper than sharing them).
 
         Special tokens follow tiktoken: those in ``allowed_special`` (or ``"all"``) become their
         ids; text matching a ``disallowed_special`` one (default: every special not allowed)
@@ -447,11 +456,21 @@ class BPETokenizer:
         >>> enc.encode(b"\\xff hi").tolist()
         [187, 15960]
         """
-        if max_tokens is not None:
-            return self.encode_prefix(text, max_tokens, allowed_special=allowed_special,
-                                      disallowed_special=disallowed_special).ids
-        enc = self._pick(allowed_special, disallowed_special)
-        return with_surrogate_fallback(text, enc.encode)
+        # The default call is written out rather than going through _pick and
+        # with_surrogate_fallback: for a short string those Python calls cost more than encoding.
+        if disallowed_special is _ALL and max_tokens is None and not allowed_special:
+            encode = self._encode_default
+        else:
+            if max_tokens is not None:
+                return self.encode_prefix(text, max_tokens, allowed_special=allowed_special,
+                                          disallowed_special=disallowed_special).ids
+            encode = self._pick(allowed_special, disallowed_special).encode
+        try:
+            return encode(text)
+        except UnicodeEncodeError:  # with_surrogate_fallback, inlined
+            if not isinstance(text, str):
+                raise
+            return encode(fix_surrogates(text))
 
     def encode_ordinary(self, text: BytesLike) -> np.ndarray:
         """Token ids treating special-token text as ordinary text.
@@ -461,7 +480,12 @@ class BPETokenizer:
         >>> len(enc.encode_ordinary("<|endoftext|>"))
         7
         """
-        return with_surrogate_fallback(text, self._ordinary.encode)
+        try:
+            return self._encode_ordinary(text)
+        except UnicodeEncodeError:  # with_surrogate_fallback, inlined
+            if not isinstance(text, str):
+                raise
+            return self._encode_ordinary(fix_surrogates(text))
 
     def encode_prefix(
         self,

@@ -5,6 +5,10 @@
 #include <array>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "blt_core/text/openai_patterns.hpp"
 #include "blt_core/text/unicode_classes.hpp"
 #include "blt_core/text/utf8.hpp"
@@ -47,15 +51,30 @@ struct Char {
   uint8_t len;
 };
 
-inline Char char_at(const uint8_t* p, const uint8_t* end) {
-  uint8_t b = *p;
-  if (b < 0x80) return {kByte[b], 1};
-  size_t len;
-  uint32_t cp = utf8::decode(p, end, len);
-  if (cp == utf8::kInvalid) return {kInvalid, 1};
+inline Char classify(uint32_t cp, size_t len) {
   uint8_t f = unicode::flags_of(cp);
   if (!(f & (kLetter | kNumber | kSpace))) f |= kPunct;
   return {f, static_cast<uint8_t>(len)};
+}
+
+inline Char char_at(const uint8_t* p, const uint8_t* end) {
+  const uint8_t b = *p;
+  if (b < 0x80) return {kByte[b], 1};
+  // Well-formed 2- and 3-byte characters (all of the BMP scripts) away from the end of the text
+  // skip utf8::decode's bounds checks; everything else goes through it.
+  if (end - p >= 3) {
+    const uint32_t c1 = p[1] ^ 0x80u, c2 = p[2] ^ 0x80u;  // < 0x40 for continuation bytes
+    if (b >= 0xC2 && b <= 0xDF && c1 < 0x40) return classify((uint32_t(b & 0x1F) << 6) | c1, 2);
+    if ((b & 0xF0) == 0xE0 && (c1 | c2) < 0x40) {
+      const uint32_t cp = (uint32_t(b & 0x0F) << 12) | (c1 << 6) | c2;
+      if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) return classify(cp, 3);
+      return {kInvalid, 1};
+    }
+  }
+  size_t len;
+  uint32_t cp = utf8::decode(p, end, len);
+  if (cp == utf8::kInvalid) return {kInvalid, 1};
+  return classify(cp, len);
 }
 
 // End of the run of characters from p that have any of `mask`.
@@ -75,7 +94,7 @@ inline const uint8_t* run(const uint8_t* p, const uint8_t* end, uint8_t mask) {
 }
 
 // [^\r\n\p{L}\p{N}]: the optional one-character prefix of the cl100k/o200k letter alternatives.
-inline bool is_prefix(uint8_t f) { return (f & (kPunct | kSpace)) && !(f & kNewline); }
+constexpr bool is_prefix(uint8_t f) { return (f & (kPunct | kSpace)) && !(f & kNewline); }
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d) (case-sensitive for r50k) at p: its end, or p if none matches.
 // Case-insensitively 's' also matches U+017F LATIN SMALL LETTER LONG S (simple case folding),
@@ -148,6 +167,106 @@ inline const uint8_t* punct_run(const uint8_t* p, const uint8_t* p1, const uint8
   return q;
 }
 
+
+// --- ASCII fast paths -------------------------------------------------------------------------
+// Most pieces of English text and code are ASCII: a letter run with at most a one-byte prefix, a
+// punctuation run, a digit group or a whitespace run. The fast paths below decide those from the
+// bytes alone and hand anything that meets a byte >= 0x80 to the general code above (which
+// decodes UTF-8 and reads the Unicode tables), so both always give the same pieces.
+
+// Byte ranges of the fast paths: [Lo, Lo + N) after OR-ing 0x20 when kFold (folding maps only
+// the ASCII letters of both cases onto a-z; bytes >= 0x80 stay >= 0x80 and never match).
+template <uint8_t Lo, uint8_t N, bool kFold>
+inline bool in_ascii_range(uint8_t b) {
+  return static_cast<uint8_t>((kFold ? (b | 0x20) : b) - Lo) < N;
+}
+inline bool is_ascii_letter(uint8_t b) { return in_ascii_range<'a', 26, true>(b); }
+
+// ASCII bytes that may be the optional [^\r\n\p{L}\p{N}] before a letter run.
+constexpr std::array<bool, 256> make_ascii_prefix() {
+  std::array<bool, 256> t{};
+  for (int b = 0; b < 128; ++b) t[b] = is_prefix(kByte[b]);
+  return t;
+}
+constexpr std::array<bool, 256> kAsciiPrefix = make_ascii_prefix();
+inline bool is_ascii_prefix(uint8_t b) { return kAsciiPrefix[b]; }
+
+// Blocks of 16 bytes are classified with SSE2 (part of x86-64, so no run-time dispatch is needed;
+// xsimd 8.1 has no batch_bool-to-bitmask to write this portably). Elsewhere byte loops do it.
+#if defined(__SSE2__)
+constexpr bool kBlocks = true;
+constexpr ptrdiff_t kBlock = 16;
+using Block = __m128i;
+inline Block load_block(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+// Bit i set when byte i of the block is in the range. Bits 16-31 are 0.
+template <uint8_t Lo, uint8_t N, bool kFold>
+inline unsigned range_mask(Block v) {
+  if constexpr (kFold) v = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(static_cast<char>(Lo)));
+  // t <= N - 1 (unsigned) <=> min(t, N - 1) == t
+  const __m128i in = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(static_cast<char>(N - 1))), t);
+  return static_cast<unsigned>(_mm_movemask_epi8(in));
+}
+// Index of the first clear bit of `mask` at or after i (i <= 16); 16 when bits i..15 are all set.
+inline unsigned run_end(unsigned mask, unsigned i) { return i + __builtin_ctz(~mask >> i); }
+#else
+constexpr bool kBlocks = false;
+#endif
+
+// End of the run of bytes in the range from p: block by block while a whole block remains.
+template <uint8_t Lo, uint8_t N, bool kFold>
+inline const uint8_t* ascii_run(const uint8_t* p, const uint8_t* end) {
+#if defined(__SSE2__)
+  while (end - p >= kBlock) {
+    unsigned i = run_end(range_mask<Lo, N, kFold>(load_block(p)), 0);
+    if (i < 16) return p + i;
+    p += kBlock;
+  }
+#endif
+  while (p < end && in_ascii_range<Lo, N, kFold>(*p)) ++p;
+  return p;
+}
+
+// `\s*[\r\n]+|\s+(?!\S)|\s+` at p (an ASCII whitespace byte) while the run stays ASCII; the
+// general whitespace() when the run goes on into non-ASCII whitespace or meets an invalid byte.
+inline const uint8_t* ascii_whitespace(const uint8_t* p, const uint8_t* end) {
+  const uint8_t* after_nl = nullptr;
+  const uint8_t* q = p;
+  while (q < end && (kByte[*q] & kSpace)) {
+    ++q;
+    if (kByte[q[-1]] & kNewline) after_nl = q;
+  }
+  // A non-ASCII character after the run: whitespace or an invalid byte needs the general code;
+  // any other character is \S, which the ASCII rules below handle.
+  if (q < end && *q >= 0x80 && (char_at(q, end).flags & (kSpace | kInvalid))) return whitespace(p, end, true);
+  if (after_nl) return after_nl;         // \s*[\r\n]+
+  if (q == end || q - p == 1) return q;  // \s+(?!\S) at the end of text, or \s+ of one character
+  return q - 1;                          // \s+(?!\S): all but the last, which precedes \S
+}
+
+// The pieces of cl100k and o200k that start with an ASCII byte but not with a (prefixed) ASCII
+// letter: `\p{N}{1,3}`, ` ?[^\s\p{L}\p{N}]+[\r\n]*` (`[\r\n/]*` when kSlash) and the whitespace
+// alternatives; `general` for anything else (a non-ASCII byte at p or p + 1: the latter may be a
+// letter after a prefix).
+template <bool kSlash>
+inline const uint8_t* ascii_other(const uint8_t* p, const uint8_t* end,
+                                  const uint8_t* (*general)(const uint8_t*, const uint8_t*)) {
+  const uint8_t b = *p;
+  if (b >= 0x80) return general(p, end);
+  const uint8_t f0 = kByte[b];
+  if (f0 & kNumber) return numbers_upto3(p + 1, end);
+  if (p + 1 < end && p[1] >= 0x80) return general(p, end);
+  const uint8_t* s = nullptr;
+  if (f0 & kPunct) s = p;
+  else if (b == ' ' && p + 1 < end && (kByte[p[1]] & kPunct)) s = p + 1;
+  if (!s) return ascii_whitespace(p, end);
+  const uint8_t* q = s + 1;
+  while (q < end && (kByte[*q] & kPunct)) ++q;
+  if (q < end && *q >= 0x80) q = run(q, end, kPunct);
+  while (q < end && (*q == '\r' || *q == '\n' || (kSlash && *q == '/'))) ++q;
+  return q;
+}
+
 // r50k/p50k: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
   if (*p == '\'') {
@@ -170,7 +289,7 @@ inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
 
 // cl100k: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
 //         | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
+[[gnu::noinline]] const uint8_t* cl100k_general(const uint8_t* p, const uint8_t* end) {
   if (*p == '\'') {
     const uint8_t* q = contraction(p, end, true);
     if (q != p) return q;
@@ -185,6 +304,36 @@ inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
   if (const uint8_t* q = punct_run<false>(p, p1, end, c0.flags)) return q;  //  ?[^\s\p{L}\p{N}]+[\r\n]*
   if (c0.flags & kSpace) return whitespace(p, end, true);
   return invalid_run(p, end);
+}
+
+// cl100k with the ASCII fast paths in front of cl100k_general.
+[[gnu::always_inline]] inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
+  const uint8_t b = *p;
+  if (b == '\'') return cl100k_general(p, end);  // (?i:'s|...) comes first
+  const uint8_t* q;
+  if constexpr (kBlocks) {
+    if (end - p >= kBlock) {
+      // [^\r\n\p{L}\p{N}]?\p{L}+ with ASCII letters: from p, or from p + 1 after a prefix.
+      const unsigned letters = range_mask<'a', 26, true>(load_block(p));
+      unsigned s = 0;
+      if (!(letters & 1)) {
+        if (!(letters & 2) || !is_ascii_prefix(b)) return ascii_other<false>(p, end, cl100k_general);
+        s = 1;
+      }
+      const unsigned i = run_end(letters, s);
+      if (i < 16) return p[i] < 0x80 ? p + i : run(p + i, end, kLetter);
+      q = ascii_run<'a', 26, true>(p + kBlock, end);
+      return q < end && *q >= 0x80 ? run(q, end, kLetter) : q;
+    }
+  }
+  const uint8_t* s = p;
+  if (!is_ascii_letter(b)) {
+    if (!(p + 1 < end && is_ascii_letter(p[1]) && is_ascii_prefix(b)))
+      return ascii_other<false>(p, end, cl100k_general);
+    s = p + 1;
+  }
+  q = ascii_run<'a', 26, true>(s, end);
+  return q < end && *q >= 0x80 ? run(q, end, kLetter) : q;
 }
 
 // o200k letters: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)? from s,
@@ -215,19 +364,7 @@ inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
 
 // o200k: [^\r\n\p{L}\p{N}]?<lower_tail>|[^\r\n\p{L}\p{N}]?<upper_head>|\p{N}{1,3}
 //        | ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
-inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
-  // ASCII fast path: a letter, or a prefix character and a letter. While the upper run stays in
-  // ASCII it holds no Lm/Lo/M, so both letter alternatives reduce to upper* lower* contraction?.
-  if (uint8_t f0 = kByte[*p]) {
-    const uint8_t* s = nullptr;
-    if (f0 & kLetter) s = p;
-    else if (is_prefix(f0) && p + 1 < end && (kByte[p[1]] & kLetter)) s = p + 1;
-    if (s) {
-      const uint8_t* q = s;
-      while (q < end && (kByte[*q] & kUpperish)) ++q;
-      if (q == end || *q < 0x80) return contraction(run(q, end, kLowerish), end, true);
-    }
-  }
+[[gnu::noinline]] const uint8_t* o200k_general(const uint8_t* p, const uint8_t* end) {
   Char c0 = char_at(p, end);
   const uint8_t* p1 = p + c0.len;
   // Both letter alternatives need an upperish or lowerish character where they start (after the
@@ -246,8 +383,56 @@ inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
   return invalid_run(p, end);
 }
 
+// o200k with the ASCII fast paths in front of o200k_general. While the upper run stays in ASCII
+// it holds no Lm/Lo/M, so both letter alternatives reduce to prefix? upper* lower* contraction?,
+// where lower* may go on into non-ASCII lowerish characters.
+[[gnu::always_inline]] inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
+  const uint8_t b = *p;
+  const uint8_t* q;
+  if constexpr (kBlocks) {
+    if (end - p >= kBlock) {
+      const Block v = load_block(p);
+      const unsigned upper = range_mask<'A', 26, false>(v);
+      const unsigned lower = range_mask<'a', 26, false>(v);
+      unsigned s = 0;
+      if (!((upper | lower) & 1)) {
+        if (!((upper | lower) & 2) || !is_ascii_prefix(b)) return ascii_other<true>(p, end, o200k_general);
+        s = 1;
+      }
+      const unsigned u = run_end(upper, s);
+      const unsigned i = run_end(lower, u);
+      if (i < 16) {
+        const uint8_t c = p[i];
+        if (c < 0x80) return c == '\'' ? contraction(p + i, end, true) : p + i;
+        // Past the ASCII upper run a non-ASCII character may still be upperish: general code.
+        if (i == u) return o200k_general(p, end);
+        return contraction(run(p + i, end, kLowerish), end, true);
+      }
+      if (u == 16) {
+        q = ascii_run<'A', 26, false>(p + kBlock, end);
+        if (q < end && *q >= 0x80) return o200k_general(p, end);
+        q = ascii_run<'a', 26, false>(q, end);
+      } else {
+        q = ascii_run<'a', 26, false>(p + kBlock, end);
+      }
+      if (q < end && *q >= 0x80) q = run(q, end, kLowerish);
+      return contraction(q, end, true);
+    }
+  }
+  const uint8_t* s = p;
+  if (!is_ascii_letter(b)) {
+    if (!(p + 1 < end && is_ascii_letter(p[1]) && is_ascii_prefix(b))) return ascii_other<true>(p, end, o200k_general);
+    s = p + 1;
+  }
+  q = ascii_run<'A', 26, false>(s, end);
+  if (q < end && *q >= 0x80) return o200k_general(p, end);
+  q = ascii_run<'a', 26, false>(q, end);
+  if (q < end && *q >= 0x80) q = run(q, end, kLowerish);
+  return contraction(q, end, true);
+}
+
 template <OpenAIPattern P>
-inline const uint8_t* next_of(const uint8_t* p, const uint8_t* end) {
+[[gnu::always_inline]] inline const uint8_t* next_of(const uint8_t* p, const uint8_t* end) {
   if constexpr (P == OpenAIPattern::r50k) return next_r50k(p, end);
   else if constexpr (P == OpenAIPattern::cl100k) return next_cl100k(p, end);
   else return next_o200k(p, end);
