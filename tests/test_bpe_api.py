@@ -288,7 +288,7 @@ def test_pickle_of_hf_model_keeps_merges(vocab_dir):
 
 def test_encode_returns_uint32_and_long_results_without_copy(vocab_dir):
     enc, ref = blt_enc(vocab_dir, CL), tiktoken_ref(vocab_dir, CL)
-    # Longer than 2 KB: the native buffer itself is the array's memory.
+    # Longer than 256 bytes: the native buffer itself is the array's memory.
     text = "hello world, " * 200
     for ids in (enc.encode(text), enc.encode_ordinary(text), enc.encode(text.encode())):
         assert ids.dtype == np.uint32 and not ids.flags.owndata

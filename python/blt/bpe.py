@@ -439,8 +439,9 @@ class BPETokenizer:
     ) -> np.ndarray:
         """Token ids of ``text`` (str or bytes-like) as a NumPy ``uint32`` array.
 
-        The ids of inputs longer than 2 KB are handed over without a copy; shorter inputs get a new
-        array (copying a few ids is cheaper than sharing them).
+        The ids of inputs longer than 256 bytes are handed over without a copy, encoded with the
+        GIL released; shorter inputs keep the GIL and get a new array (for a few ids, both are
+        cheaper than the hand-over).
 
         Special tokens follow tiktoken: those in ``allowed_special`` (or ``"all"``) become their
         ids; text matching a ``disallowed_special`` one (default: every special not allowed)
