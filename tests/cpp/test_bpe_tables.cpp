@@ -1,5 +1,5 @@
 // GoogleTest for the BPE lookup structures: the packed pair table against every split of the real
-// vocabularies, its HF / wide fallbacks, the huge-page allocator.
+// vocabularies, its HF / wide fallbacks, the merge-key minimum kernels, the huge-page allocator.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "blt_core/bpe/bpe_model.hpp"
 #include "blt_core/bpe/huge_page_allocator.hpp"
+#include "blt_core/bpe/min_key.hpp"
 #include "blt_core/bpe/pair_table.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 
@@ -159,6 +160,25 @@ TEST(BpePairTable, UnpackableTablesStayWide) {
   EXPECT_FALSE(clash.frozen());
   EXPECT_TRUE(same(clash.find(1, 2), Merge{10, 300}));
   EXPECT_TRUE(same(clash.find(3, 4), Merge{10, 301}));
+}
+
+TEST(BpeMinKey, EveryKernelFindsTheMinimum) {
+  std::mt19937 rng(11);
+  auto kernels = min_key_kernels();
+  ASSERT_FALSE(kernels.empty());
+  EXPECT_EQ(kernels.front().first, std::string(min_key_arch()));  // the dispatcher picks the best
+  alignas(64) uint32_t keys[64];
+  for (const auto& [arch, fn] : kernels) {
+    for (int trial = 0; trial < 2000; ++trial) {
+      size_t n = kMinKeyBlock * (1 + rng() % (64 / kMinKeyBlock));
+      for (size_t i = 0; i < n; ++i) {
+        // Mostly "no merge" (all ones), with values above 2^31 so a signed minimum would fail.
+        uint32_t r = static_cast<uint32_t>(rng());
+        keys[i] = r % 3 == 0 ? 0xFFFFFFFFu : (trial % 2 ? r | 0x80000000u : r >> (r % 31));
+      }
+      ASSERT_EQ(fn(keys, n), *std::min_element(keys, keys + n)) << arch << " n=" << n;
+    }
+  }
 }
 
 TEST(BpeHugePageAllocator, LargeBlocksAreAlignedAndHoldTheirValues) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "blt_core/bpe/min_key.hpp"
 #include "blt_core/bpe/pair_table.hpp"
 
 namespace blt::bpe {
@@ -110,11 +111,18 @@ void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, con
     for (uint32_t i = 0; i + 1 < un; ++i) key[i] = byte_key(i);
   else
     for (uint32_t i = 0; i + 1 < un; ++i) key[i] = key_of(i);
-  const uint32_t padded = (un + 3) & ~3u;
+  // Short pieces scan inline (baseline SSE2); longer ones call the widest kernel the CPU has.
+  static_assert(kSmallPiece % kMinKeyBlock == 0);
+  constexpr uint32_t kInlineScan = 8;
+  const uint32_t padded = (un + kMinKeyBlock - 1) & ~uint32_t{kMinKeyBlock - 1};
   for (uint32_t i = un - 1; i < padded; ++i) key[i] = kNoKey;
+  const MinKeyFn min_of = padded > kInlineScan ? min_key() : nullptr;
   for (;;) {
     uint32_t best = kNoKey;
-    for (uint32_t i = 0; i < padded; ++i) best = key[i] < best ? key[i] : best;
+    if (padded <= kInlineScan)
+      for (uint32_t i = 0; i < padded; ++i) best = key[i] < best ? key[i] : best;
+    else
+      best = min_of(key, padded);
     if (best == kNoKey) break;
     uint32_t at = best & 63, gone = next[at], after = next[gone];
     ids[at] = result[at];
