@@ -20,8 +20,9 @@ struct SinkBase {
 };
 
 // Writes through a raw cursor (push_back was not inlined on the hot path) into room made a block
-// at a time: capacity for the expected count is reserved up front, but only blocks written to are
-// touched. finish() trims `out` to the ids written.
+// at a time inside the capacity reserved for the expected count, so only blocks written to are
+// touched and the vector ends with the capacity reserve() gave it (results are adopted by NumPy
+// zero-copy: a small encode must not carry a big buffer). finish() trims to the ids written.
 struct IdSink : SinkBase<IdSink> {
   static constexpr size_t kBlock = 4096;
   std::vector<uint32_t>& out;
@@ -36,8 +37,10 @@ struct IdSink : SinkBase<IdSink> {
     *cur++ = id;
     return true;
   }
+  // Makes out.size() > n (n ids written); grows past the capacity only when it is full.
   [[gnu::noinline]] void open_block(size_t n) {
-    out.resize(n + kBlock);
+    size_t room = out.capacity() - n;
+    out.resize(n + (room == 0 ? kBlock : std::min(room, kBlock)));
     cur = out.data() + n;
     end = out.data() + out.size();
   }
