@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
 #include <random>
 #include <sstream>
 #include <string>
@@ -205,6 +206,31 @@ TEST(BpeTokenizer, KnownIdsAndSpecials) {
   EXPECT_EQ(encode(allowed, "hello<|endoftext|>"), (std::vector<uint32_t>{31373, 50256}));
   BpeTokenizer disallowed(model, {SpecialUse::disallowed});
   EXPECT_THROW(encode(disallowed, "a<|endoftext|>"), std::invalid_argument);
+}
+
+// encode_body writes ids through blocks made inside the reserved capacity: a short text keeps a
+// small buffer (results go to NumPy zero-copy), and output beyond the estimate (one id per byte
+// here, the estimate is a third) still comes out whole, appended after what `out` held.
+TEST(BpeTokenizer, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
+  auto model = load_r50k();
+  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BpeTokenizer plain(model, {});
+  std::vector<uint32_t> small;
+  plain.encode_body(bytes_of("hello world"), small);
+  EXPECT_EQ(small, (std::vector<uint32_t>{31373, 995}));
+  EXPECT_LE(small.capacity(), 11u / 3 + 16);
+
+  std::mt19937 rng(5);
+  std::string soup;
+  for (int i = 0; i < 40000; ++i) soup += static_cast<char>(0x80 + rng() % 64);  // lone continuation bytes
+  std::vector<uint32_t> ids{7, 8, 9}, offset_ids;
+  std::vector<int64_t> starts;
+  plain.encode_body(bytes_of(soup), ids);
+  plain.encode_with_offsets(bytes_of(soup), offset_ids, starts);
+  ASSERT_GT(offset_ids.size(), soup.size() / 3 + 16);
+  ASSERT_EQ(ids.size(), offset_ids.size() + 3);
+  EXPECT_EQ(std::vector<uint32_t>(ids.begin(), ids.begin() + 3), (std::vector<uint32_t>{7, 8, 9}));
+  EXPECT_TRUE(std::equal(offset_ids.begin(), offset_ids.end(), ids.begin() + 3));
 }
 
 TEST(BpeTokenizer, BlobRoundTripEncodesIdentically) {

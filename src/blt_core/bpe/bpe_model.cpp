@@ -101,7 +101,7 @@ BpeModel::BpeModel(BpeSpec spec) : spec_(std::move(spec)) {
       pairs_.set(found[i][0], found[i][1], Merge{found[i][2], found[i][2]});
     }
   }
-  pairs_.index_byte_pairs(byte_ids_.data());
+  pairs_.freeze(byte_ids_.data());
   n_vocab_ = v.id_end();
   for (const SpecialToken& s : spec_.specials) {
     std::span<const uint8_t> sb(reinterpret_cast<const uint8_t*>(s.text.data()), s.text.size());

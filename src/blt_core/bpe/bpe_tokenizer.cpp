@@ -19,12 +19,32 @@ struct SinkBase {
   bool push_special(uint32_t id, size_t start, size_t) { return static_cast<Self*>(this)->push(id, start); }
 };
 
+// Writes through a raw cursor (push_back was not inlined on the hot path) into room made a block
+// at a time inside the capacity reserved for the expected count, so only blocks written to are
+// touched and the vector ends with the capacity reserve() gave it (results are adopted by NumPy
+// zero-copy: a small encode must not carry a big buffer). finish() trims to the ids written.
 struct IdSink : SinkBase<IdSink> {
+  static constexpr size_t kBlock = 4096;
   std::vector<uint32_t>& out;
+  uint32_t* cur;
+  uint32_t* end;
+  IdSink(std::vector<uint32_t>& o, size_t expected) : out(o) {
+    out.reserve(out.size() + expected);
+    open_block(out.size());
+  }
   bool push(uint32_t id, size_t) {
-    out.push_back(id);
+    if (cur == end) [[unlikely]] open_block(static_cast<size_t>(cur - out.data()));
+    *cur++ = id;
     return true;
   }
+  // Makes out.size() > n (n ids written); grows past the capacity only when it is full.
+  [[gnu::noinline]] void open_block(size_t n) {
+    size_t room = out.capacity() - n;
+    out.resize(n + (room == 0 ? kBlock : std::min(room, kBlock)));
+    cur = out.data() + n;
+    end = out.data() + out.size();
+  }
+  void finish() { out.resize(static_cast<size_t>(cur - out.data())); }
 };
 
 struct OffsetSink : SinkBase<OffsetSink> {
@@ -232,9 +252,14 @@ void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
 }
 
 void BpeTokenizer::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
-  out.reserve(out.size() + in.size() / 3 + 16);
-  IdSink sink{{}, out};
-  run(in, sink);
+  IdSink sink(out, in.size() / 3 + 16);
+  try {
+    run(in, sink);
+  } catch (...) {
+    sink.finish();
+    throw;
+  }
+  sink.finish();
 }
 
 size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<uint32_t>& out) const {

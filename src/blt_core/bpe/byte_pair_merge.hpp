@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "blt_core/bpe/min_key.hpp"
 #include "blt_core/bpe/pair_table.hpp"
 
 namespace blt::bpe {
@@ -51,7 +52,7 @@ void byte_pair_merge_small_wide(const PairTable& pairs, const uint32_t* byte_ids
     ids[i] = byte_ids[p[i]];
     start[i] = static_cast<uint32_t>(i);
   }
-  for (size_t i = 0; i + 1 < n; ++i) merge[i] = pairs.find(ids[i], ids[i + 1]);
+  for (size_t i = 0; i + 1 < n; ++i) merge[i] = pairs.find_known(ids[i], ids[i + 1]);
   merge[n - 1] = Merge{kNoMerge, kNoMerge};
   for (;;) {
     uint32_t best = kNoMerge;
@@ -70,8 +71,8 @@ void byte_pair_merge_small_wide(const PairTable& pairs, const uint32_t* byte_ids
       merge[i] = merge[i + 1];
     }
     --m;
-    merge[at] = at + 1 < m ? pairs.find(ids[at], ids[at + 1]) : Merge{kNoMerge, kNoMerge};
-    if (at > 0) merge[at - 1] = pairs.find(ids[at - 1], ids[at]);
+    merge[at] = at + 1 < m ? pairs.find_known(ids[at], ids[at + 1]) : Merge{kNoMerge, kNoMerge};
+    if (at > 0) merge[at - 1] = pairs.find_known(ids[at - 1], ids[at]);
   }
   for (size_t i = 0; i < m; ++i) emit(ids[i], start[i]);
 }
@@ -97,7 +98,7 @@ void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, con
     prev[i] = static_cast<uint8_t>(i - 1);
   }
   auto key_of = [&](uint32_t i) -> uint32_t {  // part i has a next part
-    Merge g = pairs.find(ids[i], ids[next[i]]);
+    Merge g = pairs.find_known(ids[i], ids[next[i]]);
     result[i] = g.result;
     return g.priority == kNoMerge ? kNoKey : (g.priority << 6) | i;
   };
@@ -110,11 +111,18 @@ void byte_pair_merge_small(const PairTable& pairs, const uint32_t* byte_ids, con
     for (uint32_t i = 0; i + 1 < un; ++i) key[i] = byte_key(i);
   else
     for (uint32_t i = 0; i + 1 < un; ++i) key[i] = key_of(i);
-  const uint32_t padded = (un + 3) & ~3u;
+  // Short pieces scan inline (baseline SSE2); longer ones call the widest kernel the CPU has.
+  static_assert(kSmallPiece % kMinKeyBlock == 0);
+  constexpr uint32_t kInlineScan = 8;
+  const uint32_t padded = (un + kMinKeyBlock - 1) & ~uint32_t{kMinKeyBlock - 1};
   for (uint32_t i = un - 1; i < padded; ++i) key[i] = kNoKey;
+  const MinKeyFn min_of = padded > kInlineScan ? min_key() : nullptr;
   for (;;) {
     uint32_t best = kNoKey;
-    for (uint32_t i = 0; i < padded; ++i) best = key[i] < best ? key[i] : best;
+    if (padded <= kInlineScan)
+      for (uint32_t i = 0; i < padded; ++i) best = key[i] < best ? key[i] : best;
+    else
+      best = min_of(key, padded);
     if (best == kNoKey) break;
     uint32_t at = best & 63, gone = next[at], after = next[gone];
     ids[at] = result[at];
@@ -222,10 +230,10 @@ void byte_pair_merge_large(const PairTable& pairs, const uint32_t* byte_ids, con
   };
   auto add = [&](uint32_t pos) {
     uint32_t nx = s.next[pos];
-    if (nx != kNone) file(pos, nx, pairs.find(s.ids[pos], s.ids[nx]));
+    if (nx != kNone) file(pos, nx, pairs.find_known(s.ids[pos], s.ids[nx]));
   };
   for (uint32_t i = 0; i + 1 < n; ++i)
-    file(i, i + 1, pairs.has_byte_pairs() ? pairs.find_bytes(p[i], p[i + 1]) : pairs.find(s.ids[i], s.ids[i + 1]));
+    file(i, i + 1, pairs.has_byte_pairs() ? pairs.find_bytes(p[i], p[i + 1]) : pairs.find_known(s.ids[i], s.ids[i + 1]));
   auto merge_at = [&](const Candidate& c) {
     uint32_t nx = s.next[c.pos];
     if (s.ids[c.pos] != c.left || nx == kNone || s.ids[nx] != c.right) return;  // stale

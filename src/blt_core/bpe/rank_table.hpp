@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "blt_core/bpe/huge_page_allocator.hpp"
+
 namespace blt::bpe {
 
 inline constexpr uint32_t kNoId = 0xFFFFFFFFu;
@@ -125,7 +127,7 @@ class RankTable {
 
   std::vector<uint8_t> arena_;
   std::vector<Span> spans_;  // by id; absent ids have len 0
-  std::vector<Slot> slots_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
 };

@@ -1,0 +1,8 @@
+// AVX2 instantiation of the merge-key minimum (this file alone is compiled with -mavx2).
+#include <xsimd/xsimd.hpp>
+
+#include "blt_core/bpe/min_key_kernel.hpp"
+
+namespace blt::bpe {
+template uint32_t MinKey::run<xsimd::avx2>(xsimd::avx2, const uint32_t*, size_t);
+}

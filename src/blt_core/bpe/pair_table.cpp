@@ -1,0 +1,91 @@
+#include "blt_core/bpe/pair_table.hpp"
+
+#include <algorithm>
+
+namespace blt::bpe {
+
+void PairTable::rehash_wide(size_t cap) {
+  WideSlots old;
+  old.swap(wide_);
+  wide_.assign(cap, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  wide_mask_ = cap - 1;
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    size_t i = wide_slot_of(s.key);
+    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
+    wide_[i] = s;
+  }
+}
+
+void PairTable::thaw() {
+  size_t cap = 1024;
+  while (cap < count_ * 2 + 2) cap *= 2;
+  WideSlots w(cap, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  wide_mask_ = cap - 1;
+  wide_.swap(w);
+  for_each([&](uint32_t a, uint32_t b, Merge m) {
+    size_t i = wide_slot_of(pack(a, b));
+    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
+    wide_[i] = Slot{pack(a, b), m};
+  });
+  frozen_ = false;
+  decltype(packed_)().swap(packed_);
+  results_.clear();
+  byte_pairs_.clear();
+}
+
+void PairTable::freeze(const uint32_t* byte_ids) {
+  if (frozen()) thaw();
+  // Widths of the fields.
+  uint32_t max_id = 0;
+  for (size_t c = 0; c < 256; ++c) max_id = std::max(max_id, byte_ids[c]);
+  bool any = false, priority_fits = true;
+  result_is_priority_ = true;
+  for (const Slot& s : wide_) {
+    if (s.key == kEmpty) continue;
+    any = true;
+    max_id = std::max({max_id, static_cast<uint32_t>(s.key >> 32), static_cast<uint32_t>(s.key), s.merge.result});
+    if (s.merge.priority == kNoMerge) priority_fits = false;
+    if (s.merge.result != s.merge.priority) result_is_priority_ = false;
+  }
+  // Otherwise the result is found by priority, which needs one result per priority.
+  std::vector<uint32_t> results;
+  if (!result_is_priority_ && priority_fits) {
+    results.assign(size_t{max_priority_} + 1, kNoMerge);
+    for (const Slot& s : wide_) {
+      if (s.key == kEmpty) continue;
+      uint32_t& r = results[s.merge.priority];
+      if (r != kNoMerge && r != s.merge.result) priority_fits = false;
+      r = s.merge.result;
+    }
+  }
+  // max_id + 1 < 2^id_bits: no id has all id bits set.
+  const unsigned id_bits = static_cast<unsigned>(std::bit_width(uint64_t{max_id} + 1));
+  const unsigned pri_bits = std::max(1u, static_cast<unsigned>(std::bit_width(max_priority_)));
+  if (any && priority_fits && 2 * id_bits + pri_bits <= 64) {
+    size_t cap = 1024;
+    while (cap < count_ * 2 + 2) cap *= 2;  // load <= 1/2 keeps the probe runs short
+    id_bits_ = id_bits, key_bits_ = 2 * id_bits;
+    key_mask_ = (uint64_t{1} << key_bits_) - 1;
+    packed_shift_ = 64 - static_cast<unsigned>(std::countr_zero(cap));
+    packed_mask_ = cap - 1;
+    results_.swap(results);
+    std::vector<uint64_t, HugePageAllocator<uint64_t>> packed(cap, kEmpty);
+    for (const Slot& s : wide_) {
+      if (s.key == kEmpty) continue;
+      uint64_t key = packed_key(static_cast<uint32_t>(s.key >> 32), static_cast<uint32_t>(s.key));
+      size_t i = packed_slot_of(key);
+      while (packed[i] != kEmpty) i = (i + 1) & packed_mask_;
+      packed[i] = uint64_t{s.merge.priority} << key_bits_ | key;
+    }
+    packed_.swap(packed);
+    frozen_ = true;
+    WideSlots().swap(wide_);
+    wide_mask_ = 0;
+  }
+  byte_pairs_.resize(256 * 256);
+  for (size_t a = 0; a < 256; ++a)
+    for (size_t b = 0; b < 256; ++b) byte_pairs_[a << 8 | b] = find(byte_ids[a], byte_ids[b]);
+}
+
+}  // namespace blt::bpe
