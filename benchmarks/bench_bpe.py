@@ -234,6 +234,11 @@ def worker_rss(lib: str, encoding: str, hf_json: str | None) -> dict:
         except Exception:
             for d in split_docs(text):
                 api["one"](d)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a worker would report
+    # the parent's peak whenever the parent had used more.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return {"peak_rss_mb": int(line.split()[1]) / 1024}
     return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
