@@ -220,7 +220,9 @@ def test_decodes_are_batched_natively_and_equal_each_tokenizers_decode(vocab_dir
     got, stats = run(main())
     for (name, ids), out in zip(cases, got):
         assert out == reg.resolve(name).decode_bytes(ids)
-    assert stats["completed"] == len(cases)
+    # Counted when batches form, before any result is delivered ("completed" is counted after
+    # delivery, so it may lag behind the futures).
+    assert stats["batched_requests"] == len(cases)
     assert stats["batches"] < len(cases) // 4  # coalesced, not one native call per decode
 
 
