@@ -22,7 +22,8 @@ struct SinkBase {
 // Writes through a raw cursor (push_back was not inlined on the hot path) into room made a block
 // at a time inside the capacity reserved for the expected count, so only blocks written to are
 // touched and the vector ends with the capacity reserve() gave it (results are adopted by NumPy
-// zero-copy: a small encode must not carry a big buffer). finish() trims to the ids written.
+// zero-copy: a small encode must not carry a big buffer). Leaving scope trims `out` to the ids
+// written, also when encoding throws.
 struct IdSink : SinkBase<IdSink> {
   static constexpr size_t kBlock = 4096;
   std::vector<uint32_t>& out;
@@ -32,6 +33,9 @@ struct IdSink : SinkBase<IdSink> {
     out.reserve(out.size() + expected);
     open_block(out.size());
   }
+  IdSink(const IdSink&) = delete;
+  IdSink& operator=(const IdSink&) = delete;
+  ~IdSink() { out.resize(static_cast<size_t>(cur - out.data())); }  // shrinking: never throws
   bool push(uint32_t id, size_t) {
     if (cur == end) [[unlikely]] open_block(static_cast<size_t>(cur - out.data()));
     *cur++ = id;
@@ -44,7 +48,6 @@ struct IdSink : SinkBase<IdSink> {
     cur = out.data() + n;
     end = out.data() + out.size();
   }
-  void finish() { out.resize(static_cast<size_t>(cur - out.data())); }
 };
 
 struct OffsetSink : SinkBase<OffsetSink> {
@@ -253,13 +256,7 @@ void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
 
 void BpeTokenizer::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
   IdSink sink(out, in.size() / 3 + 16);
-  try {
-    run(in, sink);
-  } catch (...) {
-    sink.finish();
-    throw;
-  }
-  sink.finish();
+  run(in, sink);
 }
 
 size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<uint32_t>& out) const {
