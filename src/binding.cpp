@@ -836,12 +836,9 @@ class PyBatchEngine {
   uint64_t submit(py::object tokenizer, py::handle data, const std::string& dtype,
                   const std::string& priority, double timeout_s, bool segment, bool stream_start,
                   bool stream_end, size_t target, bool json, uint64_t stream_offset) {
-    auto* raw = tokenizer.cast<const Tokenizer*>();  // TypeError unless a blt._core.Tokenizer
-    serve::EncodeRequest r;
-    r.dtype = parse_dtype(dtype);
-    r.priority = serve::parse_priority(priority);
-    if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
-    r.timeout = std::chrono::duration_cast<serve::Clock::duration>(std::chrono::duration<double>(timeout_s));
+    const DType dt = parse_dtype(dtype);
+    serve::EncodeRequest r = new_request(std::move(tokenizer), priority, timeout_s);
+    r.dtype = dt;
     {
       InputView view(data);
       auto s = view.span();
@@ -853,24 +850,16 @@ class PyBatchEngine {
     r.target = target;
     r.stream_offset = stream_offset;
     r.json_only = json;
-    auto* ref = new py::object(std::move(tokenizer));
-    r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
     return live().submit(std::move(r));
   }
 
   // Queues the decoding of `ids` (a 1-D int64 array, copied) into bytes.
   uint64_t submit_decode(py::object tokenizer, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids,
                          const std::string& priority, double timeout_s) {
-    auto* raw = tokenizer.cast<const Tokenizer*>();  // TypeError unless a blt._core.Tokenizer
     if (ids.ndim() != 1) throw py::value_error("ids must be a 1-D array");
-    serve::EncodeRequest r;
+    serve::EncodeRequest r = new_request(std::move(tokenizer), priority, timeout_s);
     r.decode = true;
-    r.priority = serve::parse_priority(priority);
-    if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
-    r.timeout = std::chrono::duration_cast<serve::Clock::duration>(std::chrono::duration<double>(timeout_s));
     r.ids.assign(ids.data(), ids.data() + ids.size());
-    auto* ref = new py::object(std::move(tokenizer));
-    r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
     return live().submit(std::move(r));
   }
 
@@ -914,6 +903,19 @@ class PyBatchEngine {
   }
 
  private:
+  // A request on `tokenizer` (TypeError unless a blt._core.Tokenizer) with its priority and
+  // timeout; the request holds a reference to the Python object until the engine drops it.
+  static serve::EncodeRequest new_request(py::object tokenizer, const std::string& priority, double timeout_s) {
+    auto* raw = tokenizer.cast<const Tokenizer*>();
+    serve::EncodeRequest r;
+    r.priority = serve::parse_priority(priority);
+    if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
+    r.timeout = std::chrono::duration_cast<serve::Clock::duration>(std::chrono::duration<double>(timeout_s));
+    auto* ref = new py::object(std::move(tokenizer));
+    r.tokenizer = std::shared_ptr<const Tokenizer>(raw, [ref](const Tokenizer*) { release_py_ref(ref); });
+    return r;
+  }
+
   serve::BatchEngine& live() {
     if (!engine_) throw std::runtime_error("batch engine is closed");
     return *engine_;
