@@ -306,11 +306,15 @@ inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
   return invalid_run(p, end);
 }
 
+// End of a letter run whose ASCII part ends at q: it goes on through non-ASCII letters.
+inline const uint8_t* letters_after_ascii(const uint8_t* q, const uint8_t* end) {
+  return q < end && *q >= 0x80 ? run(q, end, kLetter) : q;
+}
+
 // cl100k with the ASCII fast paths in front of cl100k_general.
 [[gnu::always_inline]] inline const uint8_t* next_cl100k(const uint8_t* p, const uint8_t* end) {
   const uint8_t b = *p;
   if (b == '\'') return cl100k_general(p, end);  // (?i:'s|...) comes first
-  const uint8_t* q;
   if constexpr (kBlocks) {
     if (end - p >= kBlock) {
       // [^\r\n\p{L}\p{N}]?\p{L}+ with ASCII letters: from p, or from p + 1 after a prefix.
@@ -321,9 +325,7 @@ inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
         s = 1;
       }
       const unsigned i = run_end(letters, s);
-      if (i < 16) return p[i] < 0x80 ? p + i : run(p + i, end, kLetter);
-      q = ascii_run<'a', 26, true>(p + kBlock, end);
-      return q < end && *q >= 0x80 ? run(q, end, kLetter) : q;
+      return letters_after_ascii(i < 16 ? p + i : ascii_run<'a', 26, true>(p + kBlock, end), end);
     }
   }
   const uint8_t* s = p;
@@ -332,8 +334,7 @@ inline const uint8_t* next_r50k(const uint8_t* p, const uint8_t* end) {
       return ascii_other<false>(p, end, cl100k_general);
     s = p + 1;
   }
-  q = ascii_run<'a', 26, true>(s, end);
-  return q < end && *q >= 0x80 ? run(q, end, kLetter) : q;
+  return letters_after_ascii(ascii_run<'a', 26, true>(s, end), end);
 }
 
 // o200k letters: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)? from s,
@@ -383,12 +384,25 @@ inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
   return invalid_run(p, end);
 }
 
+// o200k's `upper* lower* contraction?` of a piece starting at p, continued from q: through ASCII
+// capitals first when `in_upper` (the upper run has not ended yet), then ASCII lower case, which
+// may go on into non-ASCII lowerish characters. A non-ASCII character right after the ASCII
+// capitals may still be upperish: the general code decides the piece then.
+inline const uint8_t* o200k_ascii_letters(const uint8_t* p, const uint8_t* q, const uint8_t* end, bool in_upper) {
+  if (in_upper) {
+    q = ascii_run<'A', 26, false>(q, end);
+    if (q < end && *q >= 0x80) return o200k_general(p, end);
+  }
+  q = ascii_run<'a', 26, false>(q, end);
+  if (q < end && *q >= 0x80) q = run(q, end, kLowerish);
+  return contraction(q, end, true);
+}
+
 // o200k with the ASCII fast paths in front of o200k_general. While the upper run stays in ASCII
 // it holds no Lm/Lo/M, so both letter alternatives reduce to prefix? upper* lower* contraction?,
 // where lower* may go on into non-ASCII lowerish characters.
 [[gnu::always_inline]] inline const uint8_t* next_o200k(const uint8_t* p, const uint8_t* end) {
   const uint8_t b = *p;
-  const uint8_t* q;
   if constexpr (kBlocks) {
     if (end - p >= kBlock) {
       const Block v = load_block(p);
@@ -408,15 +422,7 @@ inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
         if (i == u) return o200k_general(p, end);
         return contraction(run(p + i, end, kLowerish), end, true);
       }
-      if (u == 16) {
-        q = ascii_run<'A', 26, false>(p + kBlock, end);
-        if (q < end && *q >= 0x80) return o200k_general(p, end);
-        q = ascii_run<'a', 26, false>(q, end);
-      } else {
-        q = ascii_run<'a', 26, false>(p + kBlock, end);
-      }
-      if (q < end && *q >= 0x80) q = run(q, end, kLowerish);
-      return contraction(q, end, true);
+      return o200k_ascii_letters(p, p + kBlock, end, u == 16);
     }
   }
   const uint8_t* s = p;
@@ -424,11 +430,7 @@ inline const uint8_t* o200k_upper_head(const uint8_t* s, const uint8_t* end) {
     if (!(p + 1 < end && is_ascii_letter(p[1]) && is_ascii_prefix(b))) return ascii_other<true>(p, end, o200k_general);
     s = p + 1;
   }
-  q = ascii_run<'A', 26, false>(s, end);
-  if (q < end && *q >= 0x80) return o200k_general(p, end);
-  q = ascii_run<'a', 26, false>(q, end);
-  if (q < end && *q >= 0x80) q = run(q, end, kLowerish);
-  return contraction(q, end, true);
+  return o200k_ascii_letters(p, s, end, true);
 }
 
 template <OpenAIPattern P>
