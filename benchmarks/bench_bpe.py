@@ -145,16 +145,17 @@ def load_all(libs: list[str], encoding: str, hf_json: str | None) -> tuple[dict,
     return apis, errors
 
 
-def runnable(apis: dict, call) -> tuple[dict, dict]:
-    """Splits libraries into those that can run `call(api)` and those that refuse (with why)."""
-    ok, failed = {}, {}
+def runnable(apis: dict, call) -> tuple[dict, dict, dict]:
+    """Runs `call(api)` once per library (also the warm-up): those that can, with their results,
+    and those that refuse (with why)."""
+    ok, failed, results = {}, {}, {}
     for lib, api in apis.items():
         try:
-            call(api)
+            results[lib] = call(api)
             ok[lib] = api
         except Exception as e:
             failed[lib] = f"fails: {str(e)[:60]}"
-    return ok, failed
+    return ok, failed, results
 
 
 def worker_one_thread(libs: list[str], encoding: str, runs: int, hf_json: str | None) -> dict:
@@ -171,15 +172,15 @@ def worker_one_thread(libs: list[str], encoding: str, runs: int, hf_json: str | 
                            ("docs", lambda a: [a["one"](d) for d in docs]),
                            ("batch", lambda a: a["batch"](docs, 1))):
             cand = {l: a for l, a in apis.items() if mode != "batch" or a["batch"] is not None}
-            ok, failed = runnable(cand, call)
+            ok, failed, results = runnable(cand, call)
             for lib, err in failed.items():
                 out[lib][mode][name] = err
             med = interleaved_medians({l: (lambda a=a: call(a)) for l, a in ok.items()}, runs=runs, warmup=0)
             for lib, t in med.items():
                 out[lib][mode][name] = mbps(nbytes, t)
                 if mode == "whole":
-                    out[lib]["tokens"][name] = apis[lib]["count"](apis[lib]["one"](text)) / t
-    ok, _ = runnable(apis, lambda a: a["one"](SHORT_TEXT))
+                    out[lib]["tokens"][name] = apis[lib]["count"](results[lib]) / t
+    ok, _, _ = runnable(apis, lambda a: a["one"](SHORT_TEXT))
     med = interleaved_medians({l: (lambda a=a: [a["one"](SHORT_TEXT) for _ in range(10_000)]) for l, a in ok.items()},
                               runs=runs)
     for lib, t in med.items():
