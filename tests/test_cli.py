@@ -358,3 +358,27 @@ def test_peak_rss_respects_memcap_on_2gb_input(tmp_path, sparse_2g, source):
     else:
         peak = _peak_rss_kib("-", "--input", "-", *flags)
     assert peak <= base + memcap // 1024 + SLACK_KIB, (base, peak)
+
+
+def test_error_from_cleanup_during_ctrl_c_reports_the_interrupt(capsys):
+    # A Ctrl-C that lands inside a library's clean-up can surface as that clean-up's own error
+    # (zipfile did this: "Can't close the ZIP file while there is an open writing handle").
+    # The user pressed Ctrl-C, so the exit is 130 and the one line says so.
+    import argparse
+
+    from blt.cli import _run_reporting
+
+    def work(progress):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise ValueError("clean-up failed")
+
+    def plain_error(progress):
+        raise ValueError("bad bytes at 12")
+
+    args = argparse.Namespace(quiet=True)
+    assert _run_reporting(args, work, str) == 130
+    assert capsys.readouterr().err == "blt-tokenize: interrupted\n"
+    assert _run_reporting(args, plain_error, str) == 1
+    assert capsys.readouterr().err == "blt-tokenize: error: bad bytes at 12\n"

@@ -279,9 +279,25 @@ def _run_reporting(
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
+        if _raised_while_interrupted(e):
+            sys.stderr.write(f"{PROG}: interrupted\n")
+            return 130
         sys.stderr.write(f"{PROG}: error: {error_line(e)}\n")
         return 1
     return 0
+
+
+def _raised_while_interrupted(e: BaseException) -> bool:
+    """True when ``e`` came from clean-up that a Ctrl-C was unwinding through (a KeyboardInterrupt
+    in its context chain): the user interrupted, and that is what the exit status must say."""
+    seen = set()
+    c = e.__context__
+    while c is not None and id(c) not in seen:
+        if isinstance(c, KeyboardInterrupt):
+            return True
+        seen.add(id(c))
+        c = c.__context__
+    return False
 
 
 def _byte_options(args: argparse.Namespace) -> dict:

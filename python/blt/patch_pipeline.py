@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from ._npz import NpzStreamWriter
 from .byte_tokenizer import _UNSET, ByteTokenizer
 from .patch import DEFAULT_RESET, DEFAULT_THRESHOLD, EntropyModel, Patcher
 
@@ -286,12 +286,6 @@ def as_patch_config(patch: Any) -> PatchConfig:
 # Running
 
 
-def _npy_header(f, dtype: np.dtype, n: int) -> None:
-    np.lib.format.write_array_header_1_0(
-        f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
-    )
-
-
 def _read_exact(f, buf: np.ndarray) -> None:
     view = memoryview(buf).cast("B")
     got = 0
@@ -363,7 +357,8 @@ def tokenize_and_patch(
         ids_spool.seek(0)
         n_lengths = 0
 
-        def feed_blocks(write_ids: Callable[[np.ndarray], None]) -> None:
+        def id_blocks():
+            """Yields the ids in blocks, in order, patching each; the lengths go to len_spool."""
             nonlocal n_lengths
             buf = np.empty(min(block, max(n, 1)), dtype=dt)
             done = 0
@@ -371,7 +366,7 @@ def tokenize_and_patch(
                 k = min(block, n - done)
                 part = buf[:k]
                 _read_exact(ids_spool, part)
-                write_ids(part)
+                yield part
                 lengths = stream.feed(part if dt == np.uint16 else part.astype(np.uint16))
                 len_spool.write(memoryview(lengths).cast("B"))
                 n_lengths += len(lengths)
@@ -381,9 +376,17 @@ def tokenize_and_patch(
             n_lengths += len(lengths)
             len_spool.seek(0)
 
+        def length_blocks():
+            buf = np.empty(min(block, max(n_lengths, 1)), dtype=np.int32)
+            done = 0
+            while done < n_lengths:
+                part = buf[: min(block, n_lengths - done)]
+                _read_exact(len_spool, part)
+                yield part
+                done += len(part)
+
         if target is None:
-            parts = []
-            feed_blocks(lambda a: parts.append(a.copy()))
+            parts = [a.copy() for a in id_blocks()]  # runs to the end even for no ids: finish() counts
             ids = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
             lengths = np.empty(n_lengths, dtype=np.int32)
             _read_exact(len_spool, lengths)
@@ -391,17 +394,11 @@ def tokenize_and_patch(
 
         try:
             tmp_path, fd = _open_temp_beside(target)
-            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                with zf.open("ids.npy", "w", force_zip64=True) as w:
-                    _npy_header(w, dt, n)
-                    feed_blocks(lambda a: w.write(memoryview(a).cast("B")))
-                with zf.open("patch_lengths.npy", "w", force_zip64=True) as w:
-                    _npy_header(w, np.dtype(np.int32), n_lengths)
-                    while True:
-                        chunk = len_spool.read(1 << 20)
-                        if not chunk:
-                            break
-                        w.write(chunk)
+            with os.fdopen(fd, "wb") as f:
+                npz = NpzStreamWriter(f)
+                npz.add("ids", dt, n, id_blocks())
+                npz.add("patch_lengths", np.dtype(np.int32), n_lengths, length_blocks())
+                npz.finish()
             _set_default_mode(tmp_path)
             os.replace(tmp_path, target)
             tmp_path = None
