@@ -7,27 +7,18 @@ namespace blt::bpe {
 void PairTable::rehash_wide(size_t cap) {
   WideSlots old;
   old.swap(wide_);
-  wide_.assign(cap, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  wide_.assign(cap, kEmptySlot);
   wide_mask_ = cap - 1;
-  for (const Slot& s : old) {
-    if (s.key == kEmpty) continue;
-    size_t i = wide_slot_of(s.key);
-    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
-    wide_[i] = s;
-  }
+  for (const Slot& s : old)
+    if (s.key != kEmpty) place_wide(s);
 }
 
 void PairTable::thaw() {
-  size_t cap = 1024;
-  while (cap < count_ * 2 + 2) cap *= 2;
-  WideSlots w(cap, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  const size_t cap = capacity_for(count_);
+  WideSlots w(cap, kEmptySlot);
   wide_mask_ = cap - 1;
   wide_.swap(w);
-  for_each([&](uint32_t a, uint32_t b, Merge m) {
-    size_t i = wide_slot_of(pack(a, b));
-    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
-    wide_[i] = Slot{pack(a, b), m};
-  });
+  for_each([&](uint32_t a, uint32_t b, Merge m) { place_wide(Slot{pack(a, b), m}); });
   frozen_ = false;
   decltype(packed_)().swap(packed_);
   results_.clear();
@@ -63,8 +54,7 @@ void PairTable::freeze(const uint32_t* byte_ids) {
   const unsigned id_bits = static_cast<unsigned>(std::bit_width(uint64_t{max_id} + 1));
   const unsigned pri_bits = std::max(1u, static_cast<unsigned>(std::bit_width(max_priority_)));
   if (any && priority_fits && 2 * id_bits + pri_bits <= 64) {
-    size_t cap = 1024;
-    while (cap < count_ * 2 + 2) cap *= 2;  // load <= 1/2 keeps the probe runs short
+    const size_t cap = capacity_for(count_);
     id_bits_ = id_bits, key_bits_ = 2 * id_bits;
     key_mask_ = (uint64_t{1} << key_bits_) - 1;
     packed_shift_ = 64 - static_cast<unsigned>(std::countr_zero(cap));

@@ -31,8 +31,7 @@ inline void prefetch_line(const void* p) {
 class PairTable {
  public:
   void reserve(size_t n) {
-    size_t cap = 1024;
-    while (cap < n * 2 + 2) cap *= 2;
+    size_t cap = capacity_for(n);
     if (cap > wide_.size()) rehash_wide(cap);
   }
 
@@ -119,7 +118,14 @@ class PairTable {
     uint64_t key;
     Merge merge;
   };
+  static constexpr Slot kEmptySlot{kEmpty, Merge{kNoMerge, kNoMerge}};
   using WideSlots = std::vector<Slot, HugePageAllocator<Slot>>;
+  // Slots for n pairs, a power of two: load <= 1/2 keeps the probe runs short.
+  static size_t capacity_for(size_t n) {
+    size_t cap = 1024;
+    while (cap < n * 2 + 2) cap *= 2;
+    return cap;
+  }
   static uint64_t pack(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
   size_t wide_slot_of(uint64_t key) const {
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
@@ -134,6 +140,12 @@ class PairTable {
     }
   }
   void rehash_wide(size_t cap);
+  // Puts s into the first free slot of its probe run (the key is not in the table yet).
+  void place_wide(const Slot& s) {
+    size_t i = wide_slot_of(s.key);
+    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
+    wide_[i] = s;
+  }
   void thaw();
 
   uint64_t packed_key(uint32_t a, uint32_t b) const { return (uint64_t{a} << id_bits_) | b; }
@@ -142,7 +154,7 @@ class PairTable {
 
   // Build form (and the fallback when ids or priorities are too wide to pack). Never empty before
   // freeze(), so find_wide() needs no size check.
-  WideSlots wide_ = WideSlots(16, Slot{kEmpty, Merge{kNoMerge, kNoMerge}});
+  WideSlots wide_ = WideSlots(16, kEmptySlot);
   size_t wide_mask_ = 15;
   size_t count_ = 0;
   uint32_t max_priority_ = 0;
