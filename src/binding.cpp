@@ -130,14 +130,19 @@ py::array to_numpy(IdBuffer&& buf) {
   return new_array(raw->dtype(), raw->size(), data, base.release().ptr());
 }
 
-py::array encode_with(const Tokenizer& tok, py::handle data, DType dt) {
-  InputView view(data);
+// Encodes an input already viewed, without the GIL, and hands the ids to NumPy without a copy.
+py::array encode_view(const Tokenizer& tok, const InputView& view, DType dt) {
   IdBuffer out;
   {
     py::gil_scoped_release nogil;
     out = tok.encode(view.span(), dt);
   }
   return to_numpy(std::move(out));
+}
+
+py::array encode_with(const Tokenizer& tok, py::handle data, DType dt) {
+  InputView view(data);
+  return encode_view(tok, view, dt);
 }
 
 py::tuple encode_batch_with(const Tokenizer& tok, py::sequence items, DType dt, int threads) {
@@ -493,23 +498,16 @@ std::string decode_bpe(const BpeModel& m, py::handle ids_obj) {
 // BpeTokenizer::encode with uint32 ids, tuned for the many short calls of chat and data loaders.
 // Short inputs keep the GIL (releasing and retaking it cost more than encoding ten tokens), encode
 // into one static vector that the GIL guards and that keeps its memory, and copy the few ids into
-// a new NumPy array (cheaper than wrapping them in an IdBuffer object). Longer inputs release the
-// GIL and hand their ids over without a copy. Tokenizer::encode adds nothing for BPE (no prefix,
-// suffix or skipped bytes), so encode_body gives the same ids.
+// a new NumPy array (cheaper than wrapping them in an IdBuffer object). Longer inputs take the
+// common path (encode_view). Tokenizer::encode adds nothing for BPE (no prefix, suffix or skipped
+// bytes), so encode_body gives the same ids.
 // 256 bytes encode in ~3 us: long enough to keep the GIL, short enough that threads encoding
 // documents (hundreds of bytes and more) still run in parallel.
 constexpr size_t kGilMaxBytes = 256;  // at most 256 ids: a 1 KB copy at worst
 
 py::array encode_bpe_u32(const BpeTokenizer& t, py::handle data) {
   InputView view(data);
-  if (view.span().size() > kGilMaxBytes) {
-    std::vector<uint32_t> ids;
-    {
-      py::gil_scoped_release nogil;
-      t.encode_body(view.span(), ids);
-    }
-    return to_numpy(IdBuffer::adopt(std::move(ids)));
-  }
+  if (view.span().size() > kGilMaxBytes) return encode_view(t, view, DType::u32);
   static std::vector<uint32_t> ids;  // guarded by the GIL, held from here to the copy
   ids.clear();
   t.encode_body(view.span(), ids);
