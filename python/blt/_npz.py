@@ -11,6 +11,7 @@ ZIP64 sizes and offsets in every header), and ``np.load``/``zipfile`` read it ba
 
 from __future__ import annotations
 
+import io
 import struct
 import time
 import zlib
@@ -65,11 +66,11 @@ class NpzStreamWriter:
             crc = zlib.crc32(data, crc)
             size += len(data)
 
-        header = _NpyHeaderSink()
+        header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
             header, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
         )
-        put(memoryview(b"".join(header.parts)))
+        put(header.getbuffer())
         items = 0
         for block in blocks:
             if block.dtype != dtype or block.ndim != 1:
@@ -109,12 +110,3 @@ class NpzStreamWriter:
         return _LOCAL.pack(0x04034B50, _VERSION, 0, 0, self._time, self._date, crc,
                            _FULL32, _FULL32, len(fname), len(extra)) + fname + extra
 
-
-class _NpyHeaderSink:
-    """Collects what ``write_array_header_1_0`` writes (it needs only ``write``)."""
-
-    def __init__(self) -> None:
-        self.parts: List[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.parts.append(bytes(data))
