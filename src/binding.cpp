@@ -15,7 +15,7 @@
 
 #include "blt_core/batch.hpp"
 #include "blt_core/bpe/bpe_model.hpp"
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 #include "blt_core/codec/bpe_delimited_codec.hpp"
 #include "blt_core/codec/byte_codec.hpp"
@@ -228,7 +228,7 @@ void bind_bytes(py::module_& m) {
   // BLT bytes with a BPE delimiter (3) before each token of a native BPE encoder (copied: it
   // shares its immutable model, so the codec does not keep the Python object alive).
   py::class_<BpeDelimitedCodec, Tokenizer>(m, "BpeDelimitedCodec")
-      .def(py::init([](const bpe::BpeTokenizer& bpe, bool bos, bool eos,
+      .def(py::init([](const bpe::BpeEncoder& bpe, bool bos, bool eos,
                        std::optional<std::string> meta, bool strip_bom) {
              return BpeDelimitedCodec(byte_options(bos, eos, std::move(meta), strip_bom), bpe);
            }),
@@ -424,7 +424,7 @@ void bind_text(py::module_& m) {
 // === BPE (rank tables, pretokenizers, encoders, loaders) =========================================
 using bpe::BpeModel;
 using bpe::BpeSpec;
-using bpe::BpeTokenizer;
+using bpe::BpeEncoder;
 
 std::span<const uint8_t> bytes_span(const py::bytes& b) {
   char* p = nullptr;
@@ -495,7 +495,7 @@ std::string decode_bpe(const BpeModel& m, py::handle ids_obj) {
   return out;
 }
 
-// BpeTokenizer::encode with uint32 ids, tuned for the many short calls of chat and data loaders.
+// BpeEncoder::encode with uint32 ids, tuned for the many short calls of chat and data loaders.
 // Short inputs keep the GIL (releasing and retaking it cost more than encoding ten tokens), encode
 // into one static vector that the GIL guards and that keeps its memory, and copy the few ids into
 // a new NumPy array (cheaper than wrapping them in an IdBuffer object). Longer inputs take the
@@ -505,7 +505,7 @@ std::string decode_bpe(const BpeModel& m, py::handle ids_obj) {
 // documents (hundreds of bytes and more) still run in parallel.
 constexpr size_t kGilMaxBytes = 256;  // at most 256 ids: a 1 KB copy at worst
 
-py::array encode_bpe_u32(const BpeTokenizer& t, py::handle data) {
+py::array encode_bpe_u32(const BpeEncoder& t, py::handle data) {
   InputView view(data);
   if (view.span().size() > kGilMaxBytes) return encode_view(t, view, DType::u32);
   static std::vector<uint32_t> ids;  // guarded by the GIL, held from here to the copy
@@ -519,10 +519,10 @@ py::array encode_bpe_u32(const BpeTokenizer& t, py::handle data) {
 
 // enc.encode(data) with the default uint32 dtype as a plain METH_O builtin bound to one encoder:
 // pybind11's argument dispatch (self cast, dtype string and its default) cost ~1,100 of the ~5,500
-// instructions of a 7-token call (callgrind). The builtin's self is a capsule holding the BpeTokenizer and,
+// instructions of a 7-token call (callgrind). The builtin's self is a capsule holding the BpeEncoder and,
 // as its context, a reference to the Python encoder object that owns it.
 PyObject* encode_u32_builtin(PyObject* capsule, PyObject* data) {
-  auto* t = static_cast<const BpeTokenizer*>(PyCapsule_GetPointer(capsule, nullptr));
+  auto* t = static_cast<const BpeEncoder*>(PyCapsule_GetPointer(capsule, nullptr));
   if (!t) return nullptr;
   try {
     return encode_bpe_u32(*t, data).release().ptr();
@@ -537,8 +537,8 @@ PyObject* encode_u32_builtin(PyObject* capsule, PyObject* data) {
 PyMethodDef kEncodeU32Def = {"encode", encode_u32_builtin, METH_O,
                              "encode(data) -> uint32 ids (BpeEncoder.encode with the default dtype)"};
 
-py::object encode_u32_function(py::handle encoder, const BpeTokenizer& t) {
-  PyObject* cap = PyCapsule_New(const_cast<BpeTokenizer*>(&t), nullptr, [](PyObject* c) {
+py::object encode_u32_function(py::handle encoder, const BpeEncoder& t) {
+  PyObject* cap = PyCapsule_New(const_cast<BpeEncoder*>(&t), nullptr, [](PyObject* c) {
     Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(c)));
   });
   if (!cap) throw py::error_already_set();
@@ -672,29 +672,29 @@ void bind_bpe(py::module_& m) {
            [](std::shared_ptr<BpeModel> self, const std::vector<std::string>& allowed,
               const std::vector<std::string>& disallowed) {
              auto policy = make_policy(*self, allowed, disallowed);
-             return std::make_unique<BpeTokenizer>(std::move(self), std::move(policy));
+             return std::make_unique<BpeEncoder>(std::move(self), std::move(policy));
            },
            py::arg("allowed"), py::arg("disallowed"));
 
-  py::class_<BpeTokenizer, Tokenizer>(m, "BpeEncoder",
+  py::class_<BpeEncoder, Tokenizer>(m, "BpeEncoder",
       "A BpeModel with one special-token policy; implements the native Tokenizer interface.")
-      .def_property_readonly("n_vocab", &BpeTokenizer::n_vocab)
+      .def_property_readonly("n_vocab", &BpeEncoder::n_vocab)
       .def("encode",
-           [](const BpeTokenizer& t, py::handle data, const std::string& dtype) {
+           [](const BpeEncoder& t, py::handle data, const std::string& dtype) {
              DType dt = parse_dtype(dtype);
              return dt == DType::u32 ? encode_bpe_u32(t, data) : encode_with(t, data, dt);
            },
            py::arg("data"), py::arg("dtype") = "uint32")
       .def("encode_u32_function",
-           [](py::handle self) { return encode_u32_function(self, self.cast<const BpeTokenizer&>()); },
+           [](py::handle self) { return encode_u32_function(self, self.cast<const BpeEncoder&>()); },
            "A one-argument builtin equal to encode(data) (uint32), without pybind11's dispatch.")
       .def("encode_batch",
-           [](const BpeTokenizer& t, py::sequence items, const std::string& dtype, int threads) {
+           [](const BpeEncoder& t, py::sequence items, const std::string& dtype, int threads) {
              return encode_batch_with(t, items, parse_dtype(dtype), threads);
            },
            py::arg("items"), py::arg("dtype") = "uint32", py::arg("threads") = 0)
       .def("encode_prefix",
-           [](const BpeTokenizer& t, py::handle data, size_t max_tokens) {
+           [](const BpeEncoder& t, py::handle data, size_t max_tokens) {
              InputView view(data);
              std::vector<uint32_t> ids;
              size_t consumed;
@@ -705,7 +705,7 @@ void bind_bpe(py::module_& m) {
              return py::make_tuple(to_numpy(IdBuffer::adopt(std::move(ids))), consumed);
            })
       .def("encode_with_offsets",
-           [](const BpeTokenizer& t, py::handle data, bool char_offsets) {
+           [](const BpeEncoder& t, py::handle data, bool char_offsets) {
              InputView view(data);
              std::vector<uint32_t> ids;
              std::vector<int64_t> starts, chars;
@@ -722,12 +722,12 @@ void bind_bpe(py::module_& m) {
                                    to_numpy(IdBuffer::adopt(std::move(starts))), c);
            })
       .def("count",
-           [](const BpeTokenizer& t, py::handle data) {
+           [](const BpeEncoder& t, py::handle data) {
              InputView view(data);
              py::gil_scoped_release nogil;
              return t.count(view.span());
            })
-      .def("safe_split", [](const BpeTokenizer& t, py::handle window, size_t target) {
+      .def("safe_split", [](const BpeEncoder& t, py::handle window, size_t target) {
         InputView view(window);
         if (target > view.span().size()) throw py::value_error("target is past the end of the window");
         py::gil_scoped_release nogil;
@@ -835,7 +835,7 @@ class PyBatchEngine {
                   const std::string& priority, double timeout_s, bool segment, bool stream_start,
                   bool stream_end, size_t target, bool json, uint64_t stream_offset) {
     const DType dt = parse_dtype(dtype);
-    serve::EncodeRequest r = new_request(std::move(tokenizer), priority, timeout_s);
+    serve::Request r = new_request(std::move(tokenizer), priority, timeout_s);
     r.dtype = dt;
     {
       InputView view(data);
@@ -855,7 +855,7 @@ class PyBatchEngine {
   uint64_t submit_decode(py::object tokenizer, py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids,
                          const std::string& priority, double timeout_s) {
     if (ids.ndim() != 1) throw py::value_error("ids must be a 1-D array");
-    serve::EncodeRequest r = new_request(std::move(tokenizer), priority, timeout_s);
+    serve::Request r = new_request(std::move(tokenizer), priority, timeout_s);
     r.decode = true;
     r.ids.assign(ids.data(), ids.data() + ids.size());
     return live().submit(std::move(r));
@@ -903,9 +903,9 @@ class PyBatchEngine {
  private:
   // A request on `tokenizer` (TypeError unless a blt._core.Tokenizer) with its priority and
   // timeout; the request holds a reference to the Python object until the engine drops it.
-  static serve::EncodeRequest new_request(py::object tokenizer, const std::string& priority, double timeout_s) {
+  static serve::Request new_request(py::object tokenizer, const std::string& priority, double timeout_s) {
     auto* raw = tokenizer.cast<const Tokenizer*>();
-    serve::EncodeRequest r;
+    serve::Request r;
     r.priority = serve::parse_priority(priority);
     if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
     r.timeout = std::chrono::duration_cast<serve::Clock::duration>(std::chrono::duration<double>(timeout_s));

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/offset_error.hpp"
 #include "blt_core/serve/batch_engine.hpp"
@@ -102,9 +102,9 @@ class WordTokenizer : public Tokenizer {
   }
 };
 
-EncodeRequest request(std::shared_ptr<const Tokenizer> tok, std::string data,
+Request request(std::shared_ptr<const Tokenizer> tok, std::string data,
                       Priority pr = Priority::normal, DType dt = DType::u32) {
-  EncodeRequest r;
+  Request r;
   r.tokenizer = std::move(tok);
   r.data = std::move(data);
   r.priority = pr;
@@ -360,7 +360,7 @@ TEST(BatchEngine, SegmentsOfAStreamEqualTheWholeDocument) {
     uint64_t seen = 0;
     while (true) {
       bool end = pos + window >= text.size();
-      EncodeRequest r = request(tok, text.substr(pos, end ? std::string::npos : window));
+      Request r = request(tok, text.substr(pos, end ? std::string::npos : window));
       r.segment = true;
       r.stream_start = first;
       r.stream_end = end;
@@ -402,10 +402,10 @@ TEST(BatchEngine, SegmentErrorsNameTheirOffsetInTheWholeStream) {
   o.max_wait = 0us;
   BatchEngine engine(o, sink);
   auto tok = std::make_shared<BangTokenizer>();
-  EncodeRequest whole = request(tok, "abc!");  // not a segment: offsets are the document's own
+  Request whole = request(tok, "abc!");  // not a segment: offsets are the document's own
   whole.stream_offset = 500;                   // (only segments are rebased)
   engine.submit(std::move(whole));
-  EncodeRequest seg = request(tok, "xy!z");
+  Request seg = request(tok, "xy!z");
   seg.segment = true;
   seg.stream_end = true;
   seg.target = seg.data.size();
@@ -489,8 +489,8 @@ TEST(BatchEngine, JsonTextOfIdsForEveryDtype) {
 }
 
 namespace {
-EncodeRequest decode_request(std::shared_ptr<const Tokenizer> tok, std::vector<int64_t> ids) {
-  EncodeRequest r;
+Request decode_request(std::shared_ptr<const Tokenizer> tok, std::vector<int64_t> ids) {
+  Request r;
   r.tokenizer = std::move(tok);
   r.decode = true;
   r.ids = std::move(ids);
@@ -503,7 +503,7 @@ EncodeRequest decode_request(std::shared_ptr<const Tokenizer> tok, std::vector<i
 TEST(BatchEngine, DecodeRequestsShareBatchesAndMatchDirectDecoding) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found (set BLT_SHARED_DIR)";
-  auto bpe = std::make_shared<bpe::BpeTokenizer>(model, bpe::SpecialPolicy{});
+  auto bpe = std::make_shared<bpe::BpeEncoder>(model, bpe::SpecialPolicy{});
   auto codec = std::make_shared<ByteCodec>();
   auto sink = std::make_shared<RecordingSink>();
   EngineOptions o;

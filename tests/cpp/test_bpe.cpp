@@ -1,4 +1,4 @@
-// GoogleTest for the BPE core: rank table, merging (small, linear and a naive reference agree; linear work), specials, blob, safe_split.
+// GoogleTest for the BPE core: vocabulary (Vocab), merging (small, linear and a naive reference agree; linear work), specials, blob, safe_split.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "blt_core/bpe/bpe_model.hpp"
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/bpe/byte_pair_merge.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 
@@ -21,7 +21,7 @@ using namespace blt::test;
 
 namespace {
 
-std::vector<uint32_t> encode(const BpeTokenizer& t, const std::string& s) {
+std::vector<uint32_t> encode(const BpeEncoder& t, const std::string& s) {
   std::vector<uint32_t> out;
   t.encode_body(bytes_of(s), out);
   return out;
@@ -29,8 +29,8 @@ std::vector<uint32_t> encode(const BpeTokenizer& t, const std::string& s) {
 
 }  // namespace
 
-TEST(BpeRankTable, AddFindBytes) {
-  RankTable t;
+TEST(BpeVocab, AddFindBytes) {
+  Vocab t;
   std::string a = "hello", b = "hell";
   EXPECT_TRUE(t.add(bytes_of(a), 7));
   EXPECT_TRUE(t.add(bytes_of(b), 3));
@@ -196,25 +196,25 @@ TEST(BpeMerge, LongPieceMergeWorkIsLinear) {
   }
 }
 
-TEST(BpeTokenizer, KnownIdsAndSpecials) {
+TEST(BpeEncoder, KnownIdsAndSpecials) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeTokenizer plain(model, {});
+  BpeEncoder plain(model, {});
   // "hello world" is [31373, 995] in GPT-2 (published example).
   EXPECT_EQ(encode(plain, "hello world"), (std::vector<uint32_t>{31373, 995}));
-  BpeTokenizer allowed(model, {SpecialUse::allowed});
+  BpeEncoder allowed(model, {SpecialUse::allowed});
   EXPECT_EQ(encode(allowed, "hello<|endoftext|>"), (std::vector<uint32_t>{31373, 50256}));
-  BpeTokenizer disallowed(model, {SpecialUse::disallowed});
+  BpeEncoder disallowed(model, {SpecialUse::disallowed});
   EXPECT_THROW(encode(disallowed, "a<|endoftext|>"), std::invalid_argument);
 }
 
 // encode_body writes ids through blocks made inside the reserved capacity: a short text keeps a
 // small buffer (results go to NumPy zero-copy), and output beyond the estimate (one id per byte
 // here, the estimate is a third) still comes out whole, appended after what `out` held.
-TEST(BpeTokenizer, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
+TEST(BpeEncoder, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeTokenizer plain(model, {});
+  BpeEncoder plain(model, {});
   std::vector<uint32_t> small;
   plain.encode_body(bytes_of("hello world"), small);
   EXPECT_EQ(small, (std::vector<uint32_t>{31373, 995}));
@@ -233,20 +233,20 @@ TEST(BpeTokenizer, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
   EXPECT_TRUE(std::equal(offset_ids.begin(), offset_ids.end(), ids.begin() + 3));
 }
 
-TEST(BpeTokenizer, BlobRoundTripEncodesIdentically) {
+TEST(BpeEncoder, BlobRoundTripEncodesIdentically) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
   std::string blob = serialize_spec(model->spec());
   auto back = std::make_shared<const BpeModel>(deserialize_spec(bytes_of(blob)));
   std::string text = "Hello there, 12345 worlds!!  \n\n  tabs\there";
-  EXPECT_EQ(encode(BpeTokenizer(model, {}), text), encode(BpeTokenizer(back, {}), text));
+  EXPECT_EQ(encode(BpeEncoder(model, {}), text), encode(BpeEncoder(back, {}), text));
   EXPECT_THROW(deserialize_spec(bytes_of(blob.substr(0, blob.size() / 2))), std::invalid_argument);
 }
 
-TEST(BpeTokenizer, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
+TEST(BpeEncoder, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeTokenizer tok(model, {SpecialUse::allowed});
+  BpeEncoder tok(model, {SpecialUse::allowed});
   std::string text;
   for (int i = 0; i < 40; ++i) text += "some words  here<|endoftext|>and 123 more\n\n ";
   auto whole = encode(tok, text);
@@ -261,10 +261,10 @@ TEST(BpeTokenizer, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
   }
 }
 
-TEST(BpeTokenizer, LongRunIsNotQuadratic) {
+TEST(BpeEncoder, LongRunIsNotQuadratic) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeTokenizer tok(model, {});
+  BpeEncoder tok(model, {});
   std::string text(1 << 20, '!');
   auto ids = encode(tok, text);
   std::string back;

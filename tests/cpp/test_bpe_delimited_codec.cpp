@@ -9,7 +9,7 @@
 #include <string>
 
 #include "blt_core/bpe/bpe_model.hpp"
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 #include "blt_core/codec/bpe_delimited_codec.hpp"
 #include "blt_core/io/byte_sink.hpp"
@@ -25,7 +25,7 @@ using namespace blt::test;
 namespace {
 
 // The transcription: BOS, then per BPE token 3 followed by its bytes + 4, then EOS.
-std::vector<uint32_t> expected(const BpeTokenizer& bpe, const std::string& text) {
+std::vector<uint32_t> expected(const BpeEncoder& bpe, const std::string& text) {
   std::vector<uint32_t> tokens, out{ByteCodec::kBos};
   bpe.encode_body(bytes_of(text), tokens);
   for (uint32_t t : tokens) {
@@ -46,7 +46,7 @@ std::vector<uint32_t> as_u32(const IdBuffer& b) {
 TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeTokenizer bpe(model, {});
+  BpeEncoder bpe(model, {});
   BpeDelimitedCodec codec({}, bpe);
   // "hello world" is two GPT-2 tokens: "hello" and " world".
   std::vector<uint32_t> want{1, 3};
@@ -57,17 +57,17 @@ TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
   EXPECT_EQ(as_u32(codec.encode(bytes_of("hello world"), DType::u16)), want);
   EXPECT_EQ(as_u32(codec.encode(bytes_of(""), DType::u16)), (std::vector<uint32_t>{1, 2}));
   EXPECT_EQ(codec.n_vocab(), ByteCodec::kVocab);
-  BpeDelimitedCodec strict({}, BpeTokenizer(model, {SpecialUse::disallowed}));
+  BpeDelimitedCodec strict({}, BpeEncoder(model, {SpecialUse::disallowed}));
   EXPECT_THROW(strict.encode(bytes_of("a<|endoftext|>"), DType::u16), std::invalid_argument);
 }
 
 TEST(BpeDelimitedCodec, PipelineEqualsOneShotAtEveryChunkSize) {
   auto model = load_r50k();
   if (!model) GTEST_SKIP() << "shared vocab not found";
-  BpeDelimitedCodec codec({}, BpeTokenizer(model, {SpecialUse::allowed}));
+  BpeDelimitedCodec codec({}, BpeEncoder(model, {SpecialUse::allowed}));
   std::string text;
   for (int i = 0; i < 60; ++i) text += "Some words,  here<|endoftext|>and 123 m\xc3\xa9re\n\n\t ";
-  auto whole = expected(BpeTokenizer(model, {SpecialUse::allowed}), text);
+  auto whole = expected(BpeEncoder(model, {SpecialUse::allowed}), text);
   EXPECT_EQ(as_u32(codec.encode(bytes_of(text), DType::u16)), whole);
   for (size_t chunk : {1u, 5u, 64u, 4096u}) {
     PipelineOptions o;

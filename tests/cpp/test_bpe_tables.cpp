@@ -37,8 +37,8 @@ std::shared_ptr<const BpeModel> load_tiktoken_model(const std::string& name) {
 bool same(Merge a, Merge b) { return a.priority == b.priority && a.result == b.result; }
 
 // Every split of every token into two tokens, found through a std::unordered_map of the token
-// bytes (not through RankTable or PairTable): (left, right) -> merged token.
-std::map<std::pair<uint32_t, uint32_t>, uint32_t> expected_pairs(const RankTable& v) {
+// bytes (not through Vocab or PairTable): (left, right) -> merged token.
+std::map<std::pair<uint32_t, uint32_t>, uint32_t> expected_pairs(const Vocab& v) {
   std::unordered_map<std::string, uint32_t> ids;
   for (uint32_t id = 0; id < v.id_end(); ++id) {
     auto b = v.bytes(id);

@@ -30,7 +30,7 @@ BpeModel::BpeModel(BpeSpec spec) : spec_(std::move(spec)) {
   static std::atomic<uint32_t> next_cache_id{1};
   cache_id_ = next_cache_id.fetch_add(1);
   if (cache_id_ == 0) cache_id_ = next_cache_id.fetch_add(1);  // after 2^32 models
-  const RankTable& v = spec_.vocab;
+  const Vocab& v = spec_.vocab;
   if (!spec_.has_merges) {
     spec_.merges.clear();
     spec_.whole_piece_lookup = true;  // tiktoken looks every piece up whole first
@@ -133,7 +133,7 @@ std::vector<std::array<uint32_t, 2>> BpeModel::merge_list() const {
 }
 
 bool BpeModel::tokens_self_merge(std::string* why) const {
-  const RankTable& v = spec_.vocab;
+  const Vocab& v = spec_.vocab;
   MergeScratch scratch;
   std::vector<uint32_t> got;
   for (uint32_t id = 0; id < v.id_end(); ++id) {
@@ -155,7 +155,7 @@ bool BpeModel::tokens_self_merge(std::string* why) const {
 
 bool BpeModel::rank_file_equivalent(std::string* why) const {
   if (!spec_.has_merges) return true;
-  const RankTable& v = spec_.vocab;
+  const Vocab& v = spec_.vocab;
   size_t splits = 0;
   for (uint32_t id = 0; id < v.id_end(); ++id) {
     auto t = v.bytes(id);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "blt_core/bpe/pair_table.hpp"
-#include "blt_core/bpe/rank_table.hpp"
+#include "blt_core/bpe/vocab.hpp"
 #include "blt_core/bpe/special_matcher.hpp"
 #include "blt_core/text/pretokenizer.hpp"
 
@@ -24,7 +24,7 @@ namespace blt::bpe {
 struct BpeSpec {
   std::string name;
   std::string pattern;
-  RankTable vocab;
+  Vocab vocab;
   std::vector<std::array<uint32_t, 2>> merges;
   bool has_merges = false;
   bool whole_piece_lookup = true;
@@ -40,7 +40,7 @@ class BpeModel {
   const std::string& name() const { return spec_.name; }
   const std::string& pattern() const { return spec_.pattern; }
   const Pretokenizer& pretokenizer() const { return *pretok_; }
-  const RankTable& vocab() const { return spec_.vocab; }
+  const Vocab& vocab() const { return spec_.vocab; }
   const PairTable& pairs() const { return pairs_; }
   const SpecialMatcher& specials() const { return specials_; }
   const uint32_t* byte_ids() const { return byte_ids_.data(); }
@@ -80,7 +80,7 @@ class BpeModel {
  private:
   BpeSpec spec_;
   PairTable pairs_;
-  RankTable special_bytes_;
+  Vocab special_bytes_;
   SpecialMatcher specials_;
   std::array<uint32_t, 256> byte_ids_{};
   std::unique_ptr<Pretokenizer> pretok_;

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "blt_core/bpe/rank_table.hpp"
+#include "blt_core/bpe/vocab.hpp"
 
 namespace blt::bpe {
 

@@ -66,8 +66,8 @@ void b64_encode(std::span<const uint8_t> in, std::string& out) {
 
 }  // namespace
 
-RankTable parse_tiktoken(std::span<const uint8_t> data, const std::string& source) {
-  RankTable table;
+Vocab parse_tiktoken(std::span<const uint8_t> data, const std::string& source) {
+  Vocab table;
   table.reserve(data.size() / 10);
   std::vector<uint8_t> tok;
   const uint8_t* p = data.data();
@@ -106,7 +106,7 @@ RankTable parse_tiktoken(std::span<const uint8_t> data, const std::string& sourc
   return table;
 }
 
-std::string format_tiktoken(const RankTable& vocab) {
+std::string format_tiktoken(const Vocab& vocab) {
   std::string out;
   out.reserve(vocab.arena_bytes() * 2 + vocab.size() * 8);
   for (uint32_t id = 0; id < vocab.id_end(); ++id) {
@@ -166,7 +166,7 @@ std::string serialize_spec(const BpeSpec& spec) {
   w.str(spec.name);
   w.str(spec.pattern);
   w.u32((spec.has_merges ? 1u : 0u) | (spec.whole_piece_lookup ? 2u : 0u));
-  const RankTable& v = spec.vocab;
+  const Vocab& v = spec.vocab;
   w.u32(static_cast<uint32_t>(v.size()));
   // ids, lengths, then all bytes: the arena is copied as one block.
   std::string lens, arena;

@@ -11,10 +11,10 @@ namespace blt::bpe {
 
 // Parses a .tiktoken file's contents. Throws std::invalid_argument "SOURCE:LINE: what" for a line
 // without two fields, bad base64, a rank that is not a number, a duplicate rank or token.
-RankTable parse_tiktoken(std::span<const uint8_t> data, const std::string& source);
+Vocab parse_tiktoken(std::span<const uint8_t> data, const std::string& source);
 
 // The .tiktoken text of the ordinary tokens, in rank order.
-std::string format_tiktoken(const RankTable& vocab);
+std::string format_tiktoken(const Vocab& vocab);
 
 // Compact binary form of a model's spec (the vocabulary once, merges only if not derived).
 std::string serialize_spec(const BpeSpec& spec);

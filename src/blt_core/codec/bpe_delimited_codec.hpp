@@ -4,7 +4,7 @@
 #include <optional>
 #include <vector>
 
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 
 namespace blt {
@@ -14,11 +14,11 @@ namespace blt {
 // The BPE tokenizer's safe cuts are cuts between tokens, so they are safe here too.
 class BpeDelimitedCodec final : public Tokenizer {
  public:
-  BpeDelimitedCodec(ByteCodecOptions opts, bpe::BpeTokenizer bpe)
+  BpeDelimitedCodec(ByteCodecOptions opts, bpe::BpeEncoder bpe)
       : bytes_(opts), bpe_(std::move(bpe)) {}
 
   const ByteCodec& byte_codec() const { return bytes_; }
-  const bpe::BpeTokenizer& bpe() const { return bpe_; }
+  const bpe::BpeEncoder& bpe() const { return bpe_; }
 
   uint64_t n_vocab() const override { return bytes_.n_vocab(); }
   void prefix(std::vector<uint32_t>& out) const override { bytes_.prefix(out); }
@@ -36,7 +36,7 @@ class BpeDelimitedCodec final : public Tokenizer {
 
  private:
   ByteCodec bytes_;
-  bpe::BpeTokenizer bpe_;
+  bpe::BpeEncoder bpe_;
 };
 
 }  // namespace blt

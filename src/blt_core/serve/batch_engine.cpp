@@ -56,7 +56,7 @@ BatchEngine::BatchEngine(EngineOptions opts, std::shared_ptr<CompletionSink> sin
 
 BatchEngine::~BatchEngine() { shutdown(false); }
 
-uint64_t BatchEngine::submit(EncodeRequest&& req) {
+uint64_t BatchEngine::submit(Request&& req) {
   if (!req.tokenizer) throw std::invalid_argument("request has no tokenizer");
   if (req.decode && req.segment) throw std::invalid_argument("a decode request cannot be a stream segment");
   if (!req.decode) check_dtype_fits(*req.tokenizer, req.dtype);

@@ -39,7 +39,8 @@ class QueueFull : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct EncodeRequest {
+// One unit of work for the engine: an encode of `data` or, with `decode`, a decode of `ids`.
+struct Request {
   // Shared so a tokenizer swapped out of a registry lives until its last request completes.
   std::shared_ptr<const Tokenizer> tokenizer;
   std::string data;  // owned copy: workers must not touch caller (Python) memory
@@ -127,7 +128,7 @@ class BatchEngine {
 
   // Queues a request and returns its id. Throws QueueFull when its priority queue is full,
   // std::invalid_argument for a bad request, std::runtime_error after shutdown.
-  uint64_t submit(EncodeRequest&& req);
+  uint64_t submit(Request&& req);
 
   // Removes a request that is still queued (true); false when it is already being encoded or
   // done, in which case its completion still arrives.
@@ -154,7 +155,7 @@ class BatchEngine {
  private:
   struct Pending {
     uint64_t id;
-    EncodeRequest req;
+    Request req;
     Clock::time_point arrival;
     Clock::time_point deadline;  // max() when none
   };

@@ -1,4 +1,4 @@
-// BpeTokenizer: a BpeModel plus one special-token policy, as a blt::Tokenizer.
+// BpeEncoder: a BpeModel plus one special-token policy, as a blt::Tokenizer.
 // Cheap to create per call (shares the model); immutable and safe to use from many threads.
 #pragma once
 #include <memory>
@@ -9,9 +9,9 @@
 
 namespace blt::bpe {
 
-class BpeTokenizer final : public Tokenizer {
+class BpeEncoder final : public Tokenizer {
  public:
-  BpeTokenizer(std::shared_ptr<const BpeModel> model, SpecialPolicy policy);
+  BpeEncoder(std::shared_ptr<const BpeModel> model, SpecialPolicy policy);
 
   const BpeModel& model() const { return *model_; }
   const std::shared_ptr<const BpeModel>& model_ptr() const { return model_; }
@@ -41,7 +41,7 @@ class BpeTokenizer final : public Tokenizer {
   template <class Sink>
   size_t run(ByteSpan in, Sink& sink) const;
   template <class Sink>
-  bool encode_ordinary(ByteSpan text, size_t base, Sink& sink) const;
+  bool encode_plain_span(ByteSpan text, size_t base, Sink& sink) const;
   void check_disallowed(ByteSpan in, size_t from) const;
 
   std::shared_ptr<const BpeModel> model_;

@@ -1,4 +1,4 @@
-// RankTable: the vocabulary as bytes <-> id, stored once in one byte arena.
+// Vocab: the vocabulary as bytes <-> id, stored once in one byte arena.
 // Lookup by byte string is a flat open-addressing probe (no std::string per lookup).
 #pragma once
 #include <cstddef>
@@ -54,9 +54,9 @@ inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
   return h ^ (h >> 29);
 }
 
-class RankTable {
+class Vocab {
  public:
-  RankTable() = default;
+  Vocab() = default;
 
   // Adds `token` with `id`. Returns false if the bytes or the id are already present.
   bool add(std::span<const uint8_t> token, uint32_t id);

@@ -1,10 +1,10 @@
-#include "blt_core/bpe/rank_table.hpp"
+#include "blt_core/bpe/vocab.hpp"
 
 #include <stdexcept>
 
 namespace blt::bpe {
 
-bool RankTable::add(std::span<const uint8_t> token, uint32_t id) {
+bool Vocab::add(std::span<const uint8_t> token, uint32_t id) {
   if (token.empty()) throw std::invalid_argument("empty token");
   if (id == kNoId) throw std::invalid_argument("token id too large");
   if (contains(id) || find(token) != kNoId) return false;
@@ -22,7 +22,7 @@ bool RankTable::add(std::span<const uint8_t> token, uint32_t id) {
   return true;
 }
 
-void RankTable::insert_slot(uint32_t id) {
+void Vocab::insert_slot(uint32_t id) {
   auto b = bytes(id);
   uint64_t h = hash_bytes(b.data(), b.size());
   size_t i = h & mask_;
@@ -30,7 +30,7 @@ void RankTable::insert_slot(uint32_t id) {
   slots_[i] = Slot{short_key(b.data(), b.size()), make_tag(h, b.size()), id};
 }
 
-void RankTable::rehash(size_t capacity) {
+void Vocab::rehash(size_t capacity) {
   slots_.assign(capacity, Slot{0, 0, kNoId});
   mask_ = capacity - 1;
   for (uint32_t id = 0; id < spans_.size(); ++id)

@@ -1,4 +1,4 @@
-#include "blt_core/bpe/bpe_tokenizer.hpp"
+#include "blt_core/bpe/bpe_encoder.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -101,7 +101,7 @@ OffsetError special_error(const BpeModel& m, const SpecialMatch& hit) {
          "{'" + t + "'})`.\nTo disable this check for all special tokens, pass `disallowed_special=()`.");
 }
 
-// Per-thread state of encode_ordinary. Reached through one non-inlined call per text: in a
+// Per-thread state of encode_plain_span. Reached through one non-inlined call per text: in a
 // shared library each thread_local access is a __tls_get_addr call, and GCC re-issued it inside
 // the piece loop (about one call per piece, 2% of all instructions on multilingual text).
 struct ThreadState {
@@ -117,17 +117,17 @@ static_assert(LongPieceCache::kMaxPiece <= kSmallPiece, "cached long pieces merg
 
 }  // namespace
 
-BpeTokenizer::BpeTokenizer(std::shared_ptr<const BpeModel> model, SpecialPolicy policy)
+BpeEncoder::BpeEncoder(std::shared_ptr<const BpeModel> model, SpecialPolicy policy)
     : model_(std::move(model)), policy_(std::move(policy)) {
   policy_.resize(model_->specials().tokens().size(), SpecialUse::text);
   specials_active_ = model_->specials().any_active(policy_);
 }
 
 template <class Sink>
-bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const {
+bool BpeEncoder::encode_plain_span(ByteSpan text, size_t base, Sink& sink) const {
   const BpeModel& m = *model_;
   const Pretokenizer& pre = m.pretokenizer();
-  const RankTable& vocab = m.vocab();
+  const Vocab& vocab = m.vocab();
   const PairTable& pairs = m.pairs();
   const uint32_t* byte_ids = m.byte_ids();
   const bool whole = m.whole_piece_lookup();
@@ -224,9 +224,9 @@ bool BpeTokenizer::encode_ordinary(ByteSpan text, size_t base, Sink& sink) const
 }
 
 template <class Sink>
-size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
+size_t BpeEncoder::run(ByteSpan in, Sink& sink) const {
   if (!specials_active_) {
-    encode_ordinary(in, 0, sink);
+    encode_plain_span(in, 0, sink);
     return 0;
   }
   const SpecialMatcher& sm = model_->specials();
@@ -236,7 +236,7 @@ size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
     bool found = sm.find(in, pos, policy_, hit);
     if (found && hit.disallowed) throw special_error(*model_, hit);
     size_t seg_end = found ? hit.start : in.size();
-    if (!encode_ordinary(in.subspan(pos, seg_end - pos), pos, sink)) return seg_end;
+    if (!encode_plain_span(in.subspan(pos, seg_end - pos), pos, sink)) return seg_end;
     if (!found) break;
     if (!sink.push_special(sm.tokens()[hit.index].id, hit.start, hit.end)) return hit.end;
     pos = hit.end;
@@ -244,7 +244,7 @@ size_t BpeTokenizer::run(ByteSpan in, Sink& sink) const {
   return in.size();
 }
 
-void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
+void BpeEncoder::check_disallowed(ByteSpan in, size_t from) const {
   if (!specials_active_) return;
   SpecialMatch hit{};
   size_t pos = from;
@@ -254,12 +254,12 @@ void BpeTokenizer::check_disallowed(ByteSpan in, size_t from) const {
   }
 }
 
-void BpeTokenizer::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
+void BpeEncoder::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
   IdSink sink(out, in.size() / 3 + 16);
   run(in, sink);
 }
 
-size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<uint32_t>& out) const {
+size_t BpeEncoder::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<uint32_t>& out) const {
   std::vector<uint32_t> ids;
   if (max_tokens == 0) {
     check_disallowed(in, 0);
@@ -278,19 +278,19 @@ size_t BpeTokenizer::encode_prefix(ByteSpan in, size_t max_tokens, std::vector<u
   return consumed;
 }
 
-void BpeTokenizer::encode_with_offsets(ByteSpan in, std::vector<uint32_t>& ids,
+void BpeEncoder::encode_with_offsets(ByteSpan in, std::vector<uint32_t>& ids,
                                        std::vector<int64_t>& starts) const {
   OffsetSink sink{{}, ids, starts};
   run(in, sink);
 }
 
-size_t BpeTokenizer::count(ByteSpan in) const {
+size_t BpeEncoder::count(ByteSpan in) const {
   CountSink sink;
   run(in, sink);
   return sink.n;
 }
 
-size_t BpeTokenizer::safe_split(ByteSpan window, size_t target) const {
+size_t BpeEncoder::safe_split(ByteSpan window, size_t target) const {
   const Pretokenizer& pre = model_->pretokenizer();
   if (!specials_active_) return pre.safe_split(window, target);
   // Special matches (allowed or disallowed) end the pretokenizer's text, so a cut at either edge of
