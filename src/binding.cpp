@@ -28,8 +28,8 @@
 #include "blt_core/patch/patch_stream.hpp"
 #include "blt_core/resources.hpp"
 #include "blt_core/serve/batch_engine.hpp"
-#include "blt_core/simd/byte_kernel.hpp"
-#include "blt_core/simd/ngram_hash.hpp"
+#include "blt_core/simd/dispatch.hpp"
+#include "blt_core/patch/ngram_hash.hpp"
 #include "blt_core/text/openai_scanner.hpp"
 #include "blt_core/text/pretokenizer.hpp"
 #include "blt_core/text/regex_pretokenizer.hpp"
@@ -1163,14 +1163,14 @@ void bind_patch(py::module_& m) {
           const uint16_t* ip = ids.data();
           {
             py::gil_scoped_release nogil;
-            simd::hash_ngrams(ip, n, sizes, funcs, max_hash, o, threads);
+            patch::hash_ngrams(ip, n, sizes, funcs, max_hash, o, threads);
           }
           return out;
         },
         py::arg("ids"), py::arg("sizes"), py::arg("funcs"), py::arg("max_hash"),
         py::arg("threads") = 1, py::arg("out") = py::none());
   m.attr("NGRAM_HASH_PRIMES") = py::cast(std::vector<uint64_t>(
-      std::begin(simd::kNgramHashPrimes), std::end(simd::kNgramHashPrimes)));
+      std::begin(patch::kNgramHashPrimes), std::end(patch::kNgramHashPrimes)));
 }
 
 }  // namespace
@@ -1202,7 +1202,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("usable_cores", &usable_cores);
   m.def("available_ram_bytes", &available_ram_bytes);
-  m.def("simd_arch", &simd::byte_kernel_arch);
+  m.def("simd_arch", &simd::kernel_arch);
 
   bind_bytes(m);
   bind_pipeline(m);

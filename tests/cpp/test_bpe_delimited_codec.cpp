@@ -26,13 +26,13 @@ namespace {
 
 // The transcription: BOS, then per BPE token 3 followed by its bytes + 4, then EOS.
 std::vector<uint32_t> expected(const BpeEncoder& bpe, const std::string& text) {
-  std::vector<uint32_t> tokens, out{ByteCodec::kBos};
+  std::vector<uint32_t> tokens, out{kBosId};
   bpe.encode_body(bytes_of(text), tokens);
   for (uint32_t t : tokens) {
     out.push_back(3);
     for (uint8_t b : bpe.model().token_bytes(t)) out.push_back(b + 4u);
   }
-  out.push_back(ByteCodec::kEos);
+  out.push_back(kEosId);
   return out;
 }
 
@@ -56,7 +56,7 @@ TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
   want.push_back(2);
   EXPECT_EQ(as_u32(codec.encode(bytes_of("hello world"), DType::u16)), want);
   EXPECT_EQ(as_u32(codec.encode(bytes_of(""), DType::u16)), (std::vector<uint32_t>{1, 2}));
-  EXPECT_EQ(codec.n_vocab(), ByteCodec::kVocab);
+  EXPECT_EQ(codec.n_vocab(), kBltVocabSize);
   BpeDelimitedCodec strict({}, BpeEncoder(model, {SpecialUse::disallowed}));
   EXPECT_THROW(strict.encode(bytes_of("a<|endoftext|>"), DType::u16), std::invalid_argument);
 }

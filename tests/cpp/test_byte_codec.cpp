@@ -30,7 +30,7 @@ TEST(ByteCodec, KernelMatchesScalarForEveryDtypeAndLength) {
     for (auto& b : in) b = static_cast<uint8_t>(rng());
     for (DType dt : {DType::u16, DType::u32, DType::i32, DType::i64}) {
       IdBuffer out = IdBuffer::allocate(dt, n);
-      simd::bytes_to_ids(in.data(), n, ByteCodec::kOffset, dt, out.data());
+      simd::bytes_to_ids(in.data(), n, kByteOffset, dt, out.data());
       auto v = to_vec(out);
       for (size_t i = 0; i < n; ++i) ASSERT_EQ(v[i], in[i] + 4u) << "n=" << n << " i=" << i;
     }

@@ -12,7 +12,7 @@
 #include "blt_core/patch/entropy_model.hpp"
 #include "blt_core/patch/patch_sequence.hpp"
 #include "blt_core/patch/patch_stream.hpp"
-#include "blt_core/simd/ngram_hash.hpp"
+#include "blt_core/patch/ngram_hash.hpp"
 
 using namespace blt::patch;
 
@@ -28,7 +28,7 @@ std::vector<uint16_t> random_ids(size_t n, uint32_t seed) {
     else if (r < 5) ids[i] = static_cast<uint16_t>(4 + 0x80 + rng() % 128);
     else ids[i] = static_cast<uint16_t>(4 + static_cast<uint8_t>(text[rng() % 48]));
   }
-  if (n) ids[0] = kBosId;
+  if (n) ids[0] = blt::kBosId;
   return ids;
 }
 
@@ -100,7 +100,7 @@ TEST(NgramHash, CheckVector) {
   std::vector<uint16_t> ids = {1, 76, 105, 112, 112, 115};
   std::vector<int> sizes = {3}, funcs = {0};
   std::vector<int64_t> out(ids.size());
-  blt::simd::hash_ngrams(ids.data(), ids.size(), sizes, funcs, 500002, out.data());
+  blt::patch::hash_ngrams(ids.data(), ids.size(), sizes, funcs, 500002, out.data());
   EXPECT_EQ(out, std::vector<int64_t>({443987, 124875, 393970, 386145, 358223, 190185}));
 }
 
@@ -135,7 +135,7 @@ TEST(NgramHash, FloorModExactOverTheInt64Range) {
         in.push_back(static_cast<uint64_t>((INT64_MIN / static_cast<__int128>(m) + k) * m + d));
       }
     std::vector<int64_t> out(in.size());
-    blt::simd::floor_mod(in.data(), out.data(), in.size(), static_cast<int64_t>(m));
+    blt::patch::floor_mod(in.data(), out.data(), in.size(), static_cast<int64_t>(m));
     size_t bad = 0;
     for (size_t i = 0; i < in.size(); ++i) bad += out[i] != floor_mod_ref(in[i], m);
     EXPECT_EQ(bad, 0u) << "divisor " << m;
@@ -155,12 +155,12 @@ TEST(NgramHash, BlockEdgesMatchDirectSums) {
         for (size_t n : {0, 1, 3, 4, 5, 127, 128, 129, 131, 260, 700}) {
           const size_t cols = sizes.size() * funcs.size();
           std::vector<int64_t> out(n * cols, -1);
-          blt::simd::hash_ngrams(all.data(), n, sizes, funcs, static_cast<int64_t>(m), out.data());
+          blt::patch::hash_ngrams(all.data(), n, sizes, funcs, static_cast<int64_t>(m), out.data());
           size_t bad = 0;
           for (size_t j = 0; j < n; ++j)
             for (size_t f = 0; f < funcs.size(); ++f)
               for (size_t s = 0; s < sizes.size(); ++s) {
-                const uint64_t p = blt::simd::kNgramHashPrimes[funcs[f]];
+                const uint64_t p = blt::patch::kNgramHashPrimes[funcs[f]];
                 uint64_t h = 0, pw = 1;
                 for (int k = 0; k < sizes[s]; ++k) {  // k = 0 the oldest id of the window
                   const ptrdiff_t at = static_cast<ptrdiff_t>(j) - sizes[s] + 1 + k;
@@ -180,7 +180,7 @@ TEST(EntropyModel, ChunkedEntropiesAndFileFormat) {
   NgramCounter counter(4);
   counter.add(docs, 2);
   EntropyModel m = counter.build(2);
-  std::vector<uint16_t> ids = {kBosId};
+  std::vector<uint16_t> ids = {static_cast<uint16_t>(blt::kBosId)};
   for (char c : text.substr(0, 300)) ids.push_back(static_cast<uint16_t>(static_cast<uint8_t>(c) + 4));
   ContextReset reset;
   reset.byte['\n'] = true;

@@ -12,6 +12,7 @@
 #include "blt_core/bpe/bpe_model.hpp"
 #include "blt_core/bpe/vocab_io.hpp"
 #include "blt_core/id_buffer.hpp"
+#include "blt_core/text/openai_patterns.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt::test {
@@ -46,8 +47,8 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-inline const char* kR50kPattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+// The r50k/p50k split pattern, from the core's one copy of the OpenAI patterns.
+inline const std::string kR50kPattern{openai_pattern_text(OpenAIPattern::r50k)};
 
 // r50k_base from the shared vocabulary, or nullptr when the file is missing (tests then skip).
 inline std::shared_ptr<const bpe::BpeModel> load_r50k() {

@@ -1,5 +1,5 @@
 // Minimum of an array of 32-bit merge keys: the inner loop of byte_pair_merge_small on long pieces.
-// One instantiation per instruction set (SSE2 has no unsigned 32-bit min); picked once at run time.
+// One instantiation per instruction set (SSE2 has no unsigned 32-bit min); simd/dispatch.hpp picks.
 #pragma once
 #include <cstddef>
 #include <cstdint>

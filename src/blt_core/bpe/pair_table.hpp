@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "blt_core/bpe/huge_page_allocator.hpp"
+#include "blt_core/linear_probe_table.hpp"
+#include "blt_core/prefetch.hpp"
 
 namespace blt::bpe {
 
@@ -18,34 +20,17 @@ struct Merge {
 
 inline constexpr uint32_t kNoMerge = 0xFFFFFFFFu;
 
-// Starts loading the cache line of p. Not __builtin_prefetch: GCC 12 deletes that builtin when it
-// sits under a condition (a block whose only effect is a prefetch counts as dead).
-inline void prefetch_line(const void* p) {
-#if defined(__x86_64__) || defined(__i386__)
-  asm volatile("prefetcht0 (%0)" : : "r"(p));
-#else
-  __builtin_prefetch(p);
-#endif
-}
-
 class PairTable {
  public:
-  void reserve(size_t n) {
-    size_t cap = capacity_for(n);
-    if (cap > wide_.size()) rehash_wide(cap);
-  }
+  void reserve(size_t n) { wide_.reserve(n); }
 
   // Sets (a, b) -> m, replacing an earlier entry for the same pair (HF keeps the last one too).
   // Undoes freeze() (the packed form is rebuilt by the next freeze()).
   void set(uint32_t a, uint32_t b, Merge m) {
     if (frozen()) thaw();
     byte_pairs_.clear();
-    if ((count_ + 1) * 2 > wide_.size()) rehash_wide(wide_.empty() ? 1024 : wide_.size() * 2);
-    uint64_t key = pack(a, b);
-    size_t i = wide_slot_of(key);
-    while (wide_[i].key != kEmpty && wide_[i].key != key) i = (i + 1) & wide_mask_;
-    if (wide_[i].key == kEmpty) ++count_;
-    wide_[i] = Slot{key, m};
+    wide_[pack(a, b)] = m;
+    count_ = wide_.size();
     if (m.priority != kNoMerge && m.priority > max_priority_) max_priority_ = m.priority;
   }
 
@@ -59,7 +44,7 @@ class PairTable {
     if (frozen())
       prefetch_line(packed_.data() + packed_slot_of(packed_key(a, b)));
     else
-      prefetch_line(wide_.data() + wide_slot_of(pack(a, b)));
+      wide_.prefetch(pack(a, b));
   }
 
   // The merge of (a, b), or {kNoMerge, kNoMerge}.
@@ -79,7 +64,7 @@ class PairTable {
           uint32_t pr = static_cast<uint32_t>(w >> key_bits_);
           return Merge{pr, result_is_priority_ ? pr : results_[pr]};
         }
-        if (w == kEmpty) return Merge{kNoMerge, kNoMerge};
+        if (w == kEmptyKey) return Merge{kNoMerge, kNoMerge};
       }
     }
     return find_wide(a, b);
@@ -101,66 +86,40 @@ class PairTable {
   void for_each(F&& f) const {
     if (frozen()) {
       for (uint64_t w : packed_) {
-        if (w == kEmpty) continue;
+        if (w == kEmptyKey) continue;
         uint32_t pr = static_cast<uint32_t>(w >> key_bits_);
         f(static_cast<uint32_t>((w & key_mask_) >> id_bits_), static_cast<uint32_t>(w & ((uint64_t{1} << id_bits_) - 1)),
           Merge{pr, result_is_priority_ ? pr : results_[pr]});
       }
       return;
     }
-    for (const Slot& s : wide_)
-      if (s.key != kEmpty) f(static_cast<uint32_t>(s.key >> 32), static_cast<uint32_t>(s.key), s.merge);
+    wide_.for_each([&](uint64_t key, const Merge& m) {
+      f(static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), m);
+    });
   }
 
  private:
-  static constexpr uint64_t kEmpty = ~0ull;
-  struct Slot {
-    uint64_t key;
-    Merge merge;
-  };
-  static constexpr Slot kEmptySlot{kEmpty, Merge{kNoMerge, kNoMerge}};
-  using WideSlots = std::vector<Slot, HugePageAllocator<Slot>>;
-  // Slots for n pairs, a power of two: load <= 1/2 keeps the probe runs short.
-  static size_t capacity_for(size_t n) {
-    size_t cap = 1024;
-    while (cap < n * 2 + 2) cap *= 2;
-    return cap;
-  }
+  // Build form: (a << 32 | b) -> merge. Folded home: these keys differ mostly in their low bits.
+  using WideTable = LinearProbeTable<Merge, FoldedHome, HugePageAllocator>;
+  static constexpr size_t kMinSlots = 1024;
   static uint64_t pack(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
-  size_t wide_slot_of(uint64_t key) const {
-    uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    return (h ^ (h >> 31)) & wide_mask_;
-  }
   [[gnu::noinline]] Merge find_wide(uint32_t a, uint32_t b) const {
-    uint64_t key = pack(a, b);
-    for (size_t i = wide_slot_of(key);; i = (i + 1) & wide_mask_) {
-      const Slot& s = wide_[i];
-      if (s.key == key) return s.merge;
-      if (s.key == kEmpty) return Merge{kNoMerge, kNoMerge};
-    }
-  }
-  void rehash_wide(size_t cap);
-  // Puts s into the first free slot of its probe run (the key is not in the table yet).
-  void place_wide(const Slot& s) {
-    size_t i = wide_slot_of(s.key);
-    while (wide_[i].key != kEmpty) i = (i + 1) & wide_mask_;
-    wide_[i] = s;
+    const Merge* m = wide_.find(pack(a, b));
+    return m ? *m : Merge{kNoMerge, kNoMerge};
   }
   void thaw();
 
   uint64_t packed_key(uint32_t a, uint32_t b) const { return (uint64_t{a} << id_bits_) | b; }
-  // Fibonacci hashing: the top bits of key * odd constant.
-  size_t packed_slot_of(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> packed_shift_; }
+  size_t packed_slot_of(uint64_t key) const { return FibonacciHome::of(key, packed_mask_, packed_shift_); }
 
   // Build form (and the fallback when ids or priorities are too wide to pack). Never empty before
   // freeze(), so find_wide() needs no size check.
-  WideSlots wide_ = WideSlots(16, kEmptySlot);
-  size_t wide_mask_ = 15;
+  WideTable wide_{kMinSlots};
   size_t count_ = 0;
   uint32_t max_priority_ = 0;
 
   // Frozen form: word = priority << key_bits | a << id_bits | b, key_bits = 2 * id_bits. Ids stay
-  // below 2^id_bits - 1, so the key bits of a pair are never all ones as those of kEmpty are.
+  // below 2^id_bits - 1, so the key bits of a pair are never all ones as those of kEmptyKey are.
   bool frozen_ = false;
   std::vector<uint64_t, HugePageAllocator<uint64_t>> packed_;
   size_t packed_mask_ = 0;

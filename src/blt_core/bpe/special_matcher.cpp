@@ -6,7 +6,12 @@
 #include <memory>
 #include <stdexcept>
 
+#include "blt_core/text/whitespace.hpp"
+
 namespace blt::bpe {
+
+using unicode::whitespace_at;
+using unicode::whitespace_before;
 
 namespace {
 struct BuildNode {
@@ -143,39 +148,6 @@ size_t SpecialMatcher::partial_tail(std::span<const uint8_t> text) const {
     }
   }
   return n;
-}
-
-namespace {
-bool is_space_cp(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000;
-}
-// Decodes the (valid) UTF-8 character at p[0:len]; 0xFFFFFFFF if malformed.
-uint32_t decode_at(const uint8_t* p, size_t len) {
-  if (len == 1) return p[0] < 0x80 ? p[0] : 0xFFFFFFFFu;
-  if (len == 2 && (p[0] & 0xE0) == 0xC0) return ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
-  if (len == 3 && (p[0] & 0xF0) == 0xE0) return ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-  return 0xFFFFFFFFu;
-}
-}  // namespace
-
-size_t whitespace_before(std::span<const uint8_t> text, size_t end) {
-  // Whitespace characters are at most 3 bytes long.
-  for (size_t len = 1; len <= 3 && len <= end; ++len) {
-    uint8_t lead = text[end - len];
-    if ((lead & 0xC0) == 0x80) continue;
-    return is_space_cp(decode_at(text.data() + end - len, len)) ? len : 0;
-  }
-  return 0;
-}
-
-size_t whitespace_at(std::span<const uint8_t> text, size_t pos) {
-  if (pos >= text.size()) return 0;
-  uint8_t b = text[pos];
-  size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : 0;
-  if (!len || pos + len > text.size()) return 0;
-  return is_space_cp(decode_at(text.data() + pos, len)) ? len : 0;
 }
 
 }  // namespace blt::bpe

@@ -82,9 +82,4 @@ class SpecialMatcher {
   bool any_rstrip_ = false;
 };
 
-// Length of the Unicode whitespace character (White_Space property) ending at text[end-1] / starting
-// at text[pos], or 0 if there is none.
-size_t whitespace_before(std::span<const uint8_t> text, size_t end);
-size_t whitespace_at(std::span<const uint8_t> text, size_t pos);
-
 }  // namespace blt::bpe

@@ -15,7 +15,7 @@ bool Vocab::add(std::span<const uint8_t> token, uint32_t id) {
   ++count_;
   // Load factor <= 1/2 keeps probe chains short.
   if ((count_ + 1) * 2 > slots_.size()) {
-    rehash(slots_.empty() ? 1024 : slots_.size() * 2);
+    rehash(slots_.empty() ? kMinSlots : slots_.size() * 2);
   } else {
     insert_slot(id);
   }
@@ -25,8 +25,7 @@ bool Vocab::add(std::span<const uint8_t> token, uint32_t id) {
 void Vocab::insert_slot(uint32_t id) {
   auto b = bytes(id);
   uint64_t h = hash_bytes(b.data(), b.size());
-  size_t i = h & mask_;
-  while (slots_[i].id != kNoId) i = (i + 1) & mask_;
+  const size_t i = probe(h & mask_, mask_, [&](size_t j) { return slots_[j].id == kNoId; });
   slots_[i] = Slot{short_key(b.data(), b.size()), make_tag(h, b.size()), id};
 }
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "blt_core/bpe/huge_page_allocator.hpp"
+#include "blt_core/linear_probe_table.hpp"
+#include "blt_core/prefetch.hpp"
 
 namespace blt::bpe {
 
@@ -62,8 +64,7 @@ class Vocab {
   bool add(std::span<const uint8_t> token, uint32_t id);
 
   void reserve(size_t n) {
-    size_t cap = 1024;
-    while (cap < n * 2 + 2) cap *= 2;
+    const size_t cap = probe_capacity_for(n, kMinSlots);
     if (cap > slots_.size()) rehash(cap);
   }
 
@@ -89,9 +90,8 @@ class Vocab {
     }
   }
   // Starts loading the slot a lookup with hash h will read first.
-  void prefetch(uint64_t h) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
-  }
+  // (With no slots yet mask_ is 0 and the address null: a prefetch never faults.)
+  void prefetch(uint64_t h) const { prefetch_line(slots_.data() + (h & mask_)); }
   uint32_t find(std::span<const uint8_t> t) const { return find(t.data(), t.size()); }
   uint32_t find(std::string_view t) const {
     return find(reinterpret_cast<const uint8_t*>(t.data()), t.size());
@@ -110,6 +110,9 @@ class Vocab {
   size_t arena_bytes() const { return arena_.size(); }
 
  private:
+  static constexpr size_t kMinSlots = 1024;
+  // Slots hold a tag and the head of the token besides the id, so this table keeps its own slot
+  // type (empty: id kNoId) and shares only the capacity rule and probing of linear_probe_table.hpp.
   struct Slot {
     uint64_t head;  // short_key of the token (its first 8 bytes if longer)
     uint32_t tag;   // hash bits and length

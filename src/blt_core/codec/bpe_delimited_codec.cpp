@@ -17,8 +17,8 @@ void BpeDelimitedCodec::encode_body(ByteSpan in, std::vector<uint32_t>& out) con
   uint32_t* o = out.data() + w;
   for (uint32_t t : tokens) {
     auto b = model.token_bytes(t);
-    *o++ = ByteCodec::kBpeDelim;
-    for (uint8_t x : b) *o++ = x + ByteCodec::kOffset;  // tokens are short: no SIMD call
+    *o++ = kBpeDelimId;
+    for (uint8_t x : b) *o++ = x + kByteOffset;  // tokens are short: no SIMD call
   }
 }
 

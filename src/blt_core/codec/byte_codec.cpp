@@ -38,12 +38,12 @@ size_t ByteCodec::bom_length(ByteSpan d) {
 }
 
 void ByteCodec::prefix(std::vector<uint32_t>& out) const {
-  if (opts_.bos) out.push_back(kBos);
+  if (opts_.bos) out.push_back(kBosId);
   if (opts_.meta) out.push_back(meta_id(*opts_.meta));
 }
 
 void ByteCodec::suffix(std::vector<uint32_t>& out) const {
-  if (opts_.eos) out.push_back(kEos);
+  if (opts_.eos) out.push_back(kEosId);
 }
 
 size_t ByteCodec::leading_skip(ByteSpan head) const {
@@ -68,11 +68,11 @@ size_t ByteCodec::safe_split(ByteSpan window, size_t target) const {
 void ByteCodec::encode_body(ByteSpan in, std::vector<uint32_t>& out) const {
   size_t old = out.size();
   out.resize(old + in.size());
-  simd::bytes_to_ids(in.data(), in.size(), kOffset, DType::u32, out.data() + old);
+  simd::bytes_to_ids(in.data(), in.size(), kByteOffset, DType::u32, out.data() + old);
 }
 
 void ByteCodec::encode_body_into(ByteSpan in, DType dt, void* out) const {
-  simd::bytes_to_ids(in.data(), in.size(), kOffset, dt, out);
+  simd::bytes_to_ids(in.data(), in.size(), kByteOffset, dt, out);
 }
 
 }  // namespace blt

@@ -7,11 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "blt_core/codec/blt_ids.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt {
-
-enum class ContentType : uint8_t { text = 0, audio = 1, image = 2, video = 3, bin = 4 };
 
 std::optional<ContentType> parse_content_type(std::string_view name);  // nullopt if unknown
 std::string_view content_type_name(ContentType t);
@@ -33,12 +32,7 @@ struct ByteCodecOptions {
 
 class ByteCodec final : public Tokenizer {
  public:
-  static constexpr uint32_t kBoe = 0, kBos = 1, kEos = 2, kBpeDelim = 3, kOffset = 4;
-  static constexpr uint32_t kByteIds = 256 + kOffset;  // 260 BLT ids
-  static constexpr uint32_t kMetaTokens = 5;
-  static constexpr uint32_t kVocab = kByteIds + kMetaTokens;
-
-  static constexpr uint32_t meta_id(ContentType t) { return kByteIds + static_cast<uint32_t>(t); }
+  static constexpr uint32_t meta_id(ContentType t) { return blt::meta_id(t); }
 
   // Length of a leading UTF-8, UTF-32 LE/BE or UTF-16 LE/BE byte order mark (0 if none).
   static size_t bom_length(ByteSpan data);
@@ -46,7 +40,7 @@ class ByteCodec final : public Tokenizer {
   explicit ByteCodec(ByteCodecOptions opts = {}) : opts_(opts) {}
   const ByteCodecOptions& options() const { return opts_; }
 
-  uint64_t n_vocab() const override { return kVocab; }
+  uint64_t n_vocab() const override { return kBltVocabSize; }
   void prefix(std::vector<uint32_t>& out) const override;
   void suffix(std::vector<uint32_t>& out) const override;
   size_t leading_skip(ByteSpan head) const override;
@@ -60,7 +54,7 @@ class ByteCodec final : public Tokenizer {
   }
 
   // Appends the bytes of ids (any integer type) to `out`, skipping specials and meta tokens.
-  // Throws InvalidIdError for an id < 0 or >= kVocab.
+  // Throws InvalidIdError for an id < 0 or > kMaxBltId.
   template <class T>
   static void decode(const T* ids, size_t n, std::string& out);
 
@@ -76,9 +70,9 @@ void ByteCodec::decode(const T* ids, size_t n, std::string& out) {
   out.reserve(out.size() + n);
   for (size_t i = 0; i < n; ++i) {
     int64_t id = static_cast<int64_t>(ids[i]);
-    if (id < 0 || id >= static_cast<int64_t>(kVocab)) throw InvalidIdError(id, i, kVocab);
-    if (id >= static_cast<int64_t>(kOffset) && id < static_cast<int64_t>(kByteIds))
-      out.push_back(static_cast<char>(id - kOffset));
+    if (id < 0 || id > static_cast<int64_t>(kMaxBltId)) throw InvalidIdError(id, i, kBltVocabSize);
+    if (id >= static_cast<int64_t>(kByteOffset) && id < static_cast<int64_t>(kFirstMetaId))
+      out.push_back(static_cast<char>(id - kByteOffset));
   }
 }
 

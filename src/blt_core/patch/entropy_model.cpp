@@ -12,14 +12,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "blt_core/codec/blt_ids.hpp"
 #include "blt_core/parallel.hpp"
+#include "blt_core/prefetch.hpp"
 
 namespace blt::patch {
 namespace {
 
 constexpr uint64_t kBoundaryCode = kEndOutcome + 1;  // slot value of the boundary symbol
 constexpr int kNewestShift = kSlotBits * (kSlots - 1);
-constexpr uint16_t kMaxBltId = 264;
 
 inline int context_depth(uint64_t ctx) {
   int d = 0;
@@ -103,7 +104,7 @@ void EntropyModel::build_lookup() {
   if (order_ < 4) return;
   std::vector<uint32_t> keys;
   for (const auto& s : contexts_.slots())
-    if (s.key != FlatTable<ContextStats>::kEmpty && context_depth(s.key) == 3)
+    if (s.key != kEmptyKey && context_depth(s.key) == 3)
       keys.push_back(static_cast<uint32_t>(s.key >> kContext3Shift));
   // Load factor <= 1/4: an absent context (the common case on unfamiliar text) usually meets
   // an empty slot within the first two.
@@ -146,11 +147,11 @@ struct ContextStep {
   uint64_t newest_of[kMaxBltId + 1];
   uint64_t keep_of[kMaxBltId + 1];
   ContextStep(const ContextReset& reset, uint64_t keep) {
-    for (int id = 0; id <= kMaxBltId; ++id) {
-      const bool special = id < 4 || id >= 260;
-      const uint64_t code = special ? kBoundaryCode : uint64_t(id - 4) + 1;
+    for (int id = 0; id <= static_cast<int>(kMaxBltId); ++id) {
+      const bool special = id < static_cast<int>(kByteOffset) || id >= static_cast<int>(kFirstMetaId);
+      const uint64_t code = special ? kBoundaryCode : uint64_t(id - kByteOffset) + 1;
       newest_of[id] = (code << kNewestShift) & keep;
-      keep_of[id] = special || reset.byte[static_cast<size_t>(id - 4)] ? 0 : keep;
+      keep_of[id] = special || reset.byte[static_cast<size_t>(id) - kByteOffset] ? 0 : keep;
     }
   }
   uint64_t next(uint64_t ctx, uint16_t id) const {
@@ -160,7 +161,7 @@ struct ContextStep {
 
 [[noreturn]] void bad_id(uint16_t id, size_t pos) {
   throw std::invalid_argument("id " + std::to_string(id) + " at position " + std::to_string(pos) +
-                              " is not a BLT byte id (0..264)");
+                              " is not a BLT byte id (0.." + std::to_string(kMaxBltId) + ")");
 }
 }  // namespace
 
@@ -193,9 +194,9 @@ void EntropyModel::entropies_dense(EntropyCursor& cursor, const ContextReset& re
       ctxs[i] = ctx;
       if constexpr (kThird) {
         homes[i] = context3_hash(static_cast<uint32_t>(ctx >> kContext3Shift), hash_shift);
-        __builtin_prefetch(&table[homes[i]]);
+        prefetch_line(&table[homes[i]]);
       } else {
-        __builtin_prefetch(&suffix2[ctx >> kSuffix2Shift]);
+        prefetch_line(&suffix2[ctx >> kSuffix2Shift]);
       }
     }
 #pragma GCC unroll 4
@@ -288,7 +289,7 @@ void EntropyModel::context_table(std::vector<uint64_t>& keys,
   std::vector<std::pair<uint64_t, float>> all;
   all.reserve(contexts_.size());
   for (const auto& s : contexts_.slots())
-    if (s.key != FlatTable<ContextStats>::kEmpty) all.emplace_back(s.key, s.value.entropy);
+    if (s.key != kEmptyKey) all.emplace_back(s.key, s.value.entropy);
   std::sort(all.begin(), all.end());
   keys.clear();
   entropies.clear();
@@ -310,12 +311,12 @@ void EntropyModel::save(const std::string& path) const {
   std::memcpy(buf.data(), &h, sizeof(h));
   buf.reserve(sizeof(h) + h.n_contexts * sizeof(FileContext) + h.n_ngrams * sizeof(FileNgram) + 8);
   for (const auto& s : contexts_.slots()) {
-    if (s.key == FlatTable<ContextStats>::kEmpty) continue;
+    if (s.key == kEmptyKey) continue;
     FileContext c{s.key, s.value.entropy, s.value.types};
     buf.append(reinterpret_cast<const char*>(&c), sizeof(c));
   }
   for (const auto& s : ngrams_.slots()) {
-    if (s.key == FlatTable<uint64_t>::kEmpty) continue;
+    if (s.key == kEmptyKey) continue;
     FileNgram g{s.key, s.value};
     buf.append(reinterpret_cast<const char*>(&g), sizeof(g));
   }
@@ -398,7 +399,7 @@ void NgramCounter::add(std::span<const ByteSpan> documents, int threads) {
     for (size_t a = 1; a < last; a += kRange) ranges.push_back({d, a, std::min(last, a + kRange)});
     bytes_ += documents[d].size();
   }
-  tbb::enumerable_thread_specific<FlatTable<uint64_t>> locals;
+  tbb::enumerable_thread_specific<LinearProbeTable<uint64_t>> locals;
   run_in_arena(threads, [&] {
     tbb::parallel_for(size_t(0), ranges.size(), [&](size_t r) {
       const Range& rg = ranges[r];
@@ -419,7 +420,7 @@ void NgramCounter::add(std::span<const ByteSpan> documents, int threads) {
   });
   for (auto& t : locals)
     for (const auto& s : t.slots())
-      if (s.key != FlatTable<uint64_t>::kEmpty) counts_[s.key] += s.value;
+      if (s.key != kEmptyKey) counts_[s.key] += s.value;
 }
 
 EntropyModel NgramCounter::build(int threads) const {
@@ -429,7 +430,7 @@ EntropyModel NgramCounter::build(int threads) const {
   std::vector<std::pair<uint64_t, uint64_t>> entries;
   entries.reserve(counts_.size());
   for (const auto& s : counts_.slots())
-    if (s.key != FlatTable<uint64_t>::kEmpty) entries.emplace_back(s.key, s.value);
+    if (s.key != kEmptyKey) entries.emplace_back(s.key, s.value);
 
   struct Group {
     uint64_t ctx;

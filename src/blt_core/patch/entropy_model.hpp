@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "blt_core/patch/flat_table.hpp"
+#include "blt_core/linear_probe_table.hpp"
 
 namespace blt::patch {
 
@@ -96,8 +96,8 @@ class EntropyModel {
 
   int order_ = 1;
   std::array<uint64_t, kSlots + 1> masks_{};  // masks_[l] keeps the l newest slots
-  FlatTable<ContextStats> contexts_;
-  FlatTable<uint64_t> ngrams_;  // (context << 9 | outcome) -> count; outcome 511 -> total
+  LinearProbeTable<ContextStats> contexts_;
+  LinearProbeTable<uint64_t> ngrams_;  // (context << 9 | outcome) -> count; outcome 511 -> total
   void set_order(int order);
 };
 
@@ -113,7 +113,7 @@ class NgramCounter {
  private:
   int order_;
   uint64_t bytes_ = 0;
-  FlatTable<uint64_t> counts_;
+  LinearProbeTable<uint64_t> counts_;
 };
 
 }  // namespace blt::patch

@@ -6,26 +6,29 @@
 #include <stdexcept>
 #include <string>
 
+#include "blt_core/codec/blt_ids.hpp"
+
 namespace blt::patch {
 
-// BLT special ids (as in ByteCodec): patch rules look at them directly.
-inline constexpr uint16_t kBoeId = 0, kBosId = 1, kEosId = 2, kBpeDelimId = 3, kByteOffset = 4;
-// Largest id a patcher accepts: 256 byte ids + 4 specials + 5 content-type meta tokens.
-inline constexpr uint16_t kMaxId = 264;
+// Entropy threshold (nats) of the BLT reference's entropy patcher.
+inline constexpr double kDefaultThreshold = 1.335442066192627;
+// Ids per patch of the static rule when PatchRule is not given one, and the top-k rule's average.
+inline constexpr int32_t kDefaultStaticPatchSize = 4;
+inline constexpr double kDefaultTopkPatchSize = 4.5;
 
 struct PatchRule {
   enum class Kind : uint8_t { static_size, byte, space, bpe, entropy };
   Kind kind = Kind::byte;
 
   // static: every patch after the BOS patch has this many ids (the last may be shorter).
-  int32_t patch_size = 4;
+  int32_t patch_size = kDefaultStaticPatchSize;
 
   // entropy: start a patch at p >= 2 when H[p-1] > threshold. No threshold means top-k: the
   // floor(len / topk_patch_size) - 2 largest entropies start patches.
-  std::optional<double> threshold = 1.335442066192627;
+  std::optional<double> threshold = kDefaultThreshold;
   std::optional<double> threshold_add;  // with threshold: global and relative rule together
   bool monotonicity = false;            // relative rule: H[p-1] - H[p-2] > threshold
-  double topk_patch_size = 4.5;
+  double topk_patch_size = kDefaultTopkPatchSize;
 
   // Patches longer than this are split into [m, m, ..., rest]; 0 means no limit.
   int32_t max_patch_length = 0;

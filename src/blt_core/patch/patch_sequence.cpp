@@ -60,10 +60,10 @@ void patch_topk(const PatchRule& rule, const uint16_t* ids, const float* entropi
 
 void check_ids(const uint16_t* ids, size_t n) {
   for (size_t i = 0; i < n; ++i)
-    if (ids[i] > kMaxId)
+    if (ids[i] > kMaxBltId)
       throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
                                   std::to_string(i) + " is not a BLT byte id (0.." +
-                                  std::to_string(kMaxId) + ")");
+                                  std::to_string(kMaxBltId) + ")");
 }
 
 void check_offsets(std::span<const int64_t> offsets) {

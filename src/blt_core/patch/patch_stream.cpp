@@ -19,12 +19,12 @@ void append_split_long(int64_t length, int32_t max_length, std::vector<int32_t>&
 void PatchStream::check_ids(const uint16_t* ids, size_t n, int64_t first_position) {
   uint16_t mx = 0;
   for (size_t i = 0; i < n; ++i) mx = std::max(mx, ids[i]);
-  if (mx <= kMaxId) return;
+  if (mx <= kMaxBltId) return;
   for (size_t i = 0; i < n; ++i)
-    if (ids[i] > kMaxId)
+    if (ids[i] > kMaxBltId)
       throw std::invalid_argument("id " + std::to_string(ids[i]) + " at position " +
                                   std::to_string(first_position + static_cast<int64_t>(i)) +
-                                  " is not a BLT byte id (0.." + std::to_string(kMaxId) + ")");
+                                  " is not a BLT byte id (0.." + std::to_string(kMaxBltId) + ")");
 }
 
 PatchStream::PatchStream(const PatchRule& rule) : rule_(rule) {

@@ -21,20 +21,20 @@ inline void append_split(int64_t length, int32_t max_length, std::vector<int32_t
 // Space rule: a byte is space-like unless it is [0-9A-Za-z] or a UTF-8 continuation byte.
 // Specials (< 4) and meta tokens (>= 260) count as space-like, as in the reference.
 constexpr bool space_like_rule(int id) {
-  const int b = id - kByteOffset;
+  const int b = id - static_cast<int>(kByteOffset);
   if (b < 0 || b >= 0xC0) return true;
   if (b >= 0x80) return false;  // UTF-8 continuation byte
   const bool alnum = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
   return !alnum;
 }
 struct SpaceLikeTable {
-  bool v[kMaxId + 1];
+  bool v[kMaxBltId + 1];
   constexpr SpaceLikeTable() : v() {
-    for (int id = 0; id <= kMaxId; ++id) v[id] = space_like_rule(id);
+    for (int id = 0; id <= static_cast<int>(kMaxBltId); ++id) v[id] = space_like_rule(id);
   }
 };
 inline constexpr SpaceLikeTable kSpaceLike{};
-inline bool is_space_like(uint16_t id) { return id <= kMaxId ? kSpaceLike.v[id] : true; }
+inline bool is_space_like(uint16_t id) { return id <= kMaxBltId ? kSpaceLike.v[id] : true; }
 
 // Feeding a sequence in any chunking gives the same lengths as feeding it at once. Top-k entropy
 // patching looks at the whole sequence and is not streamable (use patch_sequence).

@@ -1,5 +1,5 @@
 // SIMD kernel turning raw bytes into BLT byte ids (byte + offset) in any output dtype.
-// One instantiation per instruction set; xsimd picks the best the CPU has at run time.
+// One instantiation per instruction set; simd/dispatch.hpp picks the best the CPU has at run time.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,9 +10,6 @@ namespace blt::simd {
 
 // out[i] = in[i] + offset for i < n, written as dtype `dt`.
 void bytes_to_ids(const uint8_t* in, size_t n, uint32_t offset, DType dt, void* out);
-
-// Name of the instruction set the dispatcher chose ("avx2", "sse4.2", "sse2", ...).
-const char* byte_kernel_arch();
 
 struct BytesToIds {
   template <class Arch>

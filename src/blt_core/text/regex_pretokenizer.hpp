@@ -29,7 +29,7 @@ class RegexPretokenizer final : public Pretokenizer {
 
   size_t next_piece(TextSpan text, size_t pos) const override;
   void split(TextSpan text, std::vector<uint32_t>& piece_ends) const override;
-  // For the four OpenAI patterns: the rule of the matching scanner (see openai_scanners.hpp).
+  // For the OpenAI patterns (r50k/p50k, cl100k, o200k): the cut rule of openai_patterns.hpp.
   // For any other pattern no position is provably safe, so it returns 0 (the caller then keeps
   // the whole stream in one chunk).
   size_t safe_split(TextSpan window, size_t target) const override;

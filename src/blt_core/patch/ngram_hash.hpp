@@ -1,5 +1,5 @@
 // Hashed byte n-gram ids of BLT (byte_group_hash_function / rolling_polynomial_hash): one SIMD
-// kernel per instruction set over blocks of positions, picked at run time by xsimd.
+// kernel per instruction set over blocks of positions, picked at run time by simd/dispatch.hpp.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -14,7 +14,7 @@
 #include <immintrin.h>
 #endif
 
-namespace blt::simd {
+namespace blt::patch {
 
 // Primes of the reference, indexed by hash function number.
 inline constexpr uint64_t kNgramHashPrimes[] = {
@@ -404,4 +404,4 @@ void FloorModKernel::operator()(Arch, const uint64_t* in, int64_t* out, size_t n
   for (; i < n; ++i) out[i] = static_cast<int64_t>(mod(in[i]));
 }
 
-}  // namespace blt::simd
+}  // namespace blt::patch

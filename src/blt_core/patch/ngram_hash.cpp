@@ -1,4 +1,4 @@
-#include "blt_core/simd/ngram_hash.hpp"
+#include "blt_core/patch/ngram_hash.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -10,27 +10,19 @@
 #include <xsimd/xsimd.hpp>
 
 #include "blt_core/parallel.hpp"
+#include "blt_core/simd/dispatch.hpp"
 
-namespace blt::simd {
+namespace blt::patch {
 
-#if defined(__x86_64__) || defined(_M_X64)
-using NgramHashArchs = xsimd::arch_list<xsimd::avx2, xsimd::sse4_2, xsimd::sse2>;
+#if BLT_SIMD_X86
 extern template void NgramHashKernel::operator()<xsimd::avx2>(xsimd::avx2,
                                                               const NgramHashJob&) const;
 extern template void NgramHashKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2,
                                                                 const NgramHashJob&) const;
-template void NgramHashKernel::operator()<xsimd::sse2>(xsimd::sse2, const NgramHashJob&) const;
 extern template void FloorModKernel::operator()<xsimd::avx2>(xsimd::avx2, const uint64_t*,
                                                              int64_t*, size_t, uint64_t) const;
 extern template void FloorModKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, const uint64_t*,
                                                                int64_t*, size_t, uint64_t) const;
-template void FloorModKernel::operator()<xsimd::sse2>(xsimd::sse2, const uint64_t*, int64_t*,
-                                                      size_t, uint64_t) const;
-#else
-struct PlainArch {
-  static constexpr bool available() noexcept { return true; }
-  static constexpr const char* name() noexcept { return "generic"; }
-};
 #endif
 
 void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
@@ -62,12 +54,7 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
     auto run = [&](size_t a, size_t b) {
       NgramHashJob job{ids, a, b, sizes.data(), static_cast<int>(sizes.size()), primes.data(),
                        static_cast<int>(primes.size()), max_size, mod, out + a * cols, stream};
-#if defined(__x86_64__) || defined(_M_X64)
-      static auto kernel = xsimd::dispatch<NgramHashArchs>(NgramHashKernel{});
-      kernel(job);
-#else
-      NgramHashKernel{}(PlainArch{}, job);
-#endif
+      simd::run_best(NgramHashKernel{}, job);
     };
     constexpr size_t kGrain = size_t(1) << 16;
     if (threads == 1 || n <= kGrain) {
@@ -94,12 +81,7 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
 
 void floor_mod(const uint64_t* in, int64_t* out, size_t n, int64_t m) {
   if (m < 1) throw std::invalid_argument("modulus must be >= 1, got " + std::to_string(m));
-#if defined(__x86_64__) || defined(_M_X64)
-  static auto kernel = xsimd::dispatch<NgramHashArchs>(FloorModKernel{});
-  kernel(in, out, n, static_cast<uint64_t>(m));
-#else
-  FloorModKernel{}(PlainArch{}, in, out, n, static_cast<uint64_t>(m));
-#endif
+  simd::run_best(FloorModKernel{}, in, out, n, static_cast<uint64_t>(m));
 }
 
-}  // namespace blt::simd
+}  // namespace blt::patch
