@@ -434,7 +434,7 @@ def file_pipeline_section(runs: int) -> None:
             enc = blt.get_encoding(encoding, vocab_dir=str(VOCAB))
             for threads in sorted({1, all_threads}):
                 t = median_time(lambda: blt.tokenize_file(src, Path(tmp) / "out.bin", tokenizer=enc,
-                                                          threads=threads, dtype="uint32"), runs=runs)
+                                                          num_threads=threads, dtype="uint32"), runs=runs)
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 lines.append(f"| {encoding} | {threads} | {mbps(nbytes, t):.1f} | {t:.2f} | {rss:.0f} |")
     write_section("bench_bpe_file", "\n".join(lines))

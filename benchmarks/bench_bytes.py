@@ -99,8 +99,8 @@ def main() -> None:
             "cp": lambda: subprocess.run(["cp", str(src), str(cp_dst)], check=True),
             "cp_big": lambda: subprocess.run(["cp", str(big), str(outputs[2])], check=True),
             "floor": write_floor,
-            "tf1": lambda: blt.tokenize_file(src, dst, threads=1),
-            "tfn": lambda: blt.tokenize_file(src, dst, threads=cores),
+            "tf1": lambda: blt.tokenize_file(src, dst, num_threads=1),
+            "tfn": lambda: blt.tokenize_file(src, dst, num_threads=cores),
         }
         cores = blt._core.usable_cores()
         times = interleaved_times(cases, outputs, runs=FILE_RUNS)

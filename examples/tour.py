@@ -15,7 +15,7 @@ SHARED = Path(os.environ.get("BLT_SHARED_DIR", Path(__file__).resolve().parents[
 tok = blt.ByteTokenizer()
 ids = tok.encode(b"Hi")
 print("ByteTokenizer.encode(b'Hi') ->", ids.tolist(), ids.dtype)
-print("with a meta token           ->", tok.encode("héllo", meta="text").tolist())
+print("with a meta token           ->", tok.encode("héllo", content_type="text").tolist())
 print("decode                      ->", tok.decode(ids))
 batch = tok.encode_batch(["a", b"bc", bytearray(b"def")])
 print("encode_batch                ->", batch, batch.to_list())

@@ -160,7 +160,7 @@ def test_bound_to_one_event_loop():
 @given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(1, 400), max_size=20),
        segment=st.integers(1, 500), meta=st.sampled_from([None, "text"]))
 def test_stream_segments_concatenate_to_the_whole_document(data, cuts, segment, meta):
-    tok = blt.ByteTokenizer(meta=meta, strip_bom=True)
+    tok = blt.ByteTokenizer(content_type=meta, strip_bom=True)
     data = b"\xef\xbb\xbf" + data
 
     async def chunks():
@@ -183,8 +183,8 @@ def test_decode_round_trips():
         async with AsyncBatchTokenizer() as abt:
             big = np.frombuffer(bytes(range(256)) * 600, dtype=np.uint8)
             ids = await abt.encode(big)
-            small = await abt.decode([1, 108, 109, 2])
-            return small, await abt.decode(ids)
+            small = await abt.decode_bytes([1, 108, 109, 2])
+            return small, await abt.decode_bytes(ids)
 
     small, big = run(main())
     assert small == b"hi"
@@ -213,7 +213,7 @@ def test_decodes_are_batched_natively_and_equal_each_tokenizers_decode(vocab_dir
 
     async def main():
         async with AsyncBatchTokenizer(reg, max_batch_size=64) as abt:
-            got = await asyncio.gather(*(abt.decode(ids, tokenizer=n, priority=("high", "low")[i % 2])
+            got = await asyncio.gather(*(abt.decode_bytes(ids, tokenizer=n, priority=("high", "low")[i % 2])
                                          for i, (n, ids) in enumerate(cases)))
             return got, abt.stats()
 
@@ -235,17 +235,17 @@ def test_decode_errors_are_clear(vocab_dir):
     async def main():
         async with AsyncBatchTokenizer(reg) as abt:
             with pytest.raises(ValueError, match="50257"):
-                await abt.decode([15496, 50257], tokenizer="r50k")
+                await abt.decode_bytes([15496, 50257], tokenizer="r50k")
             with pytest.raises(ValueError, match="-1"):
-                await abt.decode(np.array([76, -1]), tokenizer="bytes")
+                await abt.decode_bytes(np.array([76, -1]), tokenizer="bytes")
             with pytest.raises(ValueError, match="18446744073709551615"):
-                await abt.decode(np.array([5, 2**64 - 1], dtype=np.uint64), tokenizer="bytes")
+                await abt.decode_bytes(np.array([5, 2**64 - 1], dtype=np.uint64), tokenizer="bytes")
             with pytest.raises(TypeError, match="integers"):
-                await abt.decode(np.array([1.5]), tokenizer="r50k")
+                await abt.decode_bytes(np.array([1.5]), tokenizer="r50k")
             with pytest.raises(ValueError, match="priority"):
-                await abt.decode([1], tokenizer="bytes", priority="urgent")
-            assert await abt.decode([], tokenizer="r50k") == b""
-            return await abt.decode(np.array([[15496, 995]]), tokenizer="r50k")  # any shape, flattened
+                await abt.decode_bytes([1], tokenizer="bytes", priority="urgent")
+            assert await abt.decode_bytes([], tokenizer="r50k") == b""
+            return await abt.decode_bytes(np.array([[15496, 995]]), tokenizer="r50k")  # any shape, flattened
 
     assert run(main()) == b"Hello world"
 
@@ -253,7 +253,7 @@ def test_decode_errors_are_clear(vocab_dir):
 def test_hot_swap_keeps_in_flight_requests_on_their_version():
     reg = TokenizerRegistry()
     reg.load("bytes", "1", "bytes")
-    reg.load("bytes", "2", "bytes:meta=text")
+    reg.load("bytes", "2", "bytes:content_type=text")
 
     async def main():
         async with AsyncBatchTokenizer(reg, max_batch_size=1000, max_wait_ms=200, flush_each_tick=False) as abt:

@@ -74,7 +74,7 @@ def test_tiny_chunks_equal_encode(enc, kind):
     data = ADVERSARIAL[kind]
     want = enc.encode(data).tolist()
     for size in range(1, 65):
-        got = blt.tokenize_file(data, None, tokenizer=enc, chunk_size=size, threads=THREADS[size % 4])
+        got = blt.tokenize_file(data, None, tokenizer=enc, chunk_size=size, num_threads=THREADS[size % 4]).ids
         assert got.dtype == np.uint32
         assert got.tolist() == want, (kind, size)
 
@@ -88,7 +88,7 @@ def test_stream_input_tiny_chunks_every_format(tmp_path, enc, fmt):
     want = enc.encode(data).tolist()
     for size in (1, 3, 7, 16, 33, 64, 257):
         out = tmp_path / f"ids.{fmt}"
-        st = blt.tokenize_file(src, out, tokenizer=enc, chunk_size=size, threads=THREADS[size % 4])
+        st = blt.tokenize_file(src, out, tokenizer=enc, chunk_size=size, num_threads=THREADS[size % 4])
         assert st.bytes_in == len(data) and st.ids_out == len(want)
         assert read_ids(out, fmt) == want, size
 
@@ -117,7 +117,7 @@ def test_corpus_chunked_equals_encode_and_tiktoken(tmp_path, vocab_dir, name, en
         src.write_bytes(data)
         for size, threads, fmt in configs:
             out = tmp_path / f"{fname}.{fmt}"
-            st = blt.tokenize_file(src, out, tokenizer=enc, chunk_size=size, threads=threads)
+            st = blt.tokenize_file(src, out, tokenizer=enc, chunk_size=size, num_threads=threads)
             assert st.chunks >= 1 and st.ids_out == len(want)
             assert read_ids(out, fmt) == want, (fname, size, threads, fmt)
 
@@ -125,7 +125,7 @@ def test_corpus_chunked_equals_encode_and_tiktoken(tmp_path, vocab_dir, name, en
 def test_corpus_chunk_count_grows_with_small_chunks(tmp_path, enc, corpus_samples):
     """The 4 KiB run really is cut into many chunks (so the equality above tests cutting)."""
     data = corpus_samples[sorted(corpus_samples)[0]]
-    st = blt.tokenize_file(data, tmp_path / "x.bin", tokenizer=enc, chunk_size="4KiB", threads=2)
+    st = blt.tokenize_file(data, tmp_path / "x.bin", tokenizer=enc, chunk_size="4KiB", num_threads=2)
     assert st.chunks >= len(data) // (8 << 10)
 
 
@@ -147,13 +147,13 @@ def test_allowed_specials_chunked(tmp_path, enc):
     want = enc.encode(data, allowed_special="all").tolist()
     assert enc.eot_token in want or EOT not in enc.special_tokens_set
     for size in list(range(1, 40, 3)) + [64, 500]:
-        got = blt.tokenize_file(data, None, tokenizer=native, chunk_size=size, threads=THREADS[size % 4])
+        got = blt.tokenize_file(data, None, tokenizer=native, chunk_size=size, num_threads=THREADS[size % 4]).ids
         assert got.tolist() == want, size
     src = tmp_path / "sp.txt"
     src.write_bytes(data)
     for fmt in FORMATS:
         out = tmp_path / f"sp.{fmt}"
-        blt.tokenize_file(src, out, tokenizer=native, chunk_size=5, threads=4)
+        blt.tokenize_file(src, out, tokenizer=native, chunk_size=5, num_threads=4)
         assert read_ids(out, fmt) == want
 
 
@@ -166,7 +166,7 @@ def test_some_specials_allowed_others_as_text(enc):
     want = enc.encode(data, allowed_special=allowed, disallowed_special=()).tolist()
     native = enc.native(allowed_special=allowed, disallowed_special=())
     for size in (1, 2, 5, 13, 64):
-        assert blt.tokenize_file(data, None, tokenizer=native, chunk_size=size).tolist() == want
+        assert blt.tokenize_file(data, None, tokenizer=native, chunk_size=size).ids.tolist() == want
     assert others  # the others were encoded as text, not raised
 
 
@@ -191,9 +191,9 @@ def test_disallowed_special_offset_is_in_the_whole_input(tmp_path, enc):
     for size in (1, 7, 64, 4096, 1 << 20):
         for threads in (1, 4):
             assert expect in error_line(lambda: blt.tokenize_file(data, None, tokenizer=enc, chunk_size=size,
-                                                                  threads=threads))
+                                                                  num_threads=threads))
             assert expect in error_line(lambda: blt.tokenize_file(src, out, tokenizer=enc, chunk_size=size,
-                                                                  threads=threads))
+                                                                  num_threads=threads))
             assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["bad.txt"]
 
@@ -202,7 +202,7 @@ def test_disallowed_special_at_start_and_end(enc):
     for data in (EOT.encode() + b" x", b"x " * 100 + EOT.encode(), b"\n" * 50 + EOT.encode()):
         at = data.index(EOT.encode())
         for size in (1, 2, 9):
-            msg = error_line(lambda: blt.tokenize_file(data, None, tokenizer=enc, chunk_size=size, threads=2))
+            msg = error_line(lambda: blt.tokenize_file(data, None, tokenizer=enc, chunk_size=size, num_threads=2))
             assert f"at byte {at}." in msg
 
 
@@ -225,13 +225,13 @@ def test_special_with_whitespace_is_never_cut(tmp_path, vocab_dir):
     for size in range(1, 65):
         for source in (data, src):
             with pytest.raises(ValueError) as ei:
-                blt.tokenize_file(source, None, tokenizer=enc, chunk_size=size, threads=THREADS[size % 4])
+                blt.tokenize_file(source, None, tokenizer=enc, chunk_size=size, num_threads=THREADS[size % 4])
             assert str(ei.value) == want_error, size
     want = enc.encode(data, allowed_special={special}).tolist()
     assert 100300 in want
     native = enc.native(allowed_special={special})
     for size in range(1, 65):
-        assert blt.tokenize_file(data, None, tokenizer=native, chunk_size=size).tolist() == want, size
+        assert blt.tokenize_file(data, None, tokenizer=native, chunk_size=size).ids.tolist() == want, size
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -246,7 +246,7 @@ def test_hypothesis_chunked_equals_encode(enc, text, junk, size, threads, data):
     raw = bytes(raw)
     want = enc.encode(raw, allowed_special="all").tolist()
     got = blt.tokenize_file(raw, None, tokenizer=enc.native(allowed_special="all"), chunk_size=size,
-                            threads=threads)
+                            num_threads=threads).ids
     assert got.tolist() == want
 
 

@@ -32,10 +32,10 @@ def test_bos_eos_switchable_per_call_and_per_tokenizer():
 
 
 def test_meta_token_follows_bos():
-    assert tok.encode(b"A", meta="audio").tolist() == [1, 261, 69, 2]
-    assert tok.encode(b"A", meta="bin", bos=False).tolist() == [264, 69, 2]
+    assert tok.encode(b"A", content_type="audio").tolist() == [1, 261, 69, 2]
+    assert tok.encode(b"A", content_type="bin", bos=False).tolist() == [264, 69, 2]
     with pytest.raises(ValueError, match="content type"):
-        tok.encode(b"A", meta="pdf")
+        tok.encode(b"A", content_type="pdf")
 
 
 @pytest.mark.parametrize(
@@ -46,14 +46,14 @@ def test_meta_token_follows_bos():
 def test_strip_bom(bom):
     body = b"x\x00y"
     ids = tok.encode(bom + body, strip_bom=True, bos=False, eos=False)
-    assert tok.decode(ids) == body
+    assert tok.decode_bytes(ids) == body
     # without strip_bom the BOM bytes are tokens like any other
-    assert tok.decode(tok.encode(bom + body)) == bom + body
+    assert tok.decode_bytes(tok.encode(bom + body)) == bom + body
 
 
 def test_strip_bom_only_at_start():
     data = b"a\xef\xbb\xbf"
-    assert tok.decode(tok.encode(data, strip_bom=True)) == data
+    assert tok.decode_bytes(tok.encode(data, strip_bom=True)) == data
 
 
 @pytest.mark.parametrize("dtype", ["uint16", "uint32", "int32", "int64"])
@@ -79,8 +79,8 @@ def test_bad_dtype():
     dtype=st.sampled_from(["uint16", "uint32", "int32", "int64"]),
 )
 def test_round_trip(data, bos, eos, meta, dtype):
-    ids = tok.encode(data, bos=bos, eos=eos, meta=meta, dtype=dtype)
-    assert tok.decode(ids) == data
+    ids = tok.encode(data, bos=bos, eos=eos, content_type=meta, dtype=dtype)
+    assert tok.decode_bytes(ids) == data
     assert len(ids) == len(data) + bos + eos + (meta is not None)
     # independent transcription of the id rule
     expected = [1] * bos + ([tok.meta_id(meta)] if meta else []) + [b + 4 for b in data] + [2] * eos
@@ -90,7 +90,7 @@ def test_round_trip(data, bos, eos, meta, dtype):
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=300))
 def test_str_is_its_utf8(text):
-    assert tok.decode_str(tok.encode(text)) == text
+    assert tok.decode(tok.encode(text)) == text
     assert tok.encode(text).tolist() == tok.encode(text.encode("utf-8")).tolist()
 
 
@@ -147,12 +147,12 @@ def test_large_memoryview_input_is_not_copied():
 def test_encode_batch_matches_single_encodes():
     items = [b"", "héllo", bytearray(b"\x00\xff"), memoryview(b"abc"), np.frombuffer(b"xyz", np.uint8)]
     for threads in (None, 1, 2, 4):
-        r = tok.encode_batch(items, num_threads=threads, meta="text", strip_bom=True)
+        r = tok.encode_batch(items, num_threads=threads, content_type="text", strip_bom=True)
         assert len(r) == len(items)
         assert r.offsets.dtype == np.int64 and r.offsets[0] == 0
         for got, item in zip(r, items):
-            assert got.tolist() == tok.encode(item, meta="text", strip_bom=True).tolist()
-        assert r.to_list() == [tok.encode(i, meta="text", strip_bom=True).tolist() for i in items]
+            assert got.tolist() == tok.encode(item, content_type="text", strip_bom=True).tolist()
+        assert r.to_list() == [tok.encode(i, content_type="text", strip_bom=True).tolist() for i in items]
         assert r[-1].tolist() == r.to_list()[-1]
         assert [a.tolist() for a in r[1:3]] == r.to_list()[1:3]
 
@@ -172,20 +172,20 @@ def test_encode_batch_errors():
 
 
 def test_decode_skips_specials_and_meta():
-    assert tok.decode([0, 1, 2, 3, 260, 264, 69, 70]) == b"AB"
+    assert tok.decode_bytes([0, 1, 2, 3, 260, 264, 69, 70]) == b"AB"
 
 
 @pytest.mark.parametrize("bad", [265, -1, 100000])
 def test_decode_out_of_range_names_id_and_position(bad):
     with pytest.raises(ValueError, match=rf"id {bad} at position 2"):
-        tok.decode([1, 69, bad])
+        tok.decode_bytes([1, 69, bad])
 
 
 def test_decode_str_errors_policy():
     ids = tok.encode(b"\xff", bos=False, eos=False)
-    assert tok.decode_str(ids) == "\ufffd"
+    assert tok.decode(ids) == "\ufffd"
     with pytest.raises(UnicodeDecodeError):
-        tok.decode_str(ids, errors="strict")
+        tok.decode(ids, errors="strict")
     with pytest.raises(TypeError):
         tok.decode(np.array([1.5]))
 
@@ -223,16 +223,16 @@ def test_bpe_delimited_matches_transcription_on_corpus(cl100k, corpus_samples):
 
 
 def test_bpe_delimited_options_and_dtypes(cl100k):
-    t = blt.ByteTokenizer(bpe=cl100k, bos=False, meta="text")
+    t = blt.ByteTokenizer(bpe=cl100k, bos=False, content_type="text")
     text = "Hello, world!  ok"
     ref = _delimited_reference(cl100k, text, bos=False)
     assert t.encode(text).tolist() == [260] + ref
-    assert t.encode(text, bos=True, eos=False, meta=None).tolist() == _delimited_reference(cl100k, text, eos=False)
+    assert t.encode(text, bos=True, eos=False, content_type=None).tolist() == _delimited_reference(cl100k, text, eos=False)
     assert t.encode(text, dtype="int64").dtype == np.int64
     # strip_bom drops the BOM before the BPE tokenizer sees the text
-    assert t.encode(b"\xef\xbb\xbfHi", strip_bom=True, meta=None).tolist() == _delimited_reference(cl100k, "Hi", bos=False)
+    assert t.encode(b"\xef\xbb\xbfHi", strip_bom=True, content_type=None).tolist() == _delimited_reference(cl100k, "Hi", bos=False)
     assert t.encode("").tolist() == [260, 2]
-    assert t.decode(t.encode(text)) == text.encode()
+    assert t.decode_bytes(t.encode(text)) == text.encode()
 
 
 def test_bpe_delimited_specials_follow_the_bpe_policy(cl100k):
@@ -276,10 +276,10 @@ def test_bpe_delimited_batch_and_file_pipeline(cl100k, corpus_samples, tmp_path)
     want = t.encode(data)
     for chunk in ("64:64", "1K:4K", None):
         for threads in (1, 2):
-            got = blt.tokenize_file(data, None, tokenizer=t, chunk_size=chunk, threads=threads)
+            got = blt.tokenize_file(data, None, tokenizer=t, chunk_size=chunk, num_threads=threads).ids
             assert np.array_equal(got, want), (chunk, threads)
     path = tmp_path / "ids.npy"
-    blt.tokenize_file(data, path, tokenizer=t, chunk_size="100:100", type="text")
+    blt.tokenize_file(data, path, tokenizer=t, chunk_size="100:100", content_type="text")
     assert np.load(path).tolist() == [1, 260] + want.tolist()[1:]
 
 

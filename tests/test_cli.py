@@ -63,7 +63,7 @@ def test_formats_equal_encode(tmp_path, small_text, fmt):
     r = run("--input", small_text, "--output", out, "--type", "text", "--threads", "2", "--chunksize", "1KB:8KB")
     assert r.returncode == 0, r.stderr
     assert r.stderr == b""  # not a TTY: silent
-    want = blt.ByteTokenizer(meta="text").encode(small_text.read_bytes())
+    want = blt.ByteTokenizer(content_type="text").encode(small_text.read_bytes())
     if fmt == "bin":
         got = np.fromfile(out, np.uint16)
     elif fmt == "npy":

@@ -120,7 +120,7 @@ def test_cli_byte_options_apply(sample, tmp_path):
     out = tmp_path / "o.npz"
     assert main(["-i", str(src), "-o", str(out), "--patch", str(yml), "--type", "text", "--no-eos",
                  "--strip-bom", "--dtype", "int32", "--chunksize", "64:64"]) == 0
-    ids, lengths = reference(src.read_bytes(), {"rule": "space"}, meta="text", eos=False, strip_bom=True)
+    ids, lengths = reference(src.read_bytes(), {"rule": "space"}, content_type="text", eos=False, strip_bom=True)
     with np.load(out) as z:
         assert z["ids"].dtype == np.int32
         assert z["ids"].tolist() == ids.tolist()
@@ -132,10 +132,11 @@ def test_tokenize_file_patch_argument_forms(sample, model_path, tmp_path):
     want_ids, want_len = reference(data, {"rule": "static", "patch_size": 3})
     for patch in (blt.Patcher.static(3), {"rule": "static", "patch_size": 3},
                   write_yaml(tmp_path / "s.yml", "rule: static\npatch_size: 3\n")):
-        ids, lengths = blt.tokenize_file(data, None, patch=patch, chunk_size="50:50")
+        r = blt.tokenize_file(data, None, patch=patch, chunk_size="50:50")
+        ids, lengths = r.ids, r.patch_lengths
         assert np.array_equal(ids, want_ids) and np.array_equal(lengths, want_len)
     st = blt.tokenize_file(data, tmp_path / "x.npz", patch={"rule": "entropy", "model": str(model_path)},
-                           chunk_size=(10, 20), threads=2)
+                           chunk_size=(10, 20), num_threads=2)
     _, want = reference(data, {"rule": "entropy"}, model=blt.EntropyModel.load(model_path))
     with np.load(tmp_path / "x.npz") as z:
         assert np.array_equal(z["patch_lengths"], want)
@@ -276,7 +277,8 @@ def test_any_seam_gives_one_shot_patches(data, chunk, rule, threads, model_path,
         config["model"] = str(model_path)
     if rule == "bpe":
         config.update(bpe="cl100k_base", vocab_dir=str(vocab_dir))
-    ids, lengths = blt.tokenize_file(data, None, patch=config, chunk_size=(chunk, chunk), threads=threads)
+    r = blt.tokenize_file(data, None, patch=config, chunk_size=(chunk, chunk), num_threads=threads)
+    ids, lengths = r.ids, r.patch_lengths
     model = blt.EntropyModel.load(model_path) if rule == "entropy" else None
     want_ids, want_lengths = reference(data, {k: v for k, v in config.items() if k in ("rule", "patch_size", "max_patch_length")},
                                        model=model, enc=cl100k if rule == "bpe" else None)

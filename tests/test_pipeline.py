@@ -22,7 +22,7 @@ from blt.pipeline import parse_chunk_size, parse_memcap, parse_size
 
 def expected_ids(data: bytes, *, dtype="uint16", type=None, bos=True, eos=True, strip_bom=False):
     """The reference: one-shot ByteTokenizer.encode."""
-    return blt.ByteTokenizer(bos=bos, eos=eos, meta=type, strip_bom=strip_bom).encode(data, dtype=dtype)
+    return blt.ByteTokenizer(bos=bos, eos=eos, content_type=type, strip_bom=strip_bom).encode(data, dtype=dtype)
 
 
 def read_output(path, fmt: str, dtype: str) -> np.ndarray:
@@ -45,7 +45,7 @@ def test_bin_bytes_equal_encode_bytes(tmp_path):
     """bin output is exactly the bytes of the encode() array (little-endian ids, nothing else)."""
     data = "naïve café ☕ \U0001F600 ".encode() * 1000
     out = tmp_path / "ids.bin"
-    blt.tokenize_file(data, out, type="text", chunk_size=7, threads=2)
+    blt.tokenize_file(data, out, content_type="text", chunk_size=7, num_threads=2)
     assert out.read_bytes() == expected_ids(data, type="text").astype("<u2").tobytes()
 
 
@@ -81,8 +81,8 @@ def check_equal_one_shot(tmp_path, data, chunk, threads, fmt, dtype, type, bos, 
     src_path = tmp_path / "in.dat"
     src_path.write_bytes(data)
     out = tmp_path / f"out.{fmt}"
-    opts = dict(type=type, bos=bos, eos=eos, strip_bom=strip_bom, dtype=dtype, format=fmt,
-                threads=threads, chunk_size=chunk)
+    opts = dict(content_type=type, bos=bos, eos=eos, strip_bom=strip_bom, dtype=dtype, format=fmt,
+                num_threads=threads, chunk_size=chunk)
     if source == "path":
         blt.tokenize_file(src_path, out, **opts)
     elif source == "buffer":
@@ -116,7 +116,7 @@ def test_large_inputs_equal_encode(tmp_path, size, chunk, threads, fmt):
     src = tmp_path / "big.txt"
     src.write_bytes(data)
     out = tmp_path / f"big.{fmt}"
-    st_ = blt.tokenize_file(src, out, type="text", chunk_size=chunk, threads=threads, format=fmt)
+    st_ = blt.tokenize_file(src, out, content_type="text", chunk_size=chunk, num_threads=threads, format=fmt)
     want = expected_ids(data, type="text")
     assert_same(read_output(out, fmt, "uint16"), want)
     assert st_.bytes_in == size and st_.ids_out == size + 3
@@ -127,9 +127,9 @@ def test_large_inputs_equal_encode(tmp_path, size, chunk, threads, fmt):
 def test_dst_none_returns_array_equal_encode(corpus_text_files):
     path = corpus_text_files[0]
     data = path.read_bytes()[:1_000_000]
-    got = blt.tokenize_file(data, None, type="text", dtype="int64", chunk_size="1KiB:16KiB", threads=2)
+    got = blt.tokenize_file(data, None, content_type="text", dtype="int64", chunk_size="1KiB:16KiB", num_threads=2).ids
     assert_same(got, expected_ids(data, type="text", dtype="int64"))
-    got = blt.tokenize_file(path, None, chunk_size=4096, threads=3)
+    got = blt.tokenize_file(path, None, chunk_size=4096, num_threads=3).ids
     assert_same(got, expected_ids(path.read_bytes()))
 
 
@@ -140,7 +140,7 @@ def test_empty_input(tmp_path):
         out = tmp_path / f"e.{fmt}"
         blt.tokenize_file(src, out, format=fmt)
         assert_same(read_output(out, fmt, "uint16"), expected_ids(b""))
-    assert blt.tokenize_file(b"", None, bos=False, eos=False).size == 0
+    assert blt.tokenize_file(b"", None, bos=False, eos=False).ids.size == 0
 
 
 def test_pipe_source_stream(tmp_path):
@@ -157,7 +157,7 @@ def test_pipe_source_stream(tmp_path):
     t.start()
     try:
         out = tmp_path / "p.npy"
-        st_ = blt.tokenize_file(r, out, chunk_size="1KiB:32KiB", threads=2)
+        st_ = blt.tokenize_file(r, out, chunk_size="1KiB:32KiB", num_threads=2)
     finally:
         t.join()
         os.close(r)
@@ -178,15 +178,15 @@ def test_file_object_starts_at_its_position(tmp_path):
     src.write_bytes(b"skip:" + b"x" * 100_000)
     with open(src, "rb") as f:
         assert f.read(5) == b"skip:"  # the buffered reader has read far ahead of this
-        got = blt.tokenize_file(f, None, bos=False, eos=False)
+        got = blt.tokenize_file(f, None, bos=False, eos=False).ids
     assert got.tolist() == [ord("x") + 4] * 100_000
 
 
 def test_given_tokenizer_defaults_apply():
-    tok = blt.ByteTokenizer(bos=False, eos=False, meta="bin", dtype="uint32")
-    got = blt.tokenize_file(b"ab", None, tokenizer=tok)
+    tok = blt.ByteTokenizer(bos=False, eos=False, content_type="bin", dtype="uint32")
+    got = blt.tokenize_file(b"ab", None, tokenizer=tok).ids
     assert_same(got, tok.encode(b"ab"))
-    got = blt.tokenize_file(b"ab", None, tokenizer=tok, eos=True)
+    got = blt.tokenize_file(b"ab", None, tokenizer=tok, eos=True).ids
     assert got.tolist() == tok.encode(b"ab", eos=True).tolist()
 
 
@@ -197,7 +197,7 @@ def test_progress_reports_monotonic_bytes(tmp_path):
     src = tmp_path / "in"
     src.write_bytes(data)
     calls = []
-    blt.tokenize_file(src, tmp_path / "o.bin", chunk_size=4096, threads=1,
+    blt.tokenize_file(src, tmp_path / "o.bin", chunk_size=4096, num_threads=1,
                       progress=lambda done, total: calls.append((done, total)))
     assert calls, "progress was never called"
     dones = [d for d, _ in calls]
@@ -233,7 +233,7 @@ def _thread_count() -> int:
 def test_cancellation_leaks_no_threads(tmp_path):
     r, w = os.pipe()  # a stream that never sends anything: the reader must give up on cancel
     try:
-        blt.tokenize_file(b"warm up the worker pool" * 1000, None, threads=4, chunk_size=64)
+        blt.tokenize_file(b"warm up the worker pool" * 1000, None, num_threads=4, chunk_size=64)
         before = _thread_count()
         for _ in range(5):
             n = [0]
@@ -244,7 +244,7 @@ def test_cancellation_leaks_no_threads(tmp_path):
                     raise Stop()
 
             with pytest.raises(Stop):
-                blt.tokenize_file(r, tmp_path / "x.bin", threads=4, progress=progress)
+                blt.tokenize_file(r, tmp_path / "x.bin", num_threads=4, progress=progress)
         assert _thread_count() <= before
     finally:
         os.close(r)
@@ -274,11 +274,11 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(IsADirectoryError):
         blt.tokenize_file(src, tmp_path)
     with pytest.raises(ValueError, match="threads"):
-        blt.tokenize_file(src, None, threads=0)
+        blt.tokenize_file(src, None, num_threads=0)
     with pytest.raises(ValueError, match="format"):
         blt.tokenize_file(src, tmp_path / "o", format="csv")
     with pytest.raises(ValueError, match="type"):
-        blt.tokenize_file(src, None, type="movie")
+        blt.tokenize_file(src, None, content_type="movie")
     with pytest.raises(ValueError, match="memcap"):
         blt.tokenize_file(src, None, memcap="lots")
     with pytest.raises(ValueError, match="too small"):

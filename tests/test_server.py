@@ -230,7 +230,7 @@ def test_admin_routes_need_the_bearer_token_and_hot_swap():
     async def main():
         async with server(admin_token=TOKEN) as s:
             auth = {"Authorization": f"Bearer {TOKEN}"}
-            load = {"name": "bytes", "version": "2", "spec": "bytes:meta=text"}
+            load = {"name": "bytes", "version": "2", "spec": "bytes:content_type=text"}
             r = await s.post("/v1/admin/tokenizers", json=load)
             assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
             r = await s.post("/v1/admin/tokenizers", json=load, headers={"Authorization": "Bearer wrong"})
@@ -265,13 +265,13 @@ def test_admin_routes_need_the_bearer_token_and_hot_swap():
 
 def test_hot_swap_under_concurrent_load_loses_nothing_and_never_mixes_versions():
     expected = {"bytes@1": lambda t: BT.encode(t).tolist(),
-                "bytes@2": lambda t: blt.ByteTokenizer(meta="text").encode(t).tolist()}
+                "bytes@2": lambda t: blt.ByteTokenizer(content_type="text").encode(t).tolist()}
 
     async def main():
         async with server(admin_token=TOKEN, max_wait_ms=1) as s:
             auth = {"Authorization": f"Bearer {TOKEN}"}
             r = await s.post("/v1/admin/tokenizers", headers=auth,
-                             json={"name": "bytes", "version": "2", "spec": "bytes:meta=text"})
+                             json={"name": "bytes", "version": "2", "spec": "bytes:content_type=text"})
             assert r.status == 201
             stop = asyncio.Event()
             seen = {"bytes@1": 0, "bytes@2": 0}
@@ -558,7 +558,7 @@ def test_bpe_stream_names_a_disallowed_special_at_its_offset_in_the_whole_stream
 
 
 def test_encoding_spec_finds_the_vocab_dir_from_the_environment(vocab_dir, monkeypatch):
-    from blt.serve.registry import tokenizer_from_spec
+    from blt.serve.tokenizer_registry import tokenizer_from_spec
 
     monkeypatch.setenv("BLT_VOCAB_DIR", str(vocab_dir))
     reg = TokenizerRegistry()
@@ -583,7 +583,7 @@ def test_async_batch_tokenizer_with_bpe_many_concurrent_requests(vocab_dir, corp
         async with blt.AsyncBatchTokenizer(enc, max_batch_size=16, max_wait_ms=2) as abt:
             got = await asyncio.gather(*(abt.encode(t, priority=("high", "normal", "low")[i % 3])
                                          for i, t in enumerate(texts)))
-            back = await asyncio.gather(*(abt.decode(g) for g in got[:50]))
+            back = await asyncio.gather(*(abt.decode_bytes(g) for g in got[:50]))
             return got, back
 
     got, back = run(main())

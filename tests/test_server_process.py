@@ -36,11 +36,11 @@ def start_server(args, env_extra=None) -> tuple[subprocess.Popen, int]:
 def test_config_precedence_yaml_env_flags(tmp_path):
     path = tmp_path / "serve.yaml"
     path.write_text("port: 9001\nmax_batch_size: 8\nadmin_token: from-yaml\n"
-                    "tokenizers:\n  - {name: bytes, version: 3, spec: 'bytes:meta=text'}\n")
+                    "tokenizers:\n  - {name: bytes, version: 3, spec: 'bytes:content_type=text'}\n")
     cfg = load_config(["--config", str(path), "--max-batch-size", "16"],
                       environ={"BLT_SERVE_PORT": "9002", "BLT_SERVE_RATE_LIMIT_RPS": "7.5"})
     assert (cfg.port, cfg.max_batch_size, cfg.rate_limit_rps, cfg.admin_token) == (9002, 16, 7.5, "from-yaml")
-    assert [(t.name, t.version, t.spec) for t in cfg.tokenizers] == [("bytes", "3", "bytes:meta=text")]
+    assert [(t.name, t.version, t.spec) for t in cfg.tokenizers] == [("bytes", "3", "bytes:content_type=text")]
     path.write_text("prot: 1\n")
     with pytest.raises(ValueError, match="unknown setting"):
         load_config(["--config", str(path)], environ={})

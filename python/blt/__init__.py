@@ -1,5 +1,9 @@
 """bltok: byte-level and BPE tokenization with a C++/oneTBB core.
 
+``encode`` returns a NumPy array (``uint16`` byte ids, ``uint32`` BPE ids) and batch calls one
+:class:`RaggedIds`; call ``.tolist()`` for lists. ``decode`` returns ``str`` and ``decode_bytes``
+``bytes`` on every tokenizer.
+
 >>> import blt
 >>> blt.ByteTokenizer().encode(b"Hi").tolist()
 [1, 76, 109, 2]
@@ -8,28 +12,41 @@
 from __future__ import annotations
 
 from . import _core
-from .bpe import BPETokenizer, get_encoding
+from ._native import NativeBacked
+from .bpe import BPETokenizer, EncodedPrefix, TokenOffsets
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
-from .pipeline import TokenizeStats, tokenize_file
-from .patch import EntropyModel, Patcher, PatchStream, hash_ngrams
+from .encodings import get_encoding, list_encoding_names
+from .entropy_model import EntropyModel
+from .ngram_hash import hash_ngrams
+from .patch_pipeline import PatchStats
+from .patcher import Patcher, PatchStream
+from .pipeline import TokenizeResult, TokenizeStats, tokenize_file
 from .ragged import RaggedIds
-from .serve import AsyncBatchTokenizer, Overloaded
+from .serve import AsyncBatchTokenizer, Encoded, EncodedJson, Overloaded
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BPETokenizer",
     "get_encoding",
+    "list_encoding_names",
     "ByteTokenizer",
     "RaggedIds",
     "CONTENT_TYPES",
+    "TokenOffsets",
+    "EncodedPrefix",
     "TokenizeStats",
+    "TokenizeResult",
+    "PatchStats",
     "tokenize_file",
     "AsyncBatchTokenizer",
+    "Encoded",
+    "EncodedJson",
     "Overloaded",
     "Patcher",
     "PatchStream",
     "EntropyModel",
     "hash_ngrams",
+    "NativeBacked",
     "__version__",
 ]

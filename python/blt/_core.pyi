@@ -216,7 +216,6 @@ def hash_ngrams(
     threads: int = 1,
     out: Optional[npt.NDArray[np.int64]] = None,
 ) -> npt.NDArray[np.int64]: ...
-=======
 _Bytes = Union[str, bytes, bytearray, memoryview]
 
 # === text (pretokenizers: OpenAI scanners, PCRE2) ================================================

@@ -1,19 +1,30 @@
-"""ByteTokenizer: BLT byte-level ids (BOE=0, BOS=1, EOS=2, BPE delimiter=3, byte + 4)."""
+"""ByteTokenizer: BLT byte-level ids (BOE=0, BOS=1, EOS=2, BPE delimiter=3, byte + 4).
+
+``encode`` returns a NumPy array (``uint16`` by default), batches a :class:`blt.RaggedIds`;
+``decode`` returns ``str`` (invalid UTF-8 replaced) and ``decode_bytes`` the exact bytes.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
-from . import _core
+from . import _blt_ids, _core
+from ._deprecation import UNSET, deprecated_call, renamed
 from ._inputs import BytesLike, with_surrogate_fallback, with_surrogate_fallback_batch
+from ._native import native_tokenizer
 from .ragged import RaggedIds
 
-CONTENT_TYPES = ("text", "audio", "image", "video", "bin")
+__all__ = ["ByteTokenizer", "CONTENT_TYPES", "DTYPES"]
+
+CONTENT_TYPES = _blt_ids.CONTENT_TYPES
 DTYPES = ("uint16", "uint32", "int32", "int64")
 
-_UNSET = object()
+IdsLike = Union[npt.NDArray[Any], Iterable[int]]
+_Options = Tuple[bool, bool, Optional[str], bool, str]  # bos, eos, content type, strip_bom, dtype
+_Codec = Union["_core.ByteCodec", "_core.BpeDelimitedCodec"]
 
 
 class ByteTokenizer:
@@ -27,8 +38,8 @@ class ByteTokenizer:
     >>> tok = blt.ByteTokenizer()
     >>> tok.encode(b"Hi").tolist()
     [1, 76, 109, 2]
-    >>> tok.decode(tok.encode("héllo"))
-    b'h\\xc3\\xa9llo'
+    >>> tok.decode(tok.encode("héllo")), tok.decode_bytes(tok.encode("héllo"))
+    ('héllo', b'h\\xc3\\xa9llo')
 
     With ``bpe=`` a BPE tokenizer (``BPETokenizer``, or a native encoder from its
     ``native(allowed_special=...)``) splits the text first and the BPE delimiter id 3 is put
@@ -41,43 +52,46 @@ class ByteTokenizer:
     [1, 3, 76, 109, 3, 36, 120, 108, 105, 118, 105, 2]
     """
 
-    BOE = 0
-    BOS = 1
-    EOS = 2
-    BPE_DELIM = 3
-    OFFSET = 4
+    BOE = _blt_ids.BOE
+    BOS = _blt_ids.BOS
+    EOS = _blt_ids.EOS
+    BPE_DELIM = _blt_ids.BPE_DELIM
+    OFFSET = _blt_ids.OFFSET
 
     def __init__(
         self,
         *,
         bos: bool = True,
         eos: bool = True,
-        meta: Optional[str] = None,
+        content_type: Optional[str] = None,
         strip_bom: bool = False,
         dtype: str = "uint16",
         bpe: Any = None,
+        meta: Any = UNSET,
     ) -> None:
-        self._defaults = self._check(bos, eos, meta, strip_bom, dtype)
+        content_type = renamed("ByteTokenizer", "meta", "content_type", meta, content_type)
+        self._defaults = self._check(bos, eos, content_type, strip_bom, dtype)
         self._bpe = bpe
-        self._bpe_native = _bpe_encoder(bpe)
+        self._bpe_native = None if bpe is None else native_tokenizer(bpe, _core.BpeEncoder, what="bpe")
 
     @staticmethod
-    def _check(bos: bool, eos: bool, meta: Optional[str], strip_bom: bool, dtype: str) -> tuple:
-        if meta is not None and meta not in CONTENT_TYPES:
-            raise ValueError(f"unknown content type {meta!r}; expected one of {CONTENT_TYPES}")
+    def _check(bos: bool, eos: bool, content_type: Optional[str], strip_bom: bool, dtype: Any) -> _Options:
+        if content_type is not None and content_type not in CONTENT_TYPES:
+            raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
         dt = np.dtype(dtype).name
         if dt not in DTYPES:
             raise ValueError(f"unsupported dtype {dtype!r}; expected one of {DTYPES}")
-        return (bool(bos), bool(eos), meta, bool(strip_bom), dt)
+        return (bool(bos), bool(eos), content_type, bool(strip_bom), dt)
 
-    def _codec(self, bos, eos, meta, strip_bom, dtype) -> tuple:
+    def _codec(self, bos: Any, eos: Any, content_type: Any, strip_bom: Any, dtype: Any) -> Tuple[_Codec, str]:
+        """The native codec and dtype name for these per-call options (UNSET: the default)."""
         d = self._defaults
         opts = self._check(
-            d[0] if bos is _UNSET else bos,
-            d[1] if eos is _UNSET else eos,
-            d[2] if meta is _UNSET else meta,
-            d[3] if strip_bom is _UNSET else strip_bom,
-            d[4] if dtype is _UNSET else dtype,
+            d[0] if bos is UNSET else bos,
+            d[1] if eos is UNSET else eos,
+            d[2] if content_type is UNSET else content_type,
+            d[3] if strip_bom is UNSET else strip_bom,
+            d[4] if dtype is UNSET else dtype,
         )
         if self._bpe_native is not None:
             return _core.BpeDelimitedCodec(self._bpe_native, opts[0], opts[1], opts[2], opts[3]), opts[4]
@@ -93,26 +107,28 @@ class ByteTokenizer:
         """
         return self._bpe
 
-    def native(self, **overrides) -> "_core.ByteCodec":
+    @property
+    def dtype(self) -> str:
+        """The default id dtype of ``encode`` (``dtype=``).
+
+        >>> import blt
+        >>> blt.ByteTokenizer().dtype
+        'uint16'
+        """
+        return self._defaults[4]
+
+    def native(self, *, bos: Any = UNSET, eos: Any = UNSET, content_type: Any = UNSET,
+               strip_bom: Any = UNSET, meta: Any = UNSET) -> _Codec:
         """The native tokenizer (a ``blt._core.Tokenizer``) with these defaults and overrides.
 
         The file pipeline, batch engine and server take this object.
 
         >>> import blt
-        >>> blt.ByteTokenizer().native(meta="text").n_vocab
+        >>> blt.ByteTokenizer().native(content_type="text").n_vocab
         265
         """
-        unknown = set(overrides) - {"bos", "eos", "meta", "strip_bom"}
-        if unknown:
-            raise TypeError(f"unknown option(s) {sorted(unknown)}")
-        codec, _ = self._codec(
-            overrides.get("bos", _UNSET),
-            overrides.get("eos", _UNSET),
-            overrides.get("meta", _UNSET),
-            overrides.get("strip_bom", _UNSET),
-            _UNSET,
-        )
-        return codec
+        content_type = renamed("ByteTokenizer.native", "meta", "content_type", meta, content_type)
+        return self._codec(bos, eos, content_type, strip_bom, UNSET)[0]
 
     @property
     def n_vocab(self) -> int:
@@ -138,21 +154,23 @@ class ByteTokenizer:
         self,
         data: BytesLike,
         *,
-        bos=_UNSET,
-        eos=_UNSET,
-        meta=_UNSET,
-        strip_bom=_UNSET,
-        dtype=_UNSET,
-    ) -> np.ndarray:
+        bos: Any = UNSET,
+        eos: Any = UNSET,
+        content_type: Any = UNSET,
+        strip_bom: Any = UNSET,
+        dtype: Any = UNSET,
+        meta: Any = UNSET,
+    ) -> npt.NDArray[Any]:
         """Encode one document; the input is read in place (no copy of bytes-like inputs).
 
         Keyword options override the tokenizer's defaults for this call only.
 
         >>> import blt
-        >>> blt.ByteTokenizer().encode(b"\\xef\\xbb\\xbfA", meta="text", strip_bom=True).tolist()
+        >>> blt.ByteTokenizer().encode(b"\\xef\\xbb\\xbfA", content_type="text", strip_bom=True).tolist()
         [1, 260, 69, 2]
         """
-        codec, dt = self._codec(bos, eos, meta, strip_bom, dtype)
+        content_type = renamed("ByteTokenizer.encode", "meta", "content_type", meta, content_type)
+        codec, dt = self._codec(bos, eos, content_type, strip_bom, dtype)
         return with_surrogate_fallback(data, lambda d: codec.encode(d, dt))
 
     def encode_batch(
@@ -160,11 +178,12 @@ class ByteTokenizer:
         items: Iterable[BytesLike],
         *,
         num_threads: Optional[int] = None,
-        bos=_UNSET,
-        eos=_UNSET,
-        meta=_UNSET,
-        strip_bom=_UNSET,
-        dtype=_UNSET,
+        bos: Any = UNSET,
+        eos: Any = UNSET,
+        content_type: Any = UNSET,
+        strip_bom: Any = UNSET,
+        dtype: Any = UNSET,
+        meta: Any = UNSET,
     ) -> RaggedIds:
         """Encode many documents in parallel (GIL released) into one ragged result.
 
@@ -174,16 +193,17 @@ class ByteTokenizer:
         """
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        codec, dt = self._codec(bos, eos, meta, strip_bom, dtype)
-        seq: Sequence = items if isinstance(items, (list, tuple)) else list(items)
+        content_type = renamed("ByteTokenizer.encode_batch", "meta", "content_type", meta, content_type)
+        codec, dt = self._codec(bos, eos, content_type, strip_bom, dtype)
+        seq: Sequence[BytesLike] = items if isinstance(items, (list, tuple)) else list(items)
         ids, offsets = with_surrogate_fallback_batch(seq, lambda s: codec.encode_batch(s, dt, num_threads or 0))
         return RaggedIds(ids, offsets)
 
-    def decode(self, ids) -> bytes:
+    def decode_bytes(self, ids: IdsLike) -> bytes:
         """Bytes of a sequence of ids; specials and meta tokens are skipped.
 
         >>> import blt
-        >>> blt.ByteTokenizer().decode([1, 76, 109, 2])
+        >>> blt.ByteTokenizer().decode_bytes([1, 76, 109, 2])
         b'Hi'
         """
         arr = np.asarray(ids)
@@ -193,34 +213,34 @@ class ByteTokenizer:
             raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
         return _core.ByteCodec.decode(np.ascontiguousarray(arr.reshape(-1)))
 
-    def decode_str(self, ids, errors: str = "replace") -> str:
-        """Decode to ``str``; invalid UTF-8 is handled by ``errors`` as in ``bytes.decode``.
+    def decode(self, ids: IdsLike, errors: str = "replace") -> str:
+        """Text of a sequence of ids; invalid UTF-8 is handled by ``errors`` as in ``bytes.decode``
+        (``"replace"``: U+FFFD, as tiktoken). Use :meth:`decode_bytes` for the exact bytes.
 
         >>> import blt
-        >>> blt.ByteTokenizer().decode_str([1, 108, 109, 2])
+        >>> blt.ByteTokenizer().decode([1, 108, 109, 2])
+        'hi'
+        >>> blt.ByteTokenizer().decode([1, 259, 2])
+        '\\ufffd'
+        """
+        return self.decode_bytes(ids).decode("utf-8", errors)
+
+    def decode_str(self, ids: IdsLike, errors: str = "replace") -> str:
+        """Deprecated: :meth:`decode` now returns ``str``.
+
+        >>> import blt, warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     blt.ByteTokenizer().decode_str([1, 108, 109, 2])
         'hi'
         """
-        return self.decode(ids).decode("utf-8", errors)
+        deprecated_call("ByteTokenizer.decode_str", "ByteTokenizer.decode")
+        return self.decode(ids, errors)
 
     def __repr__(self) -> str:
-        bos, eos, meta, strip_bom, dt = self._defaults
+        bos, eos, content_type, strip_bom, dt = self._defaults
         extra = "" if self._bpe is None else f", bpe={self._bpe!r}"
         return (
-            f"ByteTokenizer(bos={bos}, eos={eos}, meta={meta!r}, strip_bom={strip_bom}, dtype={dt!r}{extra})"
+            f"ByteTokenizer(bos={bos}, eos={eos}, content_type={content_type!r}, strip_bom={strip_bom}, "
+            f"dtype={dt!r}{extra})"
         )
-
-
-def _bpe_encoder(bpe: Any) -> Optional["_core.BpeEncoder"]:
-    """The native BPE encoder behind ``bpe=`` (a BPETokenizer's default policy, or as given)."""
-    if bpe is None:
-        return None
-    if isinstance(bpe, _core.BpeEncoder):
-        return bpe
-    get = getattr(bpe, "native", None)
-    native = get() if callable(get) else None
-    if not isinstance(native, _core.BpeEncoder):
-        raise TypeError(
-            f"bpe must be a blt.BPETokenizer or its native() encoder, got {type(bpe).__name__}"
-        )
-    return native
-

@@ -13,11 +13,14 @@ import errno
 import os
 import re
 import sys
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, Type, Union
 
+from ._sizes import parse_chunk_size, parse_memcap
+from .bpe import BPETokenizer
 from .byte_tokenizer import CONTENT_TYPES, DTYPES
-from .registry import list_encoding_names
-from .pipeline import FORMATS, format_for, parse_chunk_size, parse_memcap, tokenize_file
+from .encodings import ENCODINGS, get_encoding, list_encoding_names
+from .patch_pipeline import PatchConfigError, load_patch_config, schema_help, tokenize_and_patch
+from .pipeline import FORMATS, format_for, tokenize_file
 
 PROG = "blt-tokenize"
 ENCODING_NAMES = list_encoding_names()
@@ -74,7 +77,7 @@ error, 130 interrupted.
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit 2)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -95,7 +98,7 @@ def _memcap(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _chunksize(text: str):
+def _chunksize(text: str) -> Tuple[int, int]:
     try:
         return parse_chunk_size(text)
     except ValueError as e:
@@ -103,6 +106,7 @@ def _chunksize(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The blt-tokenize argument parser."""
     p = _Parser(
         prog=PROG,
         description="Tokenize a file or stream into BLT byte ids (or BPE ids with --vocab/--merges), in "
@@ -183,10 +187,8 @@ def _merges_kind(path: str) -> str:
     return "gpt2"
 
 
-def _load_bpe(args, parser):
-    """The BPETokenizer named by --vocab or --merges (None when neither is given)."""
-    from .bpe import BPETokenizer, get_encoding
-
+def _load_bpe(args: argparse.Namespace, parser: argparse.ArgumentParser) -> BPETokenizer:
+    """The BPETokenizer named by --vocab or --merges."""
     if args.vocab:
         if args.vocab_json:
             parser.error("--vocab-json goes with --merges FILE (a GPT-2 merges.txt), not --vocab")
@@ -211,7 +213,8 @@ def _load_bpe(args, parser):
     return BPETokenizer.from_gpt2(vocab_json, path)
 
 
-def _allowed_special(text: Optional[str], enc, parser):
+def _allowed_special(text: Optional[str], enc: BPETokenizer,
+                     parser: argparse.ArgumentParser) -> Union[str, frozenset[str]]:
     if text is None or text.strip() == "":
         return frozenset()
     if text.strip() == "all":
@@ -250,7 +253,7 @@ def _run_reporting(
     args: argparse.Namespace,
     work: Callable[[Optional[Callable[[int, int], None]]], None],
     error_line: Callable[[BaseException], str],
-    usage_errors: tuple = (),
+    usage_errors: Tuple[Type[BaseException], ...] = (),
 ) -> int:
     """Run ``work(progress)`` with a tqdm bar on a TTY (none otherwise) and turn failures into the
     CLI's exit codes: 130 on Ctrl-C, 1 with one stderr line on a runtime error. Exceptions in
@@ -300,11 +303,11 @@ def _raised_while_interrupted(e: BaseException) -> bool:
     return False
 
 
-def _byte_options(args: argparse.Namespace) -> dict:
+def _byte_options(args: argparse.Namespace) -> Dict[str, Any]:
     """Byte-tokenizer options from the flags; unset --bos/--eos mean on (None marks "not given"
     so that --vocab/--merges can refuse them)."""
     return dict(
-        type=args.type,
+        content_type=args.type,
         bos=True if args.bos is None else args.bos,
         eos=True if args.eos is None else args.eos,
         strip_bom=bool(args.strip_bom),
@@ -312,6 +315,7 @@ def _byte_options(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run blt-tokenize with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.patch is not None:
@@ -332,8 +336,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"{', '.join(used)} appl{'ies' if len(used) == 1 else 'y'} to byte ids only, "
                          "not with --vocab/--merges (a BPE encoding adds no BOS/EOS or meta token)")
         if args.vocab and args.dtype == "uint16":
-            from .registry import ENCODINGS
-
             n = ENCODINGS[args.vocab].n_vocab
             if n > 65536:  # a usage error even before the rank file is found
                 parser.error(f"--dtype uint16 cannot hold {args.vocab}'s ids (n_vocab {n} > 65536); use uint32")
@@ -365,7 +367,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             **byte_opts,
             dtype=dtype,
             format=fmt,
-            threads=args.threads,
+            num_threads=args.threads,
             memcap=args.memcap,
             chunk_size=args.chunksize,
             progress=progress,
@@ -386,8 +388,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _add_patch_arguments(p: argparse.ArgumentParser) -> None:
-    from .patch_pipeline import schema_help
-
     g = p.add_argument_group(
         "patching",
         "--patch FILE.yml also patches the ids and writes an .npz (arrays ids and patch_lengths,\n"
@@ -403,8 +403,6 @@ def _add_patch_arguments(p: argparse.ArgumentParser) -> None:
 
 def _main_patch(args: argparse.Namespace) -> int:
     """--patch: configuration errors exit 2, runtime errors 1, Ctrl-C 130; one line each."""
-    from .patch_pipeline import PatchConfigError, load_patch_config, tokenize_and_patch
-
     def usage(msg: str) -> int:
         sys.stderr.write(f"{PROG}: error: {msg}\n")
         return 2
@@ -418,7 +416,7 @@ def _main_patch(args: argparse.Namespace) -> int:
         config = load_patch_config(args.patch)
         tokenize_and_patch(
             args.input, args.output, patch=config, dtype=args.dtype or "uint16",
-            threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
+            num_threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
             **_byte_options(args),
         )
 

@@ -22,13 +22,21 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
+from . import encodings
+from ._atomic import AtomicOutput, check_output_path
+from ._deprecation import UNSET, renamed
+from ._native_pipeline import TokenizeStats, run
 from ._npz import NpzStreamWriter
-from .byte_tokenizer import _UNSET, ByteTokenizer
-from .patch import DEFAULT_RESET, DEFAULT_THRESHOLD, EntropyModel, Patcher
+from ._patch_inputs import DEFAULT_RESET
+from ._sizes import parse_chunk_size
+from .byte_tokenizer import ByteTokenizer
+from .entropy_model import EntropyModel
+from .patcher import DEFAULT_THRESHOLD, Patcher
 
 RULES = ("static", "byte", "space", "bpe", "entropy")
 
@@ -87,7 +95,9 @@ class PatchStats:
     ids_out: int  #: ids written (BOS/EOS included)
     patches: int  #: patch lengths written
     seconds: float  #: wall time of the whole run
-    tokenize: Any  #: TokenizeStats of the tokenizing pass
+    tokenize: TokenizeStats  #: the tokenizing pass
+    ids: Optional[npt.NDArray[Any]] = None  #: the ids when ``dst`` is None
+    patch_lengths: Optional[npt.NDArray[np.int32]] = None  #: the patch lengths when ``dst`` is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,18 +250,16 @@ def patch_config(data: Any, *, base_dir: Optional[str] = None, source: str = "<c
     return PatchConfig(patcher=patcher, bpe=bpe, source=source)
 
 
-def _bpe_encoder(data: Mapping, fail: Callable, path: Callable, source: str) -> Any:
-    from . import registry
-    from .bpe import get_encoding
-
+def _bpe_encoder(data: Mapping[str, Any], fail: Callable[[Optional[str], str], PatchConfigError],
+                 path: Callable[[str], str], source: str) -> Any:
     name = data["bpe"]
-    if not isinstance(name, str) or name not in registry.ENCODINGS:
-        raise fail("bpe", f"unknown encoding {name!r} (known: {', '.join(registry.list_encoding_names())})")
+    if not isinstance(name, str) or name not in encodings.ENCODINGS:
+        raise fail("bpe", f"unknown encoding {name!r} (known: {', '.join(encodings.list_encoding_names())})")
     vocab_dir = path("vocab_dir") if "vocab_dir" in data else None
     if vocab_dir is not None and not os.path.isdir(vocab_dir):
         raise FileNotFoundError(2, f"{source}: vocab_dir: folder not found: {vocab_dir}", vocab_dir)
     try:
-        enc = get_encoding(name, vocab_dir=vocab_dir)
+        enc = encodings.get_encoding(name, vocab_dir=vocab_dir)
     except FileNotFoundError:
         raise FileNotFoundError(2, f"{source}: bpe: rank file for {name!r} not found in "
                                 f"{vocab_dir or 'BLT_VOCAB_DIR or the tiktoken cache'} (set vocab_dir)",
@@ -286,7 +294,7 @@ def as_patch_config(patch: Any) -> PatchConfig:
 # Running
 
 
-def _read_exact(f, buf: np.ndarray) -> None:
+def _read_exact(f: BinaryIO, buf: npt.NDArray[Any]) -> None:
     view = memoryview(buf).cast("B")
     got = 0
     while got < len(view):
@@ -302,27 +310,31 @@ def tokenize_and_patch(
     *,
     patch: Any,
     tokenizer: Optional[ByteTokenizer] = None,
-    dtype: Any = _UNSET,
+    dtype: Any = UNSET,
     chunk_size: Any = None,
     block_ids: Optional[int] = None,
+    num_threads: Optional[int] = None,
+    threads: Any = UNSET,
     **options: Any,
-) -> Union[PatchStats, Tuple[np.ndarray, np.ndarray]]:
+) -> PatchStats:
     """Tokenize ``src`` to BLT ids with the file pipeline and patch them with ``patch``.
 
     ``dst``: an ``.npz`` path (arrays ``ids`` and ``patch_lengths``; written atomically) or
-    None to get ``(ids, patch_lengths)`` back. ``tokenizer`` (a ByteTokenizer) must not be
-    given together with a configuration's ``bpe`` key; other ``options`` (``type``, ``bos``,
-    ``eos``, ``strip_bom``, ``threads``, ``memcap``, ``progress``) are those of
-    ``tokenize_file``. Ids are fed to the patcher in blocks of ``block_ids`` (default: the
-    largest chunk size in ids).
+    None to get both arrays in the result's ``ids`` and ``patch_lengths``. ``tokenizer`` (a
+    ByteTokenizer) must not be given together with a configuration's ``bpe`` key; other
+    ``options`` (``content_type``, ``bos``, ``eos``, ``strip_bom``, ``memcap``, ``progress``) and
+    ``num_threads`` are those of ``tokenize_file``. Ids are fed to the patcher in blocks of
+    ``block_ids`` (default: the largest chunk size in ids).
 
     >>> import blt
-    >>> ids, lengths = tokenize_and_patch(b"hi there", None, patch={"rule": "space"})
-    >>> lengths.tolist() == blt.Patcher.space().patch(b"hi there").tolist()
+    >>> r = tokenize_and_patch(b"hi there", None, patch={"rule": "space"})
+    >>> r.patch_lengths.tolist() == blt.Patcher.space().patch(b"hi there").tolist()
     True
     """
-    from .pipeline import _open_temp_beside, _set_default_mode, parse_chunk_size, tokenize_file
-
+    num_threads = renamed("tokenize_and_patch", "threads", "num_threads", threads, num_threads)
+    if "type" in options:
+        options["content_type"] = renamed("tokenize_and_patch", "type", "content_type", options.pop("type"),
+                                          options.get("content_type", UNSET))
     t0 = time.monotonic()
     config = as_patch_config(patch)
     if tokenizer is None:
@@ -331,7 +343,7 @@ def tokenize_and_patch(
         raise TypeError(f"patching needs BLT byte ids: tokenizer must be a ByteTokenizer, got {type(tokenizer).__name__}")
     elif config.bpe is not None:
         raise ValueError("give the BPE delimiters either by the configuration's bpe key or by tokenizer=ByteTokenizer(bpe=...), not both")
-    dt = np.dtype(tokenizer._defaults[4] if dtype is _UNSET else dtype)
+    dt = np.dtype(tokenizer.dtype if dtype is UNSET else dtype)
     lo, hi = parse_chunk_size(chunk_size)
     block = int(block_ids or max(1, hi))
     if block < 1:
@@ -340,24 +352,19 @@ def tokenize_and_patch(
     target = None if dst is None else os.fspath(dst)
     if target is not None and target == "-":
         raise ValueError("patched output is an .npz file: the destination must be a path, not '-'")
-    spool_dir = None if target is None else os.path.dirname(os.path.abspath(target))
-    if target is not None and os.path.isdir(target):
-        raise IsADirectoryError(21, "cannot write output: it is a directory", target)
-    if spool_dir is not None and not os.path.isdir(spool_dir):
-        raise FileNotFoundError(2, f"cannot write output: directory {spool_dir!r} does not exist", target)
+    spool_dir = None if target is None else check_output_path(target)
 
     stream = config.patcher.stream()
-    tmp_path: Optional[str] = None
     # Unnamed files: the system removes them whatever happens.
     with tempfile.TemporaryFile(dir=spool_dir, buffering=0) as ids_spool, \
             tempfile.TemporaryFile(dir=spool_dir, buffering=0) as len_spool:
-        tstats = tokenize_file(src, ids_spool, tokenizer=tokenizer, dtype=dt.name, format="bin",
-                               chunk_size=(lo, hi), **options)
+        tstats, _ = run(src, ids_spool, tokenizer=tokenizer, dtype=dt.name, format="bin",
+                        chunk_size=(lo, hi), num_threads=num_threads, **options)
         n = tstats.ids_out
         ids_spool.seek(0)
         n_lengths = 0
 
-        def id_blocks():
+        def id_blocks() -> Iterator[npt.NDArray[Any]]:
             """Yields the ids in blocks, in order, patching each; the lengths go to len_spool."""
             nonlocal n_lengths
             buf = np.empty(min(block, max(n, 1)), dtype=dt)
@@ -376,7 +383,7 @@ def tokenize_and_patch(
             n_lengths += len(lengths)
             len_spool.seek(0)
 
-        def length_blocks():
+        def length_blocks() -> Iterator[npt.NDArray[np.int32]]:
             buf = np.empty(min(block, max(n_lengths, 1)), dtype=np.int32)
             done = 0
             while done < n_lengths:
@@ -390,22 +397,14 @@ def tokenize_and_patch(
             ids = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
             lengths = np.empty(n_lengths, dtype=np.int32)
             _read_exact(len_spool, lengths)
-            return ids, lengths
+            return PatchStats(ids_out=n, patches=n_lengths, seconds=time.monotonic() - t0, tokenize=tstats,
+                              ids=ids, patch_lengths=lengths)
 
-        try:
-            tmp_path, fd = _open_temp_beside(target)
-            with os.fdopen(fd, "wb") as f:
+        with AtomicOutput(target) as out:
+            with os.fdopen(out.detach(), "wb") as f:
                 npz = NpzStreamWriter(f)
                 npz.add("ids", dt, n, id_blocks())
                 npz.add("patch_lengths", np.dtype(np.int32), n_lengths, length_blocks())
                 npz.finish()
-            _set_default_mode(tmp_path)
-            os.replace(tmp_path, target)
-            tmp_path = None
-        finally:
-            if tmp_path is not None:
-                try:
-                    os.unlink(tmp_path)
-                except OSError:
-                    pass
+            out.commit()
     return PatchStats(ids_out=n, patches=n_lengths, seconds=time.monotonic() - t0, tokenize=tstats)

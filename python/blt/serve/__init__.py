@@ -9,7 +9,7 @@ True
 from __future__ import annotations
 
 from .engine import AsyncBatchTokenizer, Encoded, EncodedJson, EngineClosed, Overloaded
-from .registry import TokenizerEntry, TokenizerRegistry, UnknownTokenizer
+from .tokenizer_registry import TokenizerEntry, TokenizerRegistry, UnknownTokenizer
 
 __all__ = ["AsyncBatchTokenizer", "Encoded", "EncodedJson", "EngineClosed", "Overloaded", "TokenizerEntry",
            "TokenizerRegistry", "UnknownTokenizer"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import weakref
-from typing import Any, AsyncIterable, AsyncIterator, NamedTuple, Optional, Union
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import _core
+from .._deprecation import UNSET, renamed
 from .._inputs import fix_surrogates
-from .registry import TokenizerEntry, TokenizerRegistry
+from .tokenizer_registry import TokenizerEntry, TokenizerRegistry
 
 Overloaded = _core.Overloaded
 
@@ -80,7 +81,8 @@ class AsyncBatchTokenizer:
     A batch leaves when it holds ``max_batch_size`` requests, when its oldest request has waited
     ``max_wait_ms``, or (``flush_each_tick``, the default) at the end of the event-loop iteration
     that submitted it. ``queue_capacity`` bounds each priority's queue (then
-    :class:`blt.Overloaded`); ``threads`` sizes the oneTBB arena (0: all cores); ``timeout_s``
+    :class:`blt.Overloaded`); ``num_threads`` sizes the oneTBB arena (None or 0: all cores; ``threads=``
+    is its deprecated spelling); ``timeout_s``
     is the default per-request timeout.
 
     >>> import asyncio, blt
@@ -99,11 +101,13 @@ class AsyncBatchTokenizer:
         max_batch_size: int = 64,
         max_wait_ms: float = 2.0,
         queue_capacity: int = 1024,
-        threads: int = 0,
+        num_threads: Optional[int] = None,
         timeout_s: Optional[float] = None,
         dtype: str = "uint32",
         flush_each_tick: bool = True,
+        threads: Any = UNSET,
     ) -> None:
+        num_threads = renamed("AsyncBatchTokenizer", "threads", "num_threads", threads, num_threads)
         if tokenizers is None:
             registry = TokenizerRegistry.with_bytes()
         elif isinstance(tokenizers, TokenizerRegistry):
@@ -123,7 +127,7 @@ class AsyncBatchTokenizer:
         self.max_batch_size = int(max_batch_size)
         self.max_wait_ms = float(max_wait_ms)
         self.queue_capacity = int(queue_capacity)
-        self.threads = int(threads)
+        self.num_threads = int(num_threads or 0)
         self.timeout_s = timeout_s
         self.dtype = dtype
         # Requests submitted in one event-loop iteration leave together at the end of it instead
@@ -146,7 +150,7 @@ class AsyncBatchTokenizer:
             # so submits need not wake the batcher (a futex wake per request or burst).
             self._engine = _core.BatchEngine(
                 loop, _make_handler(weakref.ref(self)), self.max_batch_size, self.max_wait_ms,
-                self.queue_capacity, self.threads, wake_on_submit=not self.flush_each_tick)
+                self.queue_capacity, self.num_threads, wake_on_submit=not self.flush_each_tick)
             self._loop = loop
         elif loop is not self._loop:
             raise RuntimeError("AsyncBatchTokenizer is bound to another event loop")
@@ -378,7 +382,22 @@ class AsyncBatchTokenizer:
             yield EncodedJson(ids, count, entry.key) if json else ids
 
     async def decode(self, ids: Any, *, priority: str = "normal", tokenizer: Optional[str] = None,
-                     timeout: Optional[float] = None) -> bytes:
+                     timeout: Optional[float] = None, errors: str = "replace") -> str:
+        """Text of ``ids`` under a registered tokenizer (:meth:`decode_bytes`, then UTF-8 with
+        ``errors``, ``"replace"`` by default as in tiktoken).
+
+        >>> import asyncio, blt
+        >>> async def main():
+        ...     async with blt.AsyncBatchTokenizer() as abt:
+        ...         return await abt.decode([1, 76, 109, 2])
+        >>> asyncio.run(main())
+        'Hi'
+        """
+        data = await self.decode_bytes(ids, priority=priority, tokenizer=tokenizer, timeout=timeout)
+        return data.decode("utf-8", errors)
+
+    async def decode_bytes(self, ids: Any, *, priority: str = "normal", tokenizer: Optional[str] = None,
+                           timeout: Optional[float] = None) -> bytes:
         """Bytes of ``ids`` under a registered tokenizer, decoded in a native batch.
 
         Decodes share the encode queues: ``priority``, ``timeout`` and :class:`blt.Overloaded`
@@ -388,7 +407,7 @@ class AsyncBatchTokenizer:
         >>> import asyncio, blt
         >>> async def main():
         ...     async with blt.AsyncBatchTokenizer() as abt:
-        ...         return await abt.decode([1, 76, 109, 2])
+        ...         return await abt.decode_bytes([1, 76, 109, 2])
         >>> asyncio.run(main())
         b'Hi'
         """

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 from aiohttp import web
 
 from .engine import EngineClosed, Overloaded
-from .registry import UnknownTokenizer
+from .tokenizer_registry import UnknownTokenizer
 
 log = logging.getLogger("blt.serve")
 
@@ -93,7 +93,7 @@ def error_response(err: ApiError, request_id: str) -> web.Response:
     return web.json_response(body, status=err.status, headers=err.headers)
 
 
-def _as_api_error(exc: BaseException) -> ApiError:
+def as_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
@@ -280,7 +280,7 @@ def make_middleware(state: Any) -> Callable:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
-                err = _as_api_error(exc)
+                err = as_api_error(exc)
                 if err.status == 500:
                     log.error("unhandled error", exc_info=exc, extra={"fields": {"request_id": rid, "path": request.path}})
                 resp = error_response(err, rid)

@@ -30,8 +30,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .config import ServeConfig, load_config
 from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
-from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, log, make_middleware, setup_logging
-from .registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
+from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, setup_logging
+from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
 DTYPES = ("uint16", "uint32", "int32", "int64")
@@ -53,7 +53,7 @@ class ServerState:
         self.registry = registry
         self.abt = AsyncBatchTokenizer(
             registry, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
-            queue_capacity=config.queue_capacity, threads=config.threads, dtype=config.dtype,
+            queue_capacity=config.queue_capacity, num_threads=config.threads, dtype=config.dtype,
             flush_each_tick=config.flush_each_tick)
         self.metrics = ServerMetrics(self.abt)
         self.draining = False
@@ -176,7 +176,7 @@ async def detokenize(request: web.Request) -> web.Response:
         arr = np.asarray(ids, dtype=np.int64)
     except OverflowError:
         raise ApiError(400, "ids must fit in 64-bit integers") from None
-    data = await st.abt.decode(arr, tokenizer=entry.key, priority=priority)
+    data = await st.abt.decode_bytes(arr, tokenizer=entry.key, priority=priority)
     return web.json_response({"tokenizer": entry.key, "text": data.decode("utf-8", "replace"),
                               "bytes_b64": base64.b64encode(data).decode()},
                              headers={"X-Tokenizer": entry.key})
@@ -237,11 +237,10 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
     except Exception as exc:
         if not resp.prepared:
             raise  # nothing sent yet: the middleware answers with a proper status
-        from .middleware import _as_api_error
 
         if isinstance(exc, ConnectionError):
             return resp  # the client went away; nobody to tell
-        err = _as_api_error(exc)
+        err = as_api_error(exc)
         payload = json.dumps({"status": err.status, "code": err.code, "message": err.message})
         try:
             await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")

@@ -10,7 +10,14 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
+
+from .. import _core
+from .._deprecation import deprecated_call
+from .._native import native_tokenizer
+from ..bpe import BPETokenizer
+from ..byte_tokenizer import ByteTokenizer
+from ..encodings import get_encoding
 
 WARMUP_TEXT = "Warm-up: the quick brown fox jumps over the lazy dog. 0123456789 ünïcödé 漢字 🙂\n" * 8
 
@@ -26,7 +33,7 @@ class TokenizerLoadError(ValueError):
     def wrap(cls, ref: str, spec: str, e: BaseException) -> "TokenizerLoadError":
         """One-line error naming ``name@version``, its spec and the cause.
 
-        >>> from blt.serve.registry import TokenizerLoadError
+        >>> from blt.serve.tokenizer_registry import TokenizerLoadError
         >>> str(TokenizerLoadError.wrap("x@1", "encoding:x", ValueError("unknown\\nencoding")))
         "cannot load tokenizer x@1 from spec 'encoding:x': unknown encoding"
         """
@@ -40,11 +47,12 @@ class TokenizerEntry:
     name: str
     version: str
     tokenizer: Any = field(repr=False)
-    native: Any = field(repr=False)
+    native: "_core.Tokenizer" = field(repr=False)
     spec: Optional[str] = None
 
     def decode_bytes(self, ids: Any) -> bytes:
-        """Bytes of ``ids`` (a BPE tokenizer's ``decode`` gives str; the server sends bytes).
+        """Bytes of ``ids``: the tokenizer's ``decode_bytes``, else its ``decode`` (a ``str``
+        result is sent as UTF-8).
 
         >>> import blt
         >>> from blt.serve import TokenizerRegistry
@@ -55,7 +63,7 @@ class TokenizerEntry:
         get = getattr(tok, "decode_bytes", None)
         out = get(ids) if callable(get) else tok.decode(ids)
         if isinstance(out, str):
-            raise TypeError(f"{type(tok).__name__}.decode returned str; give it a decode_bytes method")
+            return out.encode("utf-8", "surrogatepass")
         return bytes(out)
 
     @property
@@ -69,9 +77,6 @@ class TokenizerEntry:
         >>> TokenizerRegistry().load("bytes", "1", blt.ByteTokenizer()).native_decode
         True
         """
-        from ..bpe import BPETokenizer
-        from ..byte_tokenizer import ByteTokenizer
-
         return type(self.tokenizer) in (ByteTokenizer, BPETokenizer)
 
     @property
@@ -98,40 +103,36 @@ def _parse_bool(text: str) -> bool:
 def tokenizer_from_spec(spec: str, *, vocab_dir: Optional[str] = None) -> Any:
     """Build a tokenizer from a config spec string.
 
-    ``bytes`` or ``bytes:meta=text,bos=false,eos=true,strip_bom=true`` give a ByteTokenizer;
+    ``bytes`` or ``bytes:content_type=text,bos=false,eos=true,strip_bom=true`` give a ByteTokenizer
+    (``meta=`` is the deprecated spelling of ``content_type=``);
     ``encoding:NAME`` calls ``blt.get_encoding(NAME, vocab_dir=vocab_dir)`` (r50k_base, p50k_base,
     cl100k_base, o200k_base; the rank file is looked up in ``vocab_dir`` (config ``vocab_dir``),
     then ``$BLT_VOCAB_DIR``, then tiktoken's cache); special-token text in a request is then a
     400 error, as ``enc.encode`` raises;
     ``python:package.module:factory`` calls a factory function with no arguments.
 
-    >>> from blt.serve.registry import tokenizer_from_spec
-    >>> tokenizer_from_spec("bytes:meta=text,eos=false")
-    ByteTokenizer(bos=True, eos=False, meta='text', strip_bom=False, dtype='uint16')
+    >>> from blt.serve.tokenizer_registry import tokenizer_from_spec
+    >>> tokenizer_from_spec("bytes:content_type=text,eos=false")
+    ByteTokenizer(bos=True, eos=False, content_type='text', strip_bom=False, dtype='uint16')
     """
     kind, _, rest = spec.partition(":")
     kind = kind.strip()
     if kind == "bytes":
-        from ..byte_tokenizer import ByteTokenizer
-
-        opts: dict[str, Any] = {}
+        opts: Dict[str, Any] = {}
         for item in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = item.partition("=")
             if not eq:
                 raise ValueError(f"tokenizer spec {spec!r}: expected key=value, got {item!r}")
             if key in ("bos", "eos", "strip_bom"):
                 opts[key] = _parse_bool(value)
-            elif key == "meta":
-                opts[key] = value or None
+            elif key in ("content_type", "meta"):
+                if key == "meta":
+                    deprecated_call(f"tokenizer spec {spec!r}: meta=", "content_type=")
+                opts["content_type"] = value or None
             else:
                 raise ValueError(f"tokenizer spec {spec!r}: unknown byte option {key!r}")
         return ByteTokenizer(**opts)
     if kind == "encoding":
-        import blt
-
-        get_encoding = getattr(blt, "get_encoding", None)
-        if get_encoding is None:
-            raise ValueError(f"tokenizer spec {spec!r}: this build of blt has no get_encoding")
         name = rest.strip()
         if not name:
             raise ValueError(f"tokenizer spec {spec!r}: expected encoding:NAME, e.g. encoding:cl100k_base")
@@ -143,22 +144,6 @@ def tokenizer_from_spec(spec: str, *, vocab_dir: Optional[str] = None) -> Any:
         return getattr(importlib.import_module(module), attr)()
     raise ValueError(f"unknown tokenizer spec {spec!r} (expected bytes[:opts], encoding:NAME or "
                      "python:module:factory)")
-
-
-def native_of(tokenizer: Any) -> Any:
-    """The native ``blt._core.Tokenizer`` behind a Python tokenizer (its ``native()``)."""
-    from .. import _core
-
-    if isinstance(tokenizer, _core.Tokenizer):
-        return tokenizer
-    native = getattr(tokenizer, "native", None)
-    if native is None:
-        raise TypeError(f"{type(tokenizer).__name__} has no native() method giving a blt._core.Tokenizer")
-    core = native()
-    if not isinstance(core, _core.Tokenizer):
-        raise TypeError(f"{type(tokenizer).__name__}.native() returned {type(core).__name__}, "
-                        "not a blt._core.Tokenizer")
-    return core
 
 
 class TokenizerRegistry:
@@ -182,8 +167,8 @@ class TokenizerRegistry:
     def __init__(self, default: Optional[str] = None, *, vocab_dir: Optional[str] = None) -> None:
         self._vocab_dir = vocab_dir  # for encoding:NAME specs
         self._lock = threading.Lock()
-        self._entries: dict[str, TokenizerEntry] = {}
-        self._active: dict[str, TokenizerEntry] = {}
+        self._entries: Dict[str, TokenizerEntry] = {}
+        self._active: Dict[str, TokenizerEntry] = {}
         self._default = default
 
     @classmethod
@@ -216,7 +201,7 @@ class TokenizerRegistry:
             raise ValueError(f"invalid tokenizer version {version!r}")
         spec = tokenizer if isinstance(tokenizer, str) else None
         obj = tokenizer_from_spec(tokenizer, vocab_dir=self._vocab_dir) if spec is not None else tokenizer
-        entry = TokenizerEntry(name, version, obj, native_of(obj), spec)
+        entry = TokenizerEntry(name, version, obj, native_tokenizer(obj), spec)
         if warmup and hasattr(obj, "encode"):
             obj.encode(WARMUP_TEXT)  # builds lazy tables and touches the code before traffic
         with self._lock:
@@ -263,7 +248,7 @@ class TokenizerRegistry:
             raise UnknownTokenizer(f"unknown tokenizer {ref!r}; loaded: {sorted(self._entries)}")
         return entry
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> List[Dict[str, Any]]:
         """One dict per loaded version: name, version, key, active, n_vocab, spec."""
         with self._lock:
             entries = list(self._entries.values())

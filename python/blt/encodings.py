@@ -1,4 +1,5 @@
-"""The four OpenAI encodings by name: split pattern, special tokens and where the rank file is.
+"""The OpenAI encodings by name (:func:`get_encoding`): split pattern, special tokens, where the
+rank file is and its checksum.
 
 Rank files are never downloaded. ``get_encoding`` looks, in order, in ``vocab_dir=``, in
 ``$BLT_VOCAB_DIR`` (as ``NAME.tiktoken``) and in tiktoken's cache (``$TIKTOKEN_CACHE_DIR``, else
@@ -11,29 +12,18 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
-_R50K_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-_CL100K_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
-    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-_O200K_PATTERN = "|".join(
-    [
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]
-)
+from . import bpe_formats
+from ._patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, R50K_PATTERN
+from .bpe import BPETokenizer
 
-# The GPT-2 split regex (also HF's ByteLevel pre-tokenizer with use_regex=true).
-GPT2_PATTERN = _R50K_PATTERN
+__all__ = ["get_encoding", "list_encoding_names", "EncodingInfo", "ENCODINGS", "GPT2_PATTERN"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 _BLOB = "https://openaipublic.blob.core.windows.net/encodings/"
 
@@ -54,16 +44,16 @@ ENCODINGS: Dict[str, EncodingInfo] = {
     e.name: e
     for e in [
         EncodingInfo(
-            "r50k_base", _R50K_PATTERN, {"<|endoftext|>": 50256}, 50257, _BLOB + "r50k_base.tiktoken",
+            "r50k_base", R50K_PATTERN, {"<|endoftext|>": 50256}, 50257, _BLOB + "r50k_base.tiktoken",
             "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
         ),
         EncodingInfo(
-            "p50k_base", _R50K_PATTERN, {"<|endoftext|>": 50256}, 50281, _BLOB + "p50k_base.tiktoken",
+            "p50k_base", R50K_PATTERN, {"<|endoftext|>": 50256}, 50281, _BLOB + "p50k_base.tiktoken",
             "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
         ),
         EncodingInfo(
             "cl100k_base",
-            _CL100K_PATTERN,
+            CL100K_PATTERN,
             {
                 "<|endoftext|>": 100257,
                 "<|fim_prefix|>": 100258,
@@ -77,7 +67,7 @@ ENCODINGS: Dict[str, EncodingInfo] = {
         ),
         EncodingInfo(
             "o200k_base",
-            _O200K_PATTERN,
+            O200K_PATTERN,
             {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
             200019,
             _BLOB + "o200k_base.tiktoken",
@@ -90,8 +80,8 @@ ENCODINGS: Dict[str, EncodingInfo] = {
 def list_encoding_names() -> List[str]:
     """Names accepted by :func:`blt.get_encoding`.
 
-    >>> from blt.registry import list_encoding_names
-    >>> list_encoding_names()
+    >>> import blt
+    >>> blt.list_encoding_names()
     ['cl100k_base', 'o200k_base', 'p50k_base', 'r50k_base']
     """
     return sorted(ENCODINGS)
@@ -106,7 +96,7 @@ def _tiktoken_cache_dir() -> Optional[Path]:
     return Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
-def candidate_paths(name: str, vocab_dir: Union[str, os.PathLike, None] = None) -> List[Path]:
+def candidate_paths(name: str, vocab_dir: Optional[PathLike] = None) -> List[Path]:
     """Every place :func:`find_rank_file` looks for encoding ``name``, in order."""
     info = ENCODINGS[name]
     out: List[Path] = []
@@ -121,7 +111,7 @@ def candidate_paths(name: str, vocab_dir: Union[str, os.PathLike, None] = None) 
     return out
 
 
-def find_rank_file(name: str, vocab_dir: Union[str, os.PathLike, None] = None) -> Path:
+def find_rank_file(name: str, vocab_dir: Optional[PathLike] = None) -> Path:
     """Path of the rank file of ``name``; FileNotFoundError listing every place looked otherwise."""
     if name not in ENCODINGS:
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(list_encoding_names())}")
@@ -144,3 +134,39 @@ def check_sha256(name: str, data: bytes, path: Path) -> None:
             f"{path}: SHA-256 {digest} does not match the published {name} rank file "
             f"({ENCODINGS[name].sha256})"
         )
+
+
+def get_encoding(name: str, *, vocab_dir: Optional[PathLike] = None) -> BPETokenizer:
+    """One of the OpenAI encodings: ``r50k_base``, ``p50k_base``, ``cl100k_base``, ``o200k_base``.
+
+    The rank file is looked up in ``vocab_dir``, ``$BLT_VOCAB_DIR`` and tiktoken's cache (see
+    :func:`candidate_paths`); a missing file raises FileNotFoundError listing every place looked.
+    Nothing is downloaded. One instance per rank file serves every caller (tokenizers are
+    immutable).
+
+    >>> import blt
+    >>> blt.get_encoding("o200k_base", vocab_dir=VOCAB_DIR).encode("hello world").tolist()
+    [24912, 2375]
+    """
+    if name not in ENCODINGS:
+        raise ValueError(f"unknown encoding {name!r}; known: {', '.join(list_encoding_names())}")
+    info = ENCODINGS[name]
+    path = find_rank_file(name, vocab_dir)
+    st = path.stat()
+    key = (name, str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _encoding_cache.get(key)
+    if hit is not None:
+        return hit
+    data = bpe_formats.read_bytes(path)
+    check_sha256(name, data, path)
+    tok = BPETokenizer(bpe_formats.load_rank_file(data, str(path), name, info.pattern, info.special_tokens))
+    if tok.n_vocab != info.n_vocab:
+        raise ValueError(f"{path}: {name} should have n_vocab {info.n_vocab}, got {tok.n_vocab}")
+    with _cache_lock:
+        _encoding_cache[key] = tok
+    return tok
+
+
+_encoding_cache: Dict[Tuple[str, str, int, int], BPETokenizer] = {}
+_cache_lock = threading.Lock()

@@ -1,0 +1,210 @@
+"""One run of the native file pipeline: resolve the tokenizer, the input and the output, then
+``_core.tokenize_stream`` (read -> limiter -> parallel encode -> sequencer -> write, oneTBB).
+
+:func:`blt.tokenize_file` and :func:`blt.patch_pipeline.tokenize_and_patch` both run it; file
+outputs are atomic (:mod:`blt._atomic`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._atomic import AtomicOutput, os_error
+from ._deprecation import UNSET
+from ._native import native_tokenizer
+from ._sizes import ChunkSizeLike, parse_chunk_size, parse_memcap
+from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
+
+FORMATS = ("bin", "npy", "jsonl")
+Progress = Callable[[int, int], None]
+
+
+def format_for(dst: Any) -> str:
+    """Output format implied by a destination's extension (``.npy``, ``.jsonl``/``.json``), else bin.
+
+    >>> format_for("ids.npy"), format_for("ids.jsonl"), format_for("ids.u16"), format_for("-")
+    ('npy', 'jsonl', 'bin', 'bin')
+    """
+    if isinstance(dst, (str, os.PathLike)):
+        ext = Path(dst).suffix.lower()
+        if ext == ".npy":
+            return "npy"
+        if ext in (".jsonl", ".json"):
+            return "jsonl"
+    return "bin"
+
+
+@dataclass(frozen=True)
+class TokenizeStats:
+    """What one run of the file pipeline did."""
+
+    bytes_in: int  #: input bytes consumed (including a stripped BOM)
+    ids_out: int  #: ids written, prefix and suffix included
+    seconds: float  #: wall time of the native run
+    chunks: int  #: chunks the input was cut into
+    threads: int  #: size of the task arena used
+    chunk_size: int  #: planned chunk size in bytes
+    format: str
+    dtype: str
+
+    @property
+    def mb_per_s(self) -> float:
+        """Input throughput in MB/s (10^6 bytes).
+
+        >>> TokenizeStats(2_000_000, 0, 0.5, 1, 1, 1, "bin", "uint16").mb_per_s
+        4.0
+        """
+        return self.bytes_in / self.seconds / 1e6 if self.seconds > 0 else float("inf")
+
+
+def resolve_tokenizer(tokenizer: Any, bos: Any, eos: Any, content_type: Any, strip_bom: Any,
+                      dtype: Any) -> Tuple["_core.Tokenizer", str]:
+    """(native tokenizer, dtype name) for one run.
+
+    A ByteTokenizer (or None) is configured with the per-call options (UNSET: its default). Any
+    other tokenizer is found through the :class:`blt._native.NativeBacked` protocol; its own
+    options (special tokens etc.) apply and byte-codec options are rejected.
+    """
+    if tokenizer is None or isinstance(tokenizer, ByteTokenizer):
+        tok = tokenizer if tokenizer is not None else ByteTokenizer()
+        return tok._codec(bos, eos, content_type, strip_bom, dtype)
+    for name, val in (("bos", bos), ("eos", eos), ("content_type", content_type), ("strip_bom", strip_bom)):
+        if val is not UNSET and val is not None:
+            raise TypeError(f"{name}= applies to the byte tokenizer only, not {type(tokenizer).__name__}")
+    native = native_tokenizer(tokenizer)
+    if dtype is UNSET:
+        dtype = getattr(tokenizer, "dtype", None) or "uint32"
+    return native, np.dtype(dtype).name
+
+
+def _fileno(obj: Any) -> Optional[int]:
+    if isinstance(obj, bool):
+        return None
+    if isinstance(obj, int):
+        return obj
+    get = getattr(obj, "fileno", None)
+    if callable(get) and not isinstance(obj, (bytes, bytearray, memoryview, np.ndarray)):
+        try:
+            return int(get())
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _sync_position(f: Any, fd: int) -> None:
+    """A buffered file object may have read ahead: start the descriptor at its logical position."""
+    try:
+        if not isinstance(f, int) and f.seekable():
+            os.lseek(fd, f.tell(), os.SEEK_SET)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def check_num_threads(num_threads: Optional[int], name: str = "num_threads") -> None:
+    """TypeError/ValueError unless ``num_threads`` is None or an int >= 1."""
+    if num_threads is not None:
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int):
+            raise TypeError(f"{name} must be an int, got {num_threads!r}")
+        if num_threads < 1:
+            raise ValueError(f"{name} must be >= 1, got {num_threads}")
+
+
+def run(
+    src: Any,
+    dst: Any,
+    *,
+    tokenizer: Any = None,
+    content_type: Any = UNSET,
+    bos: Any = UNSET,
+    eos: Any = UNSET,
+    strip_bom: Any = UNSET,
+    dtype: Any = UNSET,
+    format: Optional[str] = None,
+    num_threads: Optional[int] = None,
+    memcap: Union[str, int, None] = None,
+    chunk_size: ChunkSizeLike = None,
+    progress: Optional[Progress] = None,
+) -> Tuple[TokenizeStats, Optional[npt.NDArray[Any]]]:
+    """Tokenize ``src`` into ``dst`` (see :func:`blt.tokenize_file`): the run's statistics, and
+    the ids when ``dst`` is None."""
+    if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
+        raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
+    native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
+    check_num_threads(num_threads)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable (done, total) or None")
+    cap = parse_memcap(memcap)
+    lo, hi = parse_chunk_size(chunk_size)
+    fmt = format or (format_for(dst) if dst is not None else "bin")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    if dst is None and fmt != "bin":
+        raise ValueError("format applies to a destination; with dst=None the ids come back as an array")
+
+    kwargs: Dict[str, Any] = dict(dtype=dt, format=fmt, threads=num_threads or 0, memcap=cap, min_chunk=lo,
+                                  max_chunk=hi, progress=progress, utf8_chunks=content_type == "text")
+    close_fds: List[int] = []
+    out: Optional[AtomicOutput] = None
+    try:
+        # Input.
+        if isinstance(src, (str, os.PathLike)) and os.fspath(src) == "-":
+            kwargs.update(input_fd=0, input_name="<stdin>")
+        elif isinstance(src, (str, os.PathLike)):
+            path = os.fspath(src)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise os_error(e, f"cannot open input {path!r}", path) from None
+            close_fds.append(fd)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise IsADirectoryError(errno.EISDIR, f"cannot read input {path!r}: it is a directory", path)
+            kwargs.update(input_fd=fd, input_name=path)
+        elif (in_fd := _fileno(src)) is not None:
+            _sync_position(src, in_fd)
+            kwargs.update(input_fd=in_fd, input_name=str(getattr(src, "name", f"<fd {in_fd}>")))
+        else:
+            kwargs.update(input=src, input_name="<buffer>")
+
+        # Output.
+        if dst is None:
+            pass
+        elif isinstance(dst, (str, os.PathLike)) and os.fspath(dst) == "-":
+            if sys.stdout is not None:
+                sys.stdout.flush()  # text already printed goes first
+            kwargs.update(output_fd=1, output_name="<stdout>")
+        elif isinstance(dst, (str, os.PathLike)):
+            out = AtomicOutput(os.fspath(dst))
+            kwargs.update(output_fd=out.fd, output_name=out.target)
+        elif (out_fd := _fileno(dst)) is not None:
+            flush = getattr(dst, "flush", None)
+            if callable(flush):
+                flush()
+            kwargs.update(output_fd=out_fd, output_name=str(getattr(dst, "name", f"<fd {out_fd}>")))
+        else:
+            raise TypeError(f"dst must be a path, '-', a file descriptor or None, got {type(dst).__name__}")
+
+        res = _core.tokenize_stream(native, **kwargs)
+        if out is not None:
+            out.commit()
+    finally:
+        for fd in close_fds:
+            os.close(fd)
+        if out is not None:
+            out.discard()
+
+    stats = TokenizeStats(
+        bytes_in=res["bytes_in"], ids_out=res["ids_out"], seconds=res["seconds"],
+        chunks=res["chunks"], threads=res["threads"], chunk_size=res["chunk_size"],
+        format=fmt, dtype=dt,
+    )
+    return stats, (res["ids"] if dst is None else None)
