@@ -202,11 +202,6 @@ def _delimited_reference(enc, text, bos=True, eos=True, **encode_options):
 
 
 @pytest.fixture(scope="module")
-def cl100k(vocab_dir):
-    return blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
-
-
-@pytest.fixture(scope="module")
 def corpus_samples(corpus_text_files):
     out = []
     for path in corpus_text_files:
