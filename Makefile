@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh Debian machine (see README):
 #   make demo   installs everything and tokenizes a corpus file with the CLI and from Python
-#   make test   installs everything and runs the C++ and Python test suites
+#   make test   installs everything and runs the C++ and Python test suites; tests that need the
+#               shared data fail when it is missing (BLT_REQUIRE_SHARED=1; give BLT_REQUIRE_SHARED=0
+#               to let them skip instead)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +12,7 @@ export BLT_SHARED_DIR
 SYS_PKGS := libtbb-dev libxsimd-dev libpcre2-dev libgtest-dev pkg-config g++
 JOBS ?= $(shell nproc)
 
-.PHONY: all sysdeps install cpp-test py-test test demo bench clean
+.PHONY: all sysdeps install cpp-test py-test test typecheck demo bench clean
 
 all: install
 
@@ -41,7 +43,15 @@ cpp-test: sysdeps $(VENV)/.deps
 py-test: install
 	$(PY) -m pytest -q -n $(JOBS) tests
 
+# A green `make test` always ran the parity suites: missing shared data is a failure, not a skip.
+test: export BLT_REQUIRE_SHARED ?= 1
 test: cpp-test py-test
+
+# Static types of the package and of a user script, and the _core stub against the built module.
+# Not part of `test` yet.
+typecheck: install
+	$(PY) -m mypy --strict python/blt tests/typed_usage.py
+	$(PY) -m mypy.stubtest blt._core
 
 demo: install
 	@mkdir -p demo_out

@@ -1,11 +1,14 @@
-"""Shared helpers for the BPE tests: reference encoders built offline from the shared vocab files."""
+"""Shared helpers for the BPE tests: reference encoders built offline from the shared vocab files,
+slices of the corpus, text strategies."""
 
 from __future__ import annotations
 
 import json
+import random
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator, Sequence
 
 from hypothesis import strategies as st
 
@@ -27,6 +30,14 @@ def blt_enc(vocab_dir: Path, name: str):
     import blt
 
     return blt.get_encoding(name, vocab_dir=vocab_dir)
+
+
+def random_slices(text: str, rng: random.Random, count: int, lengths: int | Sequence[int]) -> Iterator[str]:
+    """``count`` slices of ``text`` at starts drawn from ``rng``, each ``lengths`` long or of a
+    length drawn from ``lengths`` (shorter where the text ends)."""
+    for _ in range(count):
+        a = rng.randrange(len(text))
+        yield text[a : a + (lengths if isinstance(lengths, int) else rng.choice(lengths))]
 
 
 # Text that stresses the split patterns: every plane, whitespace runs, digits, apostrophes, emoji.

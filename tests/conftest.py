@@ -1,4 +1,9 @@
-"""Shared test settings: the one place that locates ../shared (vocabularies and corpus)."""
+"""Shared test settings: the one place that locates ../shared (vocabularies and corpus).
+
+Tests that need the shared data take one of the fixtures below. Without the data they skip, with
+the reason; with BLT_REQUIRE_SHARED=1 (set by `make test` and CI) they fail instead, so a green run
+always ran the parity suites.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("BLT_SHARED_DIR", REPO.parent / "shared")).resolve()
+from bpe_helpers import blt_enc
+from support import REPO
+
+SHARED = Path(os.environ.get("BLT_SHARED_DIR") or REPO.parent / "shared").resolve()
+REQUIRE_SHARED = os.environ.get("BLT_REQUIRE_SHARED") == "1"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,7 +35,10 @@ def _sigint_not_ignored():
 
 def _require(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"shared data not found at {path} (set BLT_SHARED_DIR to the shared folder)")
+        reason = f"shared data not found at {path} (set BLT_SHARED_DIR to the shared folder)"
+        if REQUIRE_SHARED:
+            pytest.fail(f"{reason}; BLT_REQUIRE_SHARED=1 makes missing shared data a failure", pytrace=False)
+        pytest.skip(reason)
     return path
 
 
@@ -49,3 +60,9 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def corpus_text_files(corpus_dir: Path) -> list[Path]:
     return sorted(p for p in corpus_dir.glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def cl100k(vocab_dir: Path):
+    """cl100k_base from the shared vocabulary folder (one instance for the whole run)."""
+    return blt_enc(vocab_dir, "cl100k_base")

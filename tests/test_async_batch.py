@@ -15,11 +15,9 @@ from hypothesis import strategies as st
 import blt
 from blt.serve import AsyncBatchTokenizer, EngineClosed, TokenizerRegistry, UnknownTokenizer
 
+from support import run_async, thread_count
+
 BT = blt.ByteTokenizer()
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +46,7 @@ def test_concurrent_encodes_equal_direct_encoding_and_are_batched(corpus_sample)
                                          for t in texts))
             return out, abt.stats()
 
-    out, stats = run(main())
+    out, stats = run_async(main())
     for t, ids in zip(texts, out):
         assert ids.dtype == np.uint32
         np.testing.assert_array_equal(ids, BT.encode(t, dtype="uint32"))
@@ -73,7 +71,7 @@ def test_bad_requests_raise_clear_errors():
             # A lone surrogate is replaced by U+FFFD as ByteTokenizer does.
             np.testing.assert_array_equal(await abt.encode("a\ud800b"), BT.encode("a\ud800b", dtype="uint32"))
 
-    run(main())
+    run_async(main())
     with pytest.raises(ValueError):
         AsyncBatchTokenizer(max_batch_size=0)
 
@@ -99,7 +97,7 @@ def test_full_queue_raises_overloaded_and_cancel_removes_waiting_requests():
         abt.close()
         return depth, stats
 
-    depth, stats = run(main())
+    depth, stats = run_async(main())
     assert depth == {"high": 0, "normal": 0, "low": 0}
     assert stats["cancelled"] == 4  # three normal + the high one
     assert stats["rejected"] == 1
@@ -121,7 +119,7 @@ def test_timeout_raises_and_removes_the_request():
                 await abt.encode("slow", timeout=0.05)
             return abt.queue_depth(), abt.stats()
 
-    depth, stats = run(main())
+    depth, stats = run_async(main())
     assert sum(depth.values()) == 0
     assert stats["cancelled"] == 1
 
@@ -143,16 +141,16 @@ def test_drain_on_aclose_answers_queued_requests_and_close_fails_them():
         failed = await asyncio.gather(*tasks, return_exceptions=True)
         return drained, failed
 
-    drained, failed = run(main())
+    drained, failed = run_async(main())
     assert [d.tolist() for d in drained] == [BT.encode(str(i), dtype="uint32").tolist() for i in range(20)]
     assert all(isinstance(f, EngineClosed) for f in failed)
 
 
 def test_bound_to_one_event_loop():
     abt = AsyncBatchTokenizer()
-    run(abt.encode("a"))
+    run_async(abt.encode("a"))
     with pytest.raises(RuntimeError, match="another event loop"):
-        run(abt.encode("b"))
+        run_async(abt.encode("b"))
     abt.close()
 
 
@@ -174,7 +172,7 @@ def test_stream_segments_concatenate_to_the_whole_document(data, cuts, segment, 
         async with AsyncBatchTokenizer(tok, max_wait_ms=0) as abt:
             return [ids async for ids in abt.encode_stream(chunks(), segment_bytes=segment)]
 
-    parts = run(main())
+    parts = run_async(main())
     np.testing.assert_array_equal(np.concatenate(parts), tok.encode(data, dtype="uint32"))
 
 
@@ -186,7 +184,7 @@ def test_decode_round_trips():
             small = await abt.decode_bytes([1, 108, 109, 2])
             return small, await abt.decode_bytes(ids)
 
-    small, big = run(main())
+    small, big = run_async(main())
     assert small == b"hi"
     assert big == bytes(range(256)) * 600
 
@@ -217,7 +215,7 @@ def test_decodes_are_batched_natively_and_equal_each_tokenizers_decode(vocab_dir
                                          for i, (n, ids) in enumerate(cases)))
             return got, abt.stats()
 
-    got, stats = run(main())
+    got, stats = run_async(main())
     for (name, ids), out in zip(cases, got):
         assert out == reg.resolve(name).decode_bytes(ids)
     # Counted when batches form, before any result is delivered ("completed" is counted after
@@ -247,7 +245,7 @@ def test_decode_errors_are_clear(vocab_dir):
             assert await abt.decode_bytes([], tokenizer="r50k") == b""
             return await abt.decode_bytes(np.array([[15496, 995]]), tokenizer="r50k")  # any shape, flattened
 
-    assert run(main()) == b"Hello world"
+    assert run_async(main()) == b"Hello world"
 
 
 def test_hot_swap_keeps_in_flight_requests_on_their_version():
@@ -263,7 +261,7 @@ def test_hot_swap_keeps_in_flight_requests_on_their_version():
             second = [asyncio.ensure_future(abt.encode_with_version("x")) for _ in range(10)]
             return await asyncio.gather(*first), await asyncio.gather(*second)
 
-    first, second = run(main())
+    first, second = run_async(main())
     for r in first:
         assert r.tokenizer == "bytes@1" and r.ids.tolist() == [1, 124, 2]
     for r in second:
@@ -296,7 +294,7 @@ def test_registry_accepts_any_object_with_native_and_rejects_others():
         async with AsyncBatchTokenizer(reg) as abt:
             return (await abt.encode("A")).tolist()
 
-    assert run(main()) == [1, 69]
+    assert run_async(main()) == [1, 69]
 
 
 def test_native_tokenizer_references_are_released():
@@ -310,7 +308,7 @@ def test_native_tokenizer_references_are_released():
             t.cancel()
             await asyncio.gather(t, return_exceptions=True)
 
-    run(main())
+    run_async(main())
     import gc
 
     gc.collect()
@@ -319,23 +317,19 @@ def test_native_tokenizer_references_are_released():
 
 def test_dropping_an_unclosed_tokenizer_stops_its_threads():
     import gc
-    import os
-
-    def threads() -> int:
-        return len(os.listdir("/proc/self/task"))
 
     async def use(abt):
         await abt.encode("warm")
 
     first = AsyncBatchTokenizer()
-    run(use(first))
+    run_async(use(first))
     first.close()  # oneTBB's worker pool exists from now on
     second = AsyncBatchTokenizer()
-    run(use(second))
-    during = threads()
+    run_async(use(second))
+    during = thread_count()
     del second
     gc.collect()
-    assert threads() <= during - 2  # its batcher and completion threads have ended
+    assert thread_count() <= during - 2  # its batcher and completion threads have ended
 
 
 def test_requests_of_one_loop_iteration_leave_together_without_waiting():
@@ -346,7 +340,7 @@ def test_requests_of_one_loop_iteration_leave_together_without_waiting():
             second = await asyncio.wait_for(abt.encode("alone"), 30)
             return first, second, abt.stats()
 
-    first, second, stats = run(main())
+    first, second, stats = run_async(main())
     assert [x.tolist() for x in first] == [BT.encode(str(i), dtype="uint32").tolist() for i in range(10)]
     assert second.tolist() == BT.encode("alone", dtype="uint32").tolist()
     assert stats["batches"] == 2
@@ -371,7 +365,7 @@ def test_random_cancellations_and_timeouts_keep_every_other_answer_right():
         await abt.aclose()
         return texts, results, abt._engine.closed
 
-    texts, results, closed = run(main())
+    texts, results, closed = run_async(main())
     answered = 0
     for t, r in zip(texts, results):
         if isinstance(r, np.ndarray):

@@ -16,7 +16,7 @@ import pytest
 
 import blt
 import blt.bpe
-from bpe_helpers import blt_enc, tiktoken_ref
+from bpe_helpers import blt_enc, random_slices, tiktoken_ref
 
 CL = "cl100k_base"
 
@@ -229,10 +229,7 @@ def _sample_texts(corpus_text_files, n=12, seed=0):
     rng = random.Random(seed)
     out = ["hello <|endoftext|> world", "  \n\n 123456 it's"]
     for p in corpus_text_files:
-        t = p.read_text(encoding="utf-8")
-        for _ in range(n // len(corpus_text_files) + 1):
-            a = rng.randrange(len(t))
-            out.append(t[a : a + 3000])
+        out += random_slices(p.read_text(encoding="utf-8"), rng, n // len(corpus_text_files) + 1, 3000)
     return out
 
 
@@ -380,14 +377,17 @@ def test_safe_split_cuts_give_same_ids(vocab_dir, corpus_text_files):
     data = text.encode()
     whole = enc.encode(data, allowed_special="all").tolist()
     rng = random.Random(5)
+    cuts = 0
     for _ in range(60):
         target = rng.randrange(1, len(data))
         p = enc.safe_split(data, target, allowed_special="all")
         if p == 0:
             continue
+        cuts += 1
         assert 0 < p <= target
         parts = enc.encode(data[:p], allowed_special="all").tolist() + enc.encode(data[p:], allowed_special="all").tolist()
         assert parts == whole, p
+    assert cuts >= 30, f"safe_split found a cut for only {cuts} of 60 targets in prose"
 
 
 def test_thread_safety_same_results(vocab_dir, corpus_text_files):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import blt
-from bpe_helpers import blt_enc, texts_assigned
+from bpe_helpers import blt_enc, random_slices, texts_assigned
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -52,9 +52,7 @@ def test_random_slices_match_hf(hf_gpt2, ours_gpt2, corpus_text_files):
     rng = random.Random(2)
     for path in corpus_text_files:
         text = path.read_text(encoding="utf-8")
-        for _ in range(20):
-            a = rng.randrange(len(text))
-            s = text[a : a + rng.choice([1, 3, 40, 700])]
+        for s in random_slices(text, rng, 20, [1, 3, 40, 700]):
             assert ours_gpt2.encode_ordinary(s).tolist() == hf_ids(hf_gpt2, s)
 
 
@@ -86,10 +84,7 @@ def test_our_hf_export_loads_in_hf_with_same_ids(vocab_dir, tmp_path, corpus_tex
     rng = random.Random(name)
     samples = ["hello <|endoftext|> world", "<|endoftext|>", "a<|endoftext|>b<|endoftext|>"]
     for p in corpus_text_files:
-        text = p.read_text(encoding="utf-8")
-        for _ in range(10):
-            a = rng.randrange(len(text))
-            samples.append(text[a : a + rng.choice([5, 100, 2000])])
+        samples += random_slices(p.read_text(encoding="utf-8"), rng, 10, [5, 100, 2000])
     for s in samples:
         want = enc.encode(s, allowed_special="all").tolist()
         assert hf_ids(hf, s) == want, s[:40]
@@ -187,12 +182,15 @@ def test_added_tokens_lstrip_rstrip_follow_hf(tmp_path, hf_gpt2):
     # Cuts chosen by safe_split never separate a special from the whitespace it swallows.
     raw = (data * 20).encode()
     whole = ours.encode(raw, allowed_special="all").tolist()
+    cuts = 0
     for target in range(1, len(raw) - 1, 5):
         for window in (raw, raw[: target + 3]):
             p = ours.safe_split(window, target, allowed_special="all")
             if p:
+                cuts += 1
                 two = ours.encode(raw[:p], allowed_special="all").tolist() + ours.encode(raw[p:], allowed_special="all").tolist()
                 assert two == whole, (target, p)
+    assert cuts > 0, "safe_split found no cut: nothing was checked"
 
 
 def test_prefix_consumed_covers_stripped_whitespace(tmp_path, hf_gpt2):

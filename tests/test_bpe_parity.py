@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpe_helpers import ENCODINGS, any_chars, blt_enc, texts, tiktoken_ref
+from bpe_helpers import ENCODINGS, any_chars, blt_enc, random_slices, texts, tiktoken_ref
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
@@ -34,10 +34,8 @@ def test_random_slices_match_tiktoken(vocab_dir, corpus_text_files, name):
     rng = random.Random(name)
     for path in corpus_text_files:
         text = path.read_text(encoding="utf-8")
-        for _ in range(25):
-            a = rng.randrange(len(text))
-            s = text[a : a + rng.choice([1, 2, 7, 50, 600, 5000])]
-            assert enc.encode_ordinary(s).tolist() == ref.encode_ordinary(s), (path.name, a)
+        for s in random_slices(text, rng, 25, [1, 2, 7, 50, 600, 5000]):
+            assert enc.encode_ordinary(s).tolist() == ref.encode_ordinary(s), (path.name, s[:40])
 
 
 @pytest.mark.parametrize("name", ENCODINGS)

@@ -3,7 +3,7 @@ bounded memory on a 2 GB input, Ctrl-C."""
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
 import resource
 import signal
@@ -17,24 +17,7 @@ import pytest
 
 import blt
 
-from cli_support import CLI, interrupt
-
-
-def run(*args, **kw) -> subprocess.CompletedProcess:
-    kw.setdefault("capture_output", True)
-    kw.setdefault("timeout", 120)
-    return subprocess.run([*CLI, *map(str, args)], **kw)
-
-
-def assert_failed_cleanly(r: subprocess.CompletedProcess, code: int, match: str, out_dir: Path, keep=()) -> None:
-    err = r.stderr.decode()
-    assert r.returncode == code, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
-    assert lines[0].startswith("blt-tokenize: ")
-    assert match in lines[0], lines[0]
-    assert "Traceback" not in err
-    assert sorted(os.listdir(out_dir)) == sorted(keep), "output or temporary file left behind"
+from support import CLI, assert_failed_cleanly, interrupt, read_ids, run_cli, sparse_file, start_cli
 
 
 @pytest.fixture
@@ -46,7 +29,7 @@ def small_text(tmp_path, corpus_text_files) -> Path:
 
 
 def test_help_lists_every_flag_and_examples():
-    r = run("--help")
+    r = run_cli("--help")
     assert r.returncode == 0
     out = r.stdout.decode()
     for flag in ("--input", "--output", "--type", "--threads", "--memcap", "--chunksize", "--format",
@@ -60,17 +43,11 @@ def test_help_lists_every_flag_and_examples():
 @pytest.mark.parametrize("fmt", ["bin", "npy", "jsonl"])
 def test_formats_equal_encode(tmp_path, small_text, fmt):
     out = tmp_path / f"ids.{fmt}"
-    r = run("--input", small_text, "--output", out, "--type", "text", "--threads", "2", "--chunksize", "1KB:8KB")
+    r = run_cli("--input", small_text, "--output", out, "--type", "text", "--threads", "2", "--chunksize", "1KB:8KB")
     assert r.returncode == 0, r.stderr
     assert r.stderr == b""  # not a TTY: silent
     want = blt.ByteTokenizer(content_type="text").encode(small_text.read_bytes())
-    if fmt == "bin":
-        got = np.fromfile(out, np.uint16)
-    elif fmt == "npy":
-        got = np.load(out, mmap_mode="r")
-    else:
-        got = np.array(json.loads(out.read_text()))
-    assert np.array_equal(got, want)
+    assert np.array_equal(read_ids(out, "uint16"), want)
     assert (out.stat().st_mode & 0o777) == (0o666 & ~_umask())
 
 
@@ -82,7 +59,7 @@ def _umask() -> int:
 
 def test_stdin_to_stdout_with_options():
     data = b"\xef\xbb\xbfhello \xe2\x98\x95" * 5000
-    r = run("--input", "-", "--output", "-", "--no-bos", "--eos", "--strip-bom", "--dtype", "int64",
+    r = run_cli("--input", "-", "--output", "-", "--no-bos", "--eos", "--strip-bom", "--dtype", "int64",
             "--chunksize", "3", input=data)
     assert r.returncode == 0, r.stderr
     want = blt.ByteTokenizer(bos=False, eos=True, strip_bom=True).encode(data, dtype="int64")
@@ -91,9 +68,9 @@ def test_stdin_to_stdout_with_options():
 
 def test_more_threads_than_cores_is_capped_silently(tmp_path, small_text):
     out = tmp_path / "ids.bin"
-    r = run("--input", small_text, "--output", out, "--threads", "64", "--chunksize", "4KiB")
+    r = run_cli("--input", small_text, "--output", out, "--threads", "64", "--chunksize", "4KiB")
     assert r.returncode == 0 and r.stderr == b""  # no oneTBB oversubscription warning
-    assert np.array_equal(np.fromfile(out, np.uint16), blt.ByteTokenizer().encode(small_text.read_bytes()))
+    assert np.array_equal(read_ids(out, "uint16"), blt.ByteTokenizer().encode(small_text.read_bytes()))
 
 
 def test_progress_bar_only_on_a_tty(tmp_path, small_text):
@@ -105,7 +82,7 @@ def test_progress_bar_only_on_a_tty(tmp_path, small_text):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # give tqdm columns
     try:
-        r = run("--input", small_text, "--output", tmp_path / "a.bin", stderr=slave, capture_output=False)
+        r = run_cli("--input", small_text, "--output", tmp_path / "a.bin", stderr=slave, capture_output=False)
         os.close(slave)
         shown = b""
         while True:
@@ -120,15 +97,16 @@ def test_progress_bar_only_on_a_tty(tmp_path, small_text):
         os.close(master)
     assert r.returncode == 0
     assert b"blt-tokenize" in shown and b"B/s" in shown  # tqdm's bar, unit bytes
-    quiet = run("--input", small_text, "--output", tmp_path / "b.bin", "--quiet")
+    quiet = run_cli("--input", small_text, "--output", tmp_path / "b.bin", "--quiet")
     assert quiet.stderr == b""
 
 
 def test_explicit_format_overrides_extension(tmp_path, small_text):
     out = tmp_path / "ids.npy"
-    r = run("-i", small_text, "-o", out, "--format", "jsonl", "--no-bos", "--no-eos", "-q")
+    r = run_cli("-i", small_text, "-o", out, "--format", "jsonl", "--no-bos", "--no-eos", "-q")
     assert r.returncode == 0, r.stderr
-    assert json.loads(out.read_text()) == list(np.frombuffer(small_text.read_bytes(), np.uint8).astype(int) + 4)
+    want = np.frombuffer(small_text.read_bytes(), np.uint8).astype(np.uint16) + 4
+    assert np.array_equal(read_ids(out, "uint16", fmt="jsonl"), want)
 
 
 # -- bad input (acceptance check 6) --------------------------------------------------------------
@@ -136,14 +114,14 @@ def test_explicit_format_overrides_extension(tmp_path, small_text):
 def test_missing_input(tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", tmp_path / "nope.txt", "--output", out_dir / "o.bin")
+    r = run_cli("--input", tmp_path / "nope.txt", "--output", out_dir / "o.bin")
     assert_failed_cleanly(r, 1, "No such file or directory", out_dir)
 
 
 def test_directory_input(tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", tmp_path, "--output", out_dir / "o.bin")
+    r = run_cli("--input", tmp_path, "--output", out_dir / "o.bin")
     assert_failed_cleanly(r, 1, "directory", out_dir)
 
 
@@ -153,7 +131,7 @@ def test_unreadable_input(tmp_path, small_text):
     out_dir.mkdir()
     small_text.chmod(0)
     try:
-        r = run("--input", small_text, "--output", out_dir / "o.bin")
+        r = run_cli("--input", small_text, "--output", out_dir / "o.bin")
     finally:
         small_text.chmod(0o644)
     assert_failed_cleanly(r, 1, "Permission denied", out_dir)
@@ -163,17 +141,17 @@ def test_input_read_error(tmp_path):
     """An input that opens but fails to read (EIO from /proc/self/mem at address 0): works as root."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", "/proc/self/mem", "--output", out_dir / "o.bin")
+    r = run_cli("--input", "/proc/self/mem", "--output", out_dir / "o.bin")
     assert_failed_cleanly(r, 1, "cannot read '/proc/self/mem'", out_dir)
 
 
 def test_missing_output_directory(tmp_path, small_text):
-    r = run("--input", small_text, "--output", tmp_path / "no" / "such" / "o.bin")
+    r = run_cli("--input", small_text, "--output", tmp_path / "no" / "such" / "o.bin")
     assert_failed_cleanly(r, 1, "does not exist", tmp_path, keep=["in"])
 
 
 def test_output_is_a_directory(tmp_path, small_text):
-    r = run("--input", small_text, "--output", tmp_path)
+    r = run_cli("--input", small_text, "--output", tmp_path)
     assert_failed_cleanly(r, 1, "directory", tmp_path, keep=["in"])
 
 
@@ -196,24 +174,24 @@ def test_output_is_a_directory(tmp_path, small_text):
 def test_usage_errors_exit_2(tmp_path, small_text, flags, match):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", small_text, "--output", out_dir / "o.bin", *flags)
+    r = run_cli("--input", small_text, "--output", out_dir / "o.bin", *flags)
     assert_failed_cleanly(r, 2, match, out_dir)
 
 
 def test_missing_required_flag_exits_2(tmp_path):
-    r = run("--output", tmp_path / "o.bin")
+    r = run_cli("--output", tmp_path / "o.bin")
     assert_failed_cleanly(r, 2, "--input", tmp_path)
 
 
 def test_memcap_too_small_is_runtime_error(tmp_path, small_text):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", small_text, "--output", out_dir / "o.bin", "--memcap", "10B")
+    r = run_cli("--input", small_text, "--output", out_dir / "o.bin", "--memcap", "10B")
     assert_failed_cleanly(r, 1, "too small", out_dir)
 
 
 def test_npy_to_pipe_is_refused():
-    r = run("--input", "-", "--output", "-", "--format", "npy", input=b"abc")
+    r = run_cli("--input", "-", "--output", "-", "--format", "npy", input=b"abc")
     assert r.returncode == 1
     assert b"seekable" in r.stderr and r.stdout == b""
 
@@ -228,38 +206,22 @@ def test_output_fails_mid_write(tmp_path):
     src.write_bytes(os.urandom(4 << 20))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = run("--input", src, "--output", out_dir / "o.bin", "--chunksize", "64KiB", preexec_fn=_limit_file_size)
+    r = run_cli("--input", src, "--output", out_dir / "o.bin", "--chunksize", "64KiB", preexec_fn=_limit_file_size)
     assert_failed_cleanly(r, 1, "File too large", out_dir)
-
-
-def _sparse(path: Path, size: int) -> Path:
-    with open(path, "wb") as f:
-        f.truncate(size)  # no data blocks: instant to create, reads as zeros
-    return path
 
 
 @pytest.fixture(scope="module")
 def sparse_2g(tmp_path_factory) -> Path:
     """One 2 GiB sparse input per test module: reading its holes the first time costs the kernel
     several seconds on some filesystems, later reads come from the page cache."""
-    return _sparse(tmp_path_factory.mktemp("big") / "big.bin", 2 << 30)
-
-
-def _wait_for(pred, timeout=30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
+    return sparse_file(tmp_path_factory.mktemp("big") / "big.bin", 2 << 30)
 
 
 def test_ctrl_c_on_big_input(tmp_path, sparse_2g):
     src = sparse_2g
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    p = subprocess.Popen([*CLI, "--input", str(src), "--output", str(out_dir / "o.bin"), "--memcap", "64MB"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_cli("--input", src, "--output", out_dir / "o.bin", "--memcap", "64MB")
     # Started once the temporary output exists and has grown; then interrupt.
     r = interrupt(p, lambda: any(f.stat().st_size > 0 for f in out_dir.iterdir()))
     assert_failed_cleanly(r, 130, "interrupted", out_dir)
@@ -271,29 +233,21 @@ def test_ctrl_c_while_waiting_on_a_stream(tmp_path):
     os.mkfifo(fifo)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    p = subprocess.Popen([*CLI, "--input", str(fifo), "--output", str(out_dir / "o.bin")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_cli("--input", fifo, "--output", out_dir / "o.bin")
     w = os.open(fifo, os.O_WRONLY)  # returns once the CLI has opened the read end
     try:
         os.write(w, b"some bytes, then silence")
-        assert _wait_for(lambda: len(os.listdir(out_dir)) == 1)
-        time.sleep(0.2)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=30)
+        # Once the temporary output exists the reader soon blocks on the silent FIFO.
+        r = interrupt(p, lambda: len(os.listdir(out_dir)) == 1, settle=0.2)
     finally:
         os.close(w)
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     assert_failed_cleanly(r, 130, "interrupted", out_dir)
 
 
 def test_ctrl_c_with_a_stalled_stdout_reader(sparse_2g):
     """Output to a pipe nobody reads (e.g. a pager waiting for a key): Ctrl-C must still end the run."""
     src = sparse_2g
-    p = subprocess.Popen([*CLI, "--input", str(src), "--output", "-"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_cli("--input", src, "--output", "-")
     try:
         assert p.stdout.read(16)  # the pipeline is writing; from now on nobody reads
         time.sleep(0.5)  # the pipe (64 KiB) is full and the writer waits
@@ -364,8 +318,6 @@ def test_error_from_cleanup_during_ctrl_c_reports_the_interrupt(capsys):
     # A Ctrl-C that lands inside a library's clean-up can surface as that clean-up's own error
     # (zipfile did this: "Can't close the ZIP file while there is an open writing handle").
     # The user pressed Ctrl-C, so the exit is 130 and the one line says so.
-    import argparse
-
     from blt.cli import _run_reporting
 
     def work(progress):

@@ -22,7 +22,7 @@ def test_check_vector():
 
 
 def test_primes_exposed():
-    assert list(blt.patch.NGRAM_HASH_PRIMES) == PRIMES
+    assert list(blt.ngram_hash.NGRAM_HASH_PRIMES) == PRIMES
 
 
 def test_every_size_and_function_on_corpus(corpus_dir):

@@ -5,17 +5,17 @@ bad configurations fail with one line naming the key or file and leave no file b
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import blt
 from blt.cli import main
 
-from cli_support import CLI, interrupt
+from support import assert_failed_cleanly, interrupt, one_error_line, read_patched, run_cli, sparse_file, start_cli
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +35,6 @@ def model_path(corpus_dir, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "ngram3.bin"
     blt.EntropyModel.train([data], order=3).save(path)
     return path
-
-
-@pytest.fixture(scope="module")
-def cl100k(vocab_dir):
-    return blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
 
 
 def write_yaml(path: Path, text: str) -> Path:
@@ -98,9 +93,7 @@ def test_cli_npz_equals_one_shot_patching(name, sample, model_path, vocab_dir, c
         if small:  # one-byte chunks: a shorter input keeps the run short
             src.write_bytes(sample[:3000])
         assert main([str(a) for a in argv]) == 0
-        with np.load(out) as z:
-            assert sorted(z.files) == ["ids", "patch_lengths"]
-            ids, lengths = z["ids"], z["patch_lengths"]
+        ids, lengths = read_patched(out)
         if small:
             w_ids, w_len = reference(sample[:3000], config, model=model, enc=enc)
             src.write_bytes(sample)
@@ -121,10 +114,10 @@ def test_cli_byte_options_apply(sample, tmp_path):
     assert main(["-i", str(src), "-o", str(out), "--patch", str(yml), "--type", "text", "--no-eos",
                  "--strip-bom", "--dtype", "int32", "--chunksize", "64:64"]) == 0
     ids, lengths = reference(src.read_bytes(), {"rule": "space"}, content_type="text", eos=False, strip_bom=True)
-    with np.load(out) as z:
-        assert z["ids"].dtype == np.int32
-        assert z["ids"].tolist() == ids.tolist()
-        assert np.array_equal(z["patch_lengths"], lengths)
+    got_ids, got_lengths = read_patched(out)
+    assert got_ids.dtype == np.int32
+    assert got_ids.tolist() == ids.tolist()
+    assert np.array_equal(got_lengths, lengths)
 
 
 def test_tokenize_file_patch_argument_forms(sample, model_path, tmp_path):
@@ -138,8 +131,7 @@ def test_tokenize_file_patch_argument_forms(sample, model_path, tmp_path):
     st = blt.tokenize_file(data, tmp_path / "x.npz", patch={"rule": "entropy", "model": str(model_path)},
                            chunk_size=(10, 20), num_threads=2)
     _, want = reference(data, {"rule": "entropy"}, model=blt.EntropyModel.load(model_path))
-    with np.load(tmp_path / "x.npz") as z:
-        assert np.array_equal(z["patch_lengths"], want)
+    assert np.array_equal(read_patched(tmp_path / "x.npz")[1], want)
     assert st.ids_out == len(data) + 2 and st.patches == len(want)
 
 
@@ -150,10 +142,6 @@ def test_progress_error_leaves_no_file(sample, tmp_path):
     with pytest.raises(RuntimeError, match="stop here"):
         blt.tokenize_file(sample, tmp_path / "o.npz", patch=blt.Patcher.byte(), progress=boom)
     assert os.listdir(tmp_path) == []
-
-
-def run(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, timeout=60)
 
 
 BAD = [
@@ -191,10 +179,7 @@ def test_bad_config_one_line_naming_key_and_no_output(text, code, key, model_pat
     src = tmp_path / "in.txt"
     src.write_bytes(b"some text\n")
     assert main(["-i", str(src), "-o", str(out_dir / "o.npz"), "--patch", str(yml)]) == code
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("blt-tokenize: error: ") and key in lines[0], lines[0]
+    assert one_error_line(capsys.readouterr().err, key).startswith("blt-tokenize: error: ")
     assert os.listdir(out_dir) == []
 
 
@@ -202,27 +187,24 @@ def test_cli_process_failures_are_one_line(tmp_path, cl100k, vocab_dir):
     yml = write_yaml(tmp_path / "p.yml", "rule: space\nunknown_key: 1\n")
     out = tmp_path / "out"
     out.mkdir()
-    r = run("-i", yml, "-o", out / "o.npz", "--patch", yml)
-    assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and b"unknown_key" in r.stderr
+    r = run_cli("-i", yml, "-o", out / "o.npz", "--patch", yml)
+    assert_failed_cleanly(r, 2, "unknown_key", out)
     # a runtime error inside the run (a disallowed special token in the text) exits 1, no file
     bpe = write_yaml(tmp_path / "b.yml", f"rule: bpe\nbpe: cl100k_base\nvocab_dir: {vocab_dir}\n")
     src = tmp_path / "in.txt"
     src.write_bytes(b"hello <|endoftext|> world" * 100)
-    r = run("-i", src, "-o", out / "o.npz", "--patch", bpe, "--chunksize", "16:16")
-    assert r.returncode == 1 and r.stderr.decode().count("\n") == 1 and b"endoftext" in r.stderr, r.stderr
-    assert os.listdir(out) == []
+    r = run_cli("-i", src, "-o", out / "o.npz", "--patch", bpe, "--chunksize", "16:16")
+    assert_failed_cleanly(r, 1, "endoftext", out)
     # allowed_special makes it a token: one patch for it
     ok = write_yaml(tmp_path / "ok.yml", f"rule: bpe\nbpe: cl100k_base\nvocab_dir: {vocab_dir}\nallowed_special: all\n")
-    r = run("-i", src, "-o", out / "o.npz", "--patch", ok, "--chunksize", "16:16")
+    r = run_cli("-i", src, "-o", out / "o.npz", "--patch", ok, "--chunksize", "16:16")
     assert r.returncode == 0, r.stderr
     want = blt.Patcher.bpe().patch(blt.ByteTokenizer(bpe=cl100k.native(allowed_special="all")).encode(src.read_bytes()))
-    with np.load(out / "o.npz") as z:
-        assert np.array_equal(z["patch_lengths"], want)
+    assert np.array_equal(read_patched(out / "o.npz")[1], want)
     # usage: --format and stdout do not apply
     for extra in (["-o", out / "x.npz", "--format", "npy"], ["-o", "-"]):
-        r = run("-i", src, "--patch", ok, *extra)
-        assert r.returncode == 2 and r.stderr.decode().count("\n") == 1, r.stderr
-    assert os.listdir(out) == ["o.npz"]
+        r = run_cli("-i", src, "--patch", ok, *extra)
+        assert_failed_cleanly(r, 2, out_dir=out, keep=["o.npz"])
 
 
 def test_ctrl_c_while_tokenizing_leaves_nothing(tmp_path):
@@ -231,35 +213,26 @@ def test_ctrl_c_while_tokenizing_leaves_nothing(tmp_path):
     yml = write_yaml(tmp_path / "p.yml", "rule: space\n")
     out = tmp_path / "out"
     out.mkdir()
-    p = subprocess.Popen([*CLI, "-i", str(fifo), "-o", str(out / "o.npz"), "--patch", str(yml)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_cli("-i", fifo, "-o", out / "o.npz", "--patch", yml)
     w = os.open(fifo, os.O_WRONLY)  # returns once the CLI reads the FIFO: the pipeline runs
     try:
         os.write(w, b"some bytes, then silence")
         r = interrupt(p, lambda: True)
     finally:
         os.close(w)
-    assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
-    assert os.listdir(out) == []
+    assert_failed_cleanly(r, 130, "interrupted", out)
 
 
 def test_ctrl_c_while_writing_npz_leaves_nothing(tmp_path):
     src = tmp_path / "zeros.bin"
-    with open(src, "wb") as f:
-        f.truncate(48 << 20)  # sparse: cheap to create, 96 MB of ids to patch and write
+    sparse_file(src, 48 << 20)  # cheap to create, 96 MB of ids to patch and write
     yml = write_yaml(tmp_path / "p.yml", "rule: static\npatch_size: 1000\n")
     out = tmp_path / "out"
     out.mkdir()
-    p = subprocess.Popen([*CLI, "-i", str(src), "-o", str(out / "o.npz"), "--patch", str(yml),
-                          "--chunksize", "64K:64K"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_cli("-i", src, "-o", out / "o.npz", "--patch", yml, "--chunksize", "64K:64K")
     # The temporary .npz appears once tokenizing is done and the patching pass writes it.
     r = interrupt(p, lambda: any(f.name.endswith(".tmp") for f in out.iterdir()))
-    assert r.returncode == 130 and r.stderr.decode().strip() == "blt-tokenize: interrupted", r.stderr
-    assert os.listdir(out) == []
-
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+    assert_failed_cleanly(r, 130, "interrupted", out)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -288,19 +261,8 @@ def test_any_seam_gives_one_shot_patches(data, chunk, rule, threads, model_path,
 
 def test_patch_refuses_a_bpe_vocabulary_flag(tmp_path):
     """BPE ids are not BLT byte ids: --patch with --vocab is a usage error, and nothing is written."""
-    import subprocess
-    import sys
-
     src = tmp_path / "in.txt"
     src.write_text("hello world\n")
-    cfg = tmp_path / "p.yml"
-    cfg.write_text("rule: space\n")
-    out = tmp_path / "out.npz"
-    r = subprocess.run(
-        [sys.executable, "-m", "blt.cli", "--input", str(src), "--output", str(out), "--patch", str(cfg),
-         "--vocab", "cl100k_base"],
-        capture_output=True, text=True,
-    )
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and "bpe:" in r.stderr
-    assert not out.exists()
+    cfg = write_yaml(tmp_path / "p.yml", "rule: space\n")
+    r = run_cli("--input", src, "--output", tmp_path / "out.npz", "--patch", cfg, "--vocab", "cl100k_base")
+    assert_failed_cleanly(r, 2, "bpe:", tmp_path, keep=["in.txt", "p.yml"])

@@ -3,8 +3,6 @@ count; sources (path, buffer, descriptor), atomic outputs, progress and cancella
 
 from __future__ import annotations
 
-import doctest
-import json
 import os
 import tempfile
 import threading
@@ -19,20 +17,12 @@ import blt
 import blt.pipeline
 from blt.pipeline import parse_chunk_size, parse_memcap, parse_size
 
+from support import read_ids, sparse_file, thread_count
+
 
 def expected_ids(data: bytes, *, dtype="uint16", type=None, bos=True, eos=True, strip_bom=False):
     """The reference: one-shot ByteTokenizer.encode."""
     return blt.ByteTokenizer(bos=bos, eos=eos, content_type=type, strip_bom=strip_bom).encode(data, dtype=dtype)
-
-
-def read_output(path, fmt: str, dtype: str) -> np.ndarray:
-    if fmt == "bin":
-        return np.fromfile(path, dtype=dtype)
-    if fmt == "npy":
-        return np.load(path, mmap_mode="r")
-    lines = open(path, encoding="ascii").read().splitlines()
-    assert len(lines) == 1
-    return np.array(json.loads(lines[0]), dtype=dtype)
 
 
 def assert_same(got: np.ndarray, want: np.ndarray) -> None:
@@ -91,7 +81,7 @@ def check_equal_one_shot(tmp_path, data, chunk, threads, fmt, dtype, type, bos, 
         with open(src_path, "rb") as f:
             blt.tokenize_file(f, out, **opts)
     want = expected_ids(data, dtype=dtype, type=type, bos=bos, eos=eos, strip_bom=strip_bom)
-    assert_same(read_output(out, fmt, dtype), want)
+    assert_same(read_ids(out, dtype), want)
     assert sorted(os.listdir(tmp_path)) == sorted(["in.dat", out.name])
 
 
@@ -118,7 +108,7 @@ def test_large_inputs_equal_encode(tmp_path, size, chunk, threads, fmt):
     out = tmp_path / f"big.{fmt}"
     st_ = blt.tokenize_file(src, out, content_type="text", chunk_size=chunk, num_threads=threads, format=fmt)
     want = expected_ids(data, type="text")
-    assert_same(read_output(out, fmt, "uint16"), want)
+    assert_same(read_ids(out, "uint16"), want)
     assert st_.bytes_in == size and st_.ids_out == size + 3
     if isinstance(chunk, str) and size >= 1_000_000:
         assert st_.chunks > 1
@@ -139,7 +129,7 @@ def test_empty_input(tmp_path):
     for fmt in ("bin", "npy", "jsonl"):
         out = tmp_path / f"e.{fmt}"
         blt.tokenize_file(src, out, format=fmt)
-        assert_same(read_output(out, fmt, "uint16"), expected_ids(b""))
+        assert_same(read_ids(out, "uint16"), expected_ids(b""))
     assert blt.tokenize_file(b"", None, bos=False, eos=False).ids.size == 0
 
 
@@ -212,8 +202,7 @@ class Stop(Exception):
 
 def test_raising_progress_cancels_without_output(tmp_path):
     src = tmp_path / "in"
-    with open(src, "wb") as f:
-        f.truncate(512 << 20)  # sparse: cheap to create, long enough to still be running
+    sparse_file(src, 512 << 20)  # cheap to create, long enough to still be running
     out = tmp_path / "out.bin"
     out.write_bytes(b"old")  # an existing target survives a failed run untouched
 
@@ -226,15 +215,11 @@ def test_raising_progress_cancels_without_output(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["in", "out.bin"]
 
 
-def _thread_count() -> int:
-    return len(os.listdir("/proc/self/task"))
-
-
 def test_cancellation_leaks_no_threads(tmp_path):
     r, w = os.pipe()  # a stream that never sends anything: the reader must give up on cancel
     try:
-        blt.tokenize_file(b"warm up the worker pool" * 1000, None, num_threads=4, chunk_size=64)
-        before = _thread_count()
+        blt.tokenize_file(b"warm up the worker pool" * 1000, None, threads=4, chunk_size=64)
+        before = thread_count()
         for _ in range(5):
             n = [0]
 
@@ -244,8 +229,8 @@ def test_cancellation_leaks_no_threads(tmp_path):
                     raise Stop()
 
             with pytest.raises(Stop):
-                blt.tokenize_file(r, tmp_path / "x.bin", num_threads=4, progress=progress)
-        assert _thread_count() <= before
+                blt.tokenize_file(r, tmp_path / "x.bin", threads=4, progress=progress)
+        assert thread_count() <= before
     finally:
         os.close(r)
         os.close(w)

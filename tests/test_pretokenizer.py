@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from blt import _core
 
-ENCODINGS = ["r50k_base", "cl100k_base", "o200k_base"]  # p50k_base shares r50k's pattern
+from bpe_helpers import ENCODINGS  # p50k_base shares r50k's pattern
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 

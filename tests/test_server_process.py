@@ -4,11 +4,8 @@ request is lost, exit code 0)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -18,19 +15,9 @@ pytest.importorskip("yaml")
 import blt  # noqa: E402
 from blt.serve.config import load_config  # noqa: E402
 
+from support import run_async, run_serve, start_serve  # noqa: E402
+
 BT = blt.ByteTokenizer()
-
-
-def start_server(args, env_extra=None) -> tuple[subprocess.Popen, int]:
-    env = {**os.environ, **(env_extra or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "blt.serve.server", "--port", "0", *args],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    for line in proc.stderr:
-        m = re.search(r"listening on http://[\d.]+:(\d+)", line)
-        if m:
-            return proc, int(m.group(1))
-    proc.wait(10)
-    raise AssertionError(f"server did not start (exit {proc.returncode})")
 
 
 def test_config_precedence_yaml_env_flags(tmp_path):
@@ -55,16 +42,15 @@ def test_config_precedence_yaml_env_flags(tmp_path):
 
 
 def test_bad_config_exits_2_with_a_message():
-    proc = subprocess.run([sys.executable, "-m", "blt.serve.server", "--queue-capacity", "-1"],
-                          capture_output=True, text=True, timeout=60)
+    proc = run_serve("--queue-capacity", "-1")
     assert proc.returncode == 2 and "queue_capacity" in proc.stderr
 
 
 def test_sigterm_drains_accepted_requests_and_exits_0(tmp_path):
     # Batches wait up to 1.5 s to fill, so the requests are in flight when SIGTERM arrives.
-    proc, port = start_server(["--max-batch-size", "1000", "--max-wait-ms", "1500",
-                               "--drain-timeout-s", "20", "--flush-each-tick", "false"],
-                              env_extra={"BLT_SERVE_ACCESS_LOG": "false"})
+    proc, port = start_serve("--max-batch-size", "1000", "--max-wait-ms", "1500",
+                             "--drain-timeout-s", "20", "--flush-each-tick", "false",
+                             env={"BLT_SERVE_ACCESS_LOG": "false"})
     base = f"http://127.0.0.1:{port}"
 
     async def main():
@@ -93,7 +79,7 @@ def test_sigterm_drains_accepted_requests_and_exits_0(tmp_path):
             return texts, answers, refused
 
     try:
-        texts, answers, refused = asyncio.run(main())
+        texts, answers, refused = run_async(main())
         code = proc.wait(30)
     finally:
         if proc.poll() is None:

@@ -24,7 +24,7 @@ from .pipeline import TokenizeResult, TokenizeStats, tokenize_file
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Encoded, EncodedJson, Overloaded
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__  # written once, in pyproject.toml
 
 __all__ = [
     "BPETokenizer",

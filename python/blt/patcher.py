@@ -17,7 +17,7 @@ from .ragged import RaggedIds
 
 __all__ = ["Patcher", "PatchStream", "DEFAULT_THRESHOLD"]
 
-DEFAULT_THRESHOLD = 1.335442066192627  #: the reference's entropy threshold (nats)
+DEFAULT_THRESHOLD: float = _core.DEFAULT_THRESHOLD  #: the reference's entropy threshold (nats)
 
 
 class Patcher:
@@ -50,20 +50,19 @@ class Patcher:
         model: Optional[EntropyModel] = None,
         reset_context_at: Iterable[Any] = DEFAULT_RESET,
     ) -> None:
-        if max_patch_length is not None and max_patch_length < 1:
-            raise ValueError(f"max_patch_length must be >= 1 or None, got {max_patch_length}")
         if model is not None and not isinstance(model, EntropyModel):
             raise TypeError(f"model must be a blt.EntropyModel, got {type(model).__name__}")
-        static_size = 4
-        topk_size = 4.5
-        if kind == "static":
-            if patch_size is None or int(patch_size) != patch_size or patch_size < 1:
-                raise ValueError(f"static patch_size must be an integer >= 1, got {patch_size!r}")
-            static_size = int(patch_size)
-        if kind == "entropy" and threshold is None:
-            if patch_size is None or not patch_size > 0:
-                raise ValueError("entropy patching needs a threshold, or patch_size > 0 for top-k")
-            topk_size = float(patch_size)
+        # The core validates the options and fills in the defaults (patch_options.hpp).
+        self._rule = _core.PatchRule(
+            kind,
+            patch_size=patch_size,
+            threshold=threshold,
+            threshold_add=threshold_add,
+            monotonicity=bool(monotonicity),
+            max_patch_length=max_patch_length,
+            include_next_token=bool(include_next_token),
+            force_boundaries=bool(force_boundaries),
+        )
         self.kind = kind
         self.patch_size = patch_size
         self.threshold = threshold
@@ -75,17 +74,6 @@ class Patcher:
         self.model = model
         self.reset_context_at = tuple(reset_context_at or ())
         self._reset = reset_bytes(self.reset_context_at)
-        self._rule = _core.PatchRule(
-            kind,
-            patch_size=static_size,
-            threshold=threshold,
-            threshold_add=threshold_add,
-            monotonicity=self.monotonicity,
-            topk_patch_size=topk_size,
-            max_patch_length=int(max_patch_length or 0),
-            include_next_token=self.include_next_token,
-            force_boundaries=self.force_boundaries,
-        )
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -198,8 +186,7 @@ class Patcher:
             if bad in options:
                 raise TypeError(f"calibrate chooses the threshold; do not pass {bad}")
         probe = cls.entropy(entropy_model, reset_context_at=reset, **options)
-        batch = [sample] if is_single(sample) else sample
-        ids, offsets = batch(batch)
+        ids, offsets = batch([sample] if is_single(sample) else sample)
         if len(ids) == 0:
             raise ValueError("calibration sample is empty")
         ent = np.ascontiguousarray(entropy_model._m.entropies(ids, offsets, probe._reset, 0))

@@ -502,7 +502,7 @@ Request decode_request(std::shared_ptr<const Tokenizer> tok, std::vector<int64_t
 // unknown id is answered invalid (naming it) without failing its batch neighbours.
 TEST(BatchEngine, DecodeRequestsShareBatchesAndMatchDirectDecoding) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found (set BLT_SHARED_DIR)";
+  BLT_NEED_SHARED_DATA(model);
   auto bpe = std::make_shared<bpe::BpeEncoder>(model, bpe::SpecialPolicy{});
   auto codec = std::make_shared<ByteCodec>();
   auto sink = std::make_shared<RecordingSink>();

@@ -91,7 +91,7 @@ static std::vector<std::pair<uint32_t, uint32_t>> linear_merge(const BpeModel& m
 
 TEST(BpeMerge, SmallWideAndLinearAgreeOnRandomPieces) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   std::mt19937 rng(1);
   MergeScratch scratch;
   const char alphabet[] = "aaabbbe  tth01";
@@ -113,7 +113,7 @@ TEST(BpeMerge, SmallWideAndLinearAgreeOnRandomPieces) {
 
 TEST(BpeMerge, LinearMergeMatchesReferenceOnLongPieces) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   std::mt19937 rng(2);
   MergeScratch scratch;
   // Small alphabets make long chains of equal pairs and many merge levels; the last one mixes
@@ -172,7 +172,7 @@ TEST(BpeMerge, LinearMergeFollowsNonMonotoneMergeLists) {
 // earlier versions super-linear (one repeated character, digits, letters, random bytes).
 TEST(BpeMerge, LongPieceMergeWorkIsLinear) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   MergeScratch scratch;
   auto work_of = [&](const std::string& s) {
     linear_merge(*model, s, scratch);
@@ -198,7 +198,7 @@ TEST(BpeMerge, LongPieceMergeWorkIsLinear) {
 
 TEST(BpeEncoder, KnownIdsAndSpecials) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeEncoder plain(model, {});
   // "hello world" is [31373, 995] in GPT-2 (published example).
   EXPECT_EQ(encode(plain, "hello world"), (std::vector<uint32_t>{31373, 995}));
@@ -213,7 +213,7 @@ TEST(BpeEncoder, KnownIdsAndSpecials) {
 // here, the estimate is a third) still comes out whole, appended after what `out` held.
 TEST(BpeEncoder, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeEncoder plain(model, {});
   std::vector<uint32_t> small;
   plain.encode_body(bytes_of("hello world"), small);
@@ -235,7 +235,7 @@ TEST(BpeEncoder, EncodeBodyKeepsSmallBuffersAndGrowsPastTheEstimate) {
 
 TEST(BpeEncoder, BlobRoundTripEncodesIdentically) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   std::string blob = serialize_spec(model->spec());
   auto back = std::make_shared<const BpeModel>(deserialize_spec(bytes_of(blob)));
   std::string text = "Hello there, 12345 worlds!!  \n\n  tabs\there";
@@ -245,7 +245,7 @@ TEST(BpeEncoder, BlobRoundTripEncodesIdentically) {
 
 TEST(BpeEncoder, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeEncoder tok(model, {SpecialUse::allowed});
   std::string text;
   for (int i = 0; i < 40; ++i) text += "some words  here<|endoftext|>and 123 more\n\n ";
@@ -263,7 +263,7 @@ TEST(BpeEncoder, SafeSplitNeverCutsInsideSpecialsAndGivesSameIds) {
 
 TEST(BpeEncoder, LongRunIsNotQuadratic) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeEncoder tok(model, {});
   std::string text(1 << 20, '!');
   auto ids = encode(tok, text);

@@ -45,7 +45,7 @@ std::vector<uint32_t> as_u32(const IdBuffer& b) {
 
 TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeEncoder bpe(model, {});
   BpeDelimitedCodec codec({}, bpe);
   // "hello world" is two GPT-2 tokens: "hello" and " world".
@@ -63,7 +63,7 @@ TEST(BpeDelimitedCodec, DelimiterBeforeEachTokenAndNoneAroundBosEos) {
 
 TEST(BpeDelimitedCodec, PipelineEqualsOneShotAtEveryChunkSize) {
   auto model = load_r50k();
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  BLT_NEED_SHARED_DATA(model);
   BpeDelimitedCodec codec({}, BpeEncoder(model, {SpecialUse::allowed}));
   std::string text;
   for (int i = 0; i < 60; ++i) text += "Some words,  here<|endoftext|>and 123 m\xc3\xa9re\n\n\t ";

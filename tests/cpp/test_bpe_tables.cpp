@@ -24,16 +24,6 @@ using namespace blt::test;
 
 namespace {
 
-std::shared_ptr<const BpeModel> load_tiktoken_model(const std::string& name) {
-  std::string data = read_file(shared_dir() + "/vocab/" + name + ".tiktoken");
-  if (data.empty()) return nullptr;
-  BpeSpec spec;
-  spec.name = name;
-  spec.pattern = kR50kPattern;  // the split pattern plays no part in the pair table
-  spec.vocab = parse_tiktoken(bytes_of(data), name + ".tiktoken");
-  return std::make_shared<const BpeModel>(std::move(spec));
-}
-
 bool same(Merge a, Merge b) { return a.priority == b.priority && a.result == b.result; }
 
 // Every split of every token into two tokens, found through a std::unordered_map of the token
@@ -55,8 +45,8 @@ std::map<std::pair<uint32_t, uint32_t>, uint32_t> expected_pairs(const Vocab& v)
 }
 
 void check_real_vocab(const std::string& name) {
-  auto model = load_tiktoken_model(name);
-  if (!model) GTEST_SKIP() << "shared vocab not found";
+  auto model = load_tiktoken(name);  // the split pattern plays no part in the pair table
+  BLT_NEED_SHARED_DATA(model);
   const PairTable& t = model->pairs();
   ASSERT_TRUE(t.frozen()) << name << ": the OpenAI vocabularies fit the packed form";
   auto want = expected_pairs(model->vocab());

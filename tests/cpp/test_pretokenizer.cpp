@@ -16,8 +16,13 @@
 #include "blt_core/text/pretokenizer.hpp"
 #include "blt_core/text/regex_pretokenizer.hpp"
 
+#include "test_support.hpp"
+
 namespace blt {
 namespace {
+
+using test::read_file;
+using test::shared_dir;
 
 const OpenAIPattern kAll[] = {OpenAIPattern::r50k, OpenAIPattern::cl100k, OpenAIPattern::o200k};
 
@@ -36,16 +41,6 @@ std::vector<std::string> pieces_of(const Pretokenizer& p, const std::string& s) 
   uint32_t start = 0;
   for (uint32_t e : ends_of(p, s)) out.push_back(s.substr(start, e - start)), start = e;
   return out;
-}
-
-std::string shared_dir() {
-  const char* env = std::getenv("BLT_SHARED_DIR");
-  return env && *env ? env : "../shared";
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 // Code points drawn from Unicode 14.0 (what PCRE2 10.42 knows) so scanners and PCRE2 must agree,
@@ -84,7 +79,7 @@ TEST(Pretokenizer, PatternsMatchSharedMetaFiles) {
                                                          {"o200k_base", OpenAIPattern::o200k}};
   for (auto [name, pat] : files) {
     std::string meta = read_file(shared_dir() + "/vocab/" + name + ".meta.json");
-    if (meta.empty()) GTEST_SKIP() << "shared vocab not found (set BLT_SHARED_DIR)";
+    BLT_NEED_SHARED_DATA(!meta.empty());
     // The JSON escapes each backslash; undo that to compare with the pattern text.
     std::string escaped;
     for (char c : openai_pattern_text(pat)) escaped += c == '\\' ? std::string("\\\\") : std::string(1, c);
@@ -96,7 +91,7 @@ TEST(Pretokenizer, ScannersEqualPcre2OnCorpusSlices) {
   const char* files[] = {"en_prose.txt", "code_python.txt", "code_c.txt", "multilingual.txt"};
   for (const char* f : files) {
     std::string all = read_file(shared_dir() + "/corpus/" + f);
-    if (all.empty()) GTEST_SKIP() << "shared corpus not found (set BLT_SHARED_DIR)";
+    BLT_NEED_SHARED_DATA(!all.empty());
     for (auto pat : kAll) {
       auto scanner = make_scanner_pretokenizer(openai_pattern_text(pat));
       auto regex = make_regex_pretokenizer(openai_pattern_text(pat));
