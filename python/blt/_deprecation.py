@@ -18,6 +18,7 @@ UNSET: Any = _Unset()
 
 def renamed(where: str, old: str, new: str, old_value: Any, new_value: Any, *, stacklevel: int = 3) -> Any:
     """``new_value``, or ``old_value`` (with a DeprecationWarning) when only the old name was given.
+    A ``new_value`` of ``None`` counts as not given (it is the default of every renamed option).
 
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as w:
@@ -30,7 +31,7 @@ def renamed(where: str, old: str, new: str, old_value: Any, new_value: Any, *, s
     if old_value is UNSET:
         return new_value
     warnings.warn(f"{where}: {old}= is deprecated, use {new}=", DeprecationWarning, stacklevel=stacklevel)
-    if new_value is not UNSET:
+    if new_value is not UNSET and new_value is not None:
         raise TypeError(f"{where}: pass {new}= only (not also its old name {old}=)")
     return old_value
 
