@@ -216,24 +216,26 @@ class TokenizerRegistry:
 
     def activate(self, name: str, version: str) -> TokenizerEntry:
         """Make ``name@version`` the version that ``name`` resolves to; returns it."""
-        key = f"{name}@{version}"
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                raise UnknownTokenizer(f"tokenizer {key} is not loaded")
+            entry = self._loaded(name, version)
             self._active[name] = entry
             return entry
 
     def unload(self, name: str, version: str) -> None:
         """Forget an inactive version (requests already holding it finish normally)."""
-        key = f"{name}@{version}"
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                raise UnknownTokenizer(f"tokenizer {key} is not loaded")
+            entry = self._loaded(name, version)
             if self._active.get(name) is entry:
-                raise ValueError(f"tokenizer {key} is active; activate another version first")
-            del self._entries[key]
+                raise ValueError(f"tokenizer {entry.key} is active; activate another version first")
+            del self._entries[entry.key]
+
+    def _loaded(self, name: str, version: str) -> TokenizerEntry:
+        """The loaded entry ``name@version`` (UnknownTokenizer if none); call with the lock held."""
+        key = f"{name}@{version}"
+        entry = self._entries.get(key)
+        if entry is None:
+            raise UnknownTokenizer(f"tokenizer {key} is not loaded")
+        return entry
 
     def resolve(self, ref: Optional[str] = None) -> TokenizerEntry:
         """The entry for ``name@version``, the active version of ``name``, or of the default."""
