@@ -32,7 +32,7 @@ def test_byte_tokenizer_meta_is_content_type():
     assert np.array_equal(old, new) and msgs
     old, msgs = warned(lambda: blt.ByteTokenizer().encode_batch([TEXT], meta="text").to_list())
     assert old == [new.tolist()] and msgs
-    with pytest.raises(TypeError, match="content_type"):
+    with pytest.raises(TypeError, match="content_type"), pytest.warns(DeprecationWarning):
         blt.ByteTokenizer().encode(TEXT, meta="text", content_type="bin")
 
 
@@ -41,7 +41,7 @@ def test_tokenize_file_threads_and_type_are_num_threads_and_content_type():
     old, msgs = warned(lambda: blt.tokenize_file(TEXT.encode(), None, threads=2, type="text"))
     assert np.array_equal(old.ids, new.ids) and len(msgs) == 2
     assert isinstance(old, blt.TokenizeResult) and isinstance(new, blt.TokenizeResult)
-    with pytest.raises(TypeError, match="num_threads"):
+    with pytest.raises(TypeError, match="num_threads"), pytest.warns(DeprecationWarning):
         blt.tokenize_file(TEXT.encode(), None, threads=1, num_threads=2)
 
 

@@ -218,7 +218,7 @@ def test_raising_progress_cancels_without_output(tmp_path):
 def test_cancellation_leaks_no_threads(tmp_path):
     r, w = os.pipe()  # a stream that never sends anything: the reader must give up on cancel
     try:
-        blt.tokenize_file(b"warm up the worker pool" * 1000, None, threads=4, chunk_size=64)
+        blt.tokenize_file(b"warm up the worker pool" * 1000, None, num_threads=4, chunk_size=64)
         before = thread_count()
         for _ in range(5):
             n = [0]
@@ -229,7 +229,7 @@ def test_cancellation_leaks_no_threads(tmp_path):
                     raise Stop()
 
             with pytest.raises(Stop):
-                blt.tokenize_file(r, tmp_path / "x.bin", threads=4, progress=progress)
+                blt.tokenize_file(r, tmp_path / "x.bin", num_threads=4, progress=progress)
         assert thread_count() <= before
     finally:
         os.close(r)

@@ -164,10 +164,6 @@ def _one_line(e: BaseException) -> str:
     return str(e).splitlines()[0] if str(e) else e.__class__.__name__
 
 
-class _LoadError(Exception):
-    """A vocabulary could not be loaded (runtime error, exit 1)."""
-
-
 def _merges_kind(path: str) -> str:
     """'hf', 'tiktoken' or 'gpt2' for a --merges file, from its extension, else its first bytes."""
     low = path.lower()

@@ -19,7 +19,7 @@ A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeCon
     vocab_dir: /data/vocab     # NAME.tiktoken files for encoding:NAME (else $BLT_VOCAB_DIR)
     tokenizers:
       - {name: bytes, version: 1, spec: bytes}
-      - {name: bytes_text, version: 1, spec: "bytes:meta=text,strip_bom=true"}
+      - {name: bytes_text, version: 1, spec: "bytes:content_type=text,strip_bom=true"}
       - {name: cl100k_base, version: 1, spec: "encoding:cl100k_base"}
 
 Environment variables are the upper-case field names with the BLT_SERVE_ prefix
@@ -179,7 +179,7 @@ def parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "tokenizers":
             p.add_argument(flag, dest=f.name, metavar="NAME@VERSION=SPEC;...",
-                           help="tokenizers to load, e.g. 'bytes@1=bytes;bytes@2=bytes:meta=text'")
+                           help="tokenizers to load, e.g. 'bytes@1=bytes;bytes@2=bytes:content_type=text'")
         elif f.type == "bool":
             p.add_argument(flag, dest=f.name, choices=("true", "false"))
         else:

@@ -345,4 +345,3 @@ class LimitedTCPSite(web.TCPSite):
                                                 backlog=self._backlog,
                                                 reuse_address=self._reuse_address,
                                                 reuse_port=self._reuse_port)
-        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port

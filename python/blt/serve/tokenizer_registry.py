@@ -154,7 +154,7 @@ class TokenizerRegistry:
     >>> reg = TokenizerRegistry()
     >>> reg.load("bytes", "1", blt.ByteTokenizer()).key
     'bytes@1'
-    >>> reg.load("bytes", "2", "bytes:meta=text").key
+    >>> reg.load("bytes", "2", "bytes:content_type=text").key
     'bytes@2'
     >>> reg.resolve("bytes").key, reg.resolve("bytes@2").key
     ('bytes@1', 'bytes@2')
