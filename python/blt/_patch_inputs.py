@@ -8,11 +8,13 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
+from . import _core
 from ._blt_ids import EOS, FIRST_META_ID, MAX_ID, OFFSET
 from .byte_tokenizer import ByteTokenizer
 from .ragged import RaggedIds
 
-DEFAULT_RESET: Tuple[Any, ...] = ("\n", EOS)  #: after these the entropy model forgets its context
+#: after these the entropy model forgets its context (the core's default byte, and EOS)
+DEFAULT_RESET: Tuple[Any, ...] = (chr(_core.DEFAULT_RESET_BYTE), EOS)
 
 _BYTE_TOKENIZER = ByteTokenizer()
 

@@ -61,6 +61,16 @@ std::string random_soup(std::mt19937& rng, size_t parts) {
   return s;
 }
 
+// A general pattern runs on PCRE2's JIT where the platform has one (x86-64 and AArch64 do).
+TEST(Pretokenizer, GeneralPatternIsJitCompiled) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  RegexPretokenizer general(R"(\p{L}+|\p{N}+|\s+|[^\s\p{L}\p{N}]+)");
+  EXPECT_TRUE(general.jit_compiled());
+#else
+  GTEST_SKIP() << "no PCRE2 JIT on this platform";
+#endif
+}
+
 TEST(Pretokenizer, FactoryPicksScannersForKnownPatterns) {
   for (auto pat : kAll) {
     std::string text(openai_pattern_text(pat));

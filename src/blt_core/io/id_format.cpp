@@ -19,15 +19,6 @@ OutputFormat parse_output_format(std::string_view name) {
                               "' (expected bin, npy or jsonl)");
 }
 
-std::string_view output_format_name(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::bin: return "bin";
-    case OutputFormat::npy: return "npy";
-    case OutputFormat::jsonl: return "jsonl";
-  }
-  return "?";
-}
-
 size_t IdFormat::max_bytes_per_id(uint64_t max_id) const {
   if (binary()) return dtype_size(dt_);
   size_t digits = 1;

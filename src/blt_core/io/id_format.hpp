@@ -14,7 +14,6 @@ namespace blt {
 enum class OutputFormat : uint8_t { bin, npy, jsonl };
 
 OutputFormat parse_output_format(std::string_view name);  // throws std::invalid_argument
-std::string_view output_format_name(OutputFormat f);
 
 // One document of ids in format `fmt` (dtype `dt` for bin/npy):
 //   head()  + body bytes of every chunk, in order  + tail()

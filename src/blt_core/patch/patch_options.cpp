@@ -72,23 +72,9 @@ void add_reset_byte(ContextReset& reset, int64_t b) {
   reset.byte[static_cast<size_t>(b)] = true;
 }
 
-void add_reset_id(ContextReset& reset, int64_t id) {
-  if (id < 0 || id > static_cast<int64_t>(kMaxBltId))
-    throw std::invalid_argument("reset id " + std::to_string(id) + " is not a BLT id (0.." +
-                                std::to_string(kMaxBltId) + ")");
-  if (id >= static_cast<int64_t>(kByteOffset) && id < static_cast<int64_t>(kFirstMetaId))
-    reset.byte[static_cast<size_t>(id - kByteOffset)] = true;
-}
-
 ContextReset context_reset_of_bytes(std::span<const int> bytes) {
   ContextReset r;
   for (int b : bytes) add_reset_byte(r, b);
-  return r;
-}
-
-ContextReset default_context_reset() {
-  ContextReset r;
-  r.byte[kDefaultResetByte] = true;
   return r;
 }
 

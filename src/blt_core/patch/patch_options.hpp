@@ -37,12 +37,7 @@ PatchRule make_patch_rule(const PatchOptions& options);
 
 // Adds byte b (0..255) to the reset set; std::invalid_argument otherwise.
 void add_reset_byte(ContextReset& reset, int64_t b);
-// Adds the byte of BLT id `id` (a byte id 4..259); specials and meta ids always reset, so they add
-// nothing. std::invalid_argument for an id outside 0..kMaxBltId.
-void add_reset_id(ContextReset& reset, int64_t id);
 // The reset set of these bytes (each 0..255).
 ContextReset context_reset_of_bytes(std::span<const int> bytes);
-// The default reset set: kDefaultResetByte.
-ContextReset default_context_reset();
 
 }  // namespace blt::patch

@@ -34,7 +34,6 @@ struct SpaceLikeTable {
   }
 };
 inline constexpr SpaceLikeTable kSpaceLike{};
-inline bool is_space_like(uint16_t id) { return id <= kMaxBltId ? kSpaceLike.v[id] : true; }
 
 // Feeding a sequence in any chunking gives the same lengths as feeding it at once. Top-k entropy
 // patching looks at the whole sequence and is not streamable (use patch_sequence).
