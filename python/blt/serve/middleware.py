@@ -345,3 +345,5 @@ class LimitedTCPSite(web.TCPSite):
                                                 backlog=self._backlog,
                                                 reuse_address=self._reuse_address,
                                                 reuse_port=self._reuse_port)
+        # aiohttp's TCPSite.port and .name read the port actually bound (port 0 asks for any) here.
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
