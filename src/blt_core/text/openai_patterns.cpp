@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "blt_core/text/whitespace.hpp"
+
 namespace blt {
 
 namespace {
@@ -18,39 +20,24 @@ bool is_ascii_alnum(uint8_t b) {
   return (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
 }
 
-bool is_ascii_space(uint8_t b) { return b == ' ' || (b >= 0x09 && b <= 0x0D); }
-
-// The non-ASCII whitespace of both tiktoken (White_Space) and PCRE2 (\s adds U+180E), as UTF-8.
-// Byte tests below are conservative: an unknown byte (outside the window) counts as whitespace.
-bool is_multibyte_space2(uint8_t a, uint8_t b) { return a == 0xC2 && (b == 0x85 || b == 0xA0); }
-bool is_multibyte_space3(uint8_t a, uint8_t b, uint8_t c) {
-  if (a == 0xE1) return (b == 0x9A && c == 0x80) || (b == 0xA0 && c == 0x8E);
-  if (a == 0xE2)
-    return (b == 0x80 && ((c >= 0x80 && c <= 0x8A) || c == 0xA8 || c == 0xA9 || c == 0xAF)) ||
-           (b == 0x81 && c == 0x9F);
-  if (a == 0xE3) return b == 0x80 && c == 0x80;
-  return false;
-}
-
-// May a whitespace character start at w[i]? (i < w.size())
+// Whether a whitespace character may start (end) at w[i]. The White_Space test is the one of
+// text/whitespace.hpp; the window only adds that a character cut off by its edge may be whitespace
+// (only lead bytes C2 and E1..E3 start one), so an unknown byte never makes a cut look safe.
 bool may_start_space(TextSpan w, size_t i) {
-  uint8_t a = w[i];
-  if (a < 0x80) return is_ascii_space(a);
-  if (a == 0xC2) return i + 1 >= w.size() || is_multibyte_space2(a, w[i + 1]);
-  if (a >= 0xE1 && a <= 0xE3) {
-    if (i + 2 >= w.size()) return true;
-    return is_multibyte_space3(a, w[i + 1], w[i + 2]);
-  }
-  return false;
+  const uint8_t a = w[i];
+  if (a < 0x80) return unicode::is_white_space(a);
+  if (a == 0xC2 && i + 1 >= w.size()) return true;
+  if (a >= 0xE1 && a <= 0xE3 && i + 2 >= w.size()) return true;
+  return unicode::whitespace_at(w, i) != 0;
 }
 
-// May a whitespace character end at w[i]? (i < w.size()); bytes before w[0] are unknown.
+// Bytes before w[0] are unknown.
 bool may_end_space(TextSpan w, size_t i) {
-  uint8_t c = w[i];
-  if (c < 0x80) return is_ascii_space(c);
+  const uint8_t c = w[i];
+  if (c < 0x80) return unicode::is_white_space(c);
   if (c >= 0xC0) return false;  // a lead byte ends no character
   if (i < 2) return true;
-  return is_multibyte_space2(w[i - 1], c) || is_multibyte_space3(w[i - 2], w[i - 1], c);
+  return unicode::whitespace_before(w, i + 1) != 0;
 }
 
 }  // namespace
