@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import weakref
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -338,7 +338,7 @@ class AsyncBatchTokenizer:
                             priority: str = "normal", tokenizer: Optional[str] = None,
                             timeout: Optional[float] = None, dtype: Optional[str] = None,
                             entry: Optional[TokenizerEntry] = None,
-                            json: bool = False) -> AsyncIterator[Any]:
+                            json: bool = False) -> AsyncGenerator[Any, None]:
         """Encode a byte stream segment by segment; concatenated, the ids equal encode(whole).
 
         Segments are cut where the tokenizer says a cut is safe, about ``segment_bytes`` each. The
