@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import weakref
-from typing import Any, AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, AsyncGenerator, AsyncIterable, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
