@@ -1,14 +1,41 @@
-"""Type stubs for the native extension blt._core (see src/binding.cpp). Sections per API area."""
+"""Type stubs for the native extension blt._core (see src/bindings/). Sections per binding file.
+
+Checked against the built module by ``python -m mypy.stubtest blt._core`` and, for parameter
+names, order and defaults (which stubtest cannot read from pybind11 functions), by
+tests/test_core_stub.py.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Literal, Optional, Sequence, Tuple, Union
+import asyncio
+import sys
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, TypedDict, Union, type_check_only
 
 import numpy as np
 import numpy.typing as npt
 
-# --- common ---------------------------------------------------------------------------------------
-class IdBuffer:
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:
+    from typing_extensions import NotRequired
+
+# Text or any contiguous buffer of 1-byte items: str (its UTF-8), bytes, bytearray, memoryview,
+# mmap, uint8 arrays.
+_Bytes = Union[str, Buffer, npt.NDArray[Any]]
+# (text, id, always, lstrip, rstrip) of one special token.
+_SpecialEntry = Tuple[bytes, int, bool, bool, bool]
+
+@type_check_only
+class _pybind11_type(type):
+    """The metaclass of every pybind11 class (pybind11_builtins.pybind11_type)."""
+
+# --- module.cpp: shared classes and constants ------------------------------------------------------
+class IdBuffer(metaclass=_pybind11_type):
     """Native owner of an id array; NumPy results keep it as their ``.base``."""
 
     @property
@@ -16,46 +43,69 @@ class IdBuffer:
     @property
     def address(self) -> int: ...
 
-class Tokenizer:
+class Tokenizer(metaclass=_pybind11_type):
     """Base of every native tokenizer."""
 
     @property
     def n_vocab(self) -> int: ...
+    def safe_split(self, window: _Bytes, target: int) -> int: ...
 
 def usable_cores() -> int: ...
 def available_ram_bytes() -> int: ...
 def simd_arch() -> str: ...
 
-# --- bytes ----------------------------------------------------------------------------------------
+BOE_ID: int
+BOS_ID: int
+EOS_ID: int
+BPE_DELIM_ID: int
+BYTE_OFFSET: int
+MAX_ID: int
+META_IDS: dict[str, int]
+OPENAI_PATTERNS: dict[str, str]
+__version__: str
+
+# --- bytes.cpp ------------------------------------------------------------------------------------
 class ByteCodec(Tokenizer):
     def __init__(
         self, bos: bool = True, eos: bool = True, meta: Optional[str] = None, strip_bom: bool = False
     ) -> None: ...
-    def encode(self, data: Any, dtype: str = "uint16") -> npt.NDArray[Any]: ...
-    def encode_batch(
-        self, items: Sequence[Any], dtype: str = "uint16", threads: int = 0
-    ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.int64]]: ...
     @staticmethod
     def meta_id(name: str) -> int: ...
     @staticmethod
-    def decode(ids: npt.NDArray[Any]) -> bytes: ...
+    def decode(ids: npt.ArrayLike) -> bytes: ...
+    def encode(self, data: _Bytes, dtype: str = "uint16") -> npt.NDArray[Any]: ...
+    def encode_batch(
+        self, items: Sequence[_Bytes], dtype: str = "uint16", threads: int = 0
+    ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.int64]]: ...
 
 class BpeDelimitedCodec(Tokenizer):
     """BLT byte ids with the BPE delimiter 3 before each token of a native BPE encoder."""
 
     def __init__(
-        self, bpe: Any, bos: bool = True, eos: bool = True, meta: Optional[str] = None, strip_bom: bool = False
+        self, bpe: BpeEncoder, bos: bool = True, eos: bool = True, meta: Optional[str] = None,
+        strip_bom: bool = False,
     ) -> None: ...
-    def encode(self, data: Any, dtype: str = "uint16") -> npt.NDArray[Any]: ...
+    def encode(self, data: _Bytes, dtype: str = "uint16") -> npt.NDArray[Any]: ...
     def encode_batch(
-        self, items: Sequence[Any], dtype: str = "uint16", threads: int = 0
+        self, items: Sequence[_Bytes], dtype: str = "uint16", threads: int = 0
     ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.int64]]: ...
-    def safe_split(self, window: Any, target: int) -> int: ...
 
-# --- pipeline -------------------------------------------------------------------------------------
+# --- pipeline.cpp ---------------------------------------------------------------------------------
+@type_check_only
+class _StreamResult(TypedDict):
+    bytes_in: int
+    ids_out: int
+    chunks: int
+    seconds: float
+    threads: int
+    chunk_size: int
+    in_flight: int
+    buffer_bytes: int
+    ids: NotRequired[npt.NDArray[Any]]  # only when output_fd < 0
+
 def tokenize_stream(
-    tokenizer: Any,
-    input: Any = None,
+    tokenizer: Tokenizer,
+    input: Optional[_Bytes] = None,
     input_fd: int = -1,
     input_name: str = "<input>",
     output_fd: int = -1,
@@ -66,161 +116,15 @@ def tokenize_stream(
     memcap: int = 268435456,
     min_chunk: int = 65536,
     max_chunk: int = 1048576,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Optional[Callable[[int, int], object]] = None,
     utf8_chunks: bool = False,
     progress_interval: float = 0.05,
-) -> dict[str, Any]:
+) -> _StreamResult:
     """Tokenize a buffer (input) or descriptor (input_fd) into output_fd, or into memory
-    (output_fd < 0: the result's "ids" is a NumPy array). Keys: bytes_in, ids_out, chunks,
-    seconds, threads, chunk_size, in_flight, buffer_bytes[, ids]."""
+    (output_fd < 0: the result's "ids" is a NumPy array)."""
 
-
-# --- text -----------------------------------------------------------------------------------------
-
-# --- bpe ------------------------------------------------------------------------------------------
-
-# --- serve ----------------------------------------------------------------------------------------
-class Overloaded(RuntimeError):
-    """A batch engine queue is full; retry later."""
-
-class BatchEngine:
-    """Native batch encoder; results arrive as ``loop.call_soon_threadsafe(handler, results)`` with
-    ``results`` a list of ``(id, status, error, ids, consumed, count)`` (status 0 ok, 1 invalid,
-    2 timed out, 3 shut down, 4 failed; ``ids`` is an array, the JSON text of the ids as bytes
-    for ``json=True`` requests, or None on error)."""
-
-    def __init__(
-        self,
-        loop: Any,
-        handler: Any,
-        max_batch_size: int = 64,
-        max_wait_ms: float = 2.0,
-        queue_capacity: int = 1024,
-        threads: int = 0,
-        max_inflight_batches: int = 0,
-        wake_on_submit: bool = True,
-    ) -> None: ...
-    def submit(
-        self,
-        tokenizer: Tokenizer,
-        data: Any,
-        dtype: str = "uint32",
-        priority: str = "normal",
-        timeout_s: float = 0.0,
-        segment: bool = False,
-        stream_start: bool = False,
-        stream_end: bool = False,
-        target: int = 0,
-        json: bool = False,
-        stream_offset: int = 0,
-    ) -> int: ...
-    def submit_decode(
-        self, tokenizer: Tokenizer, ids: np.ndarray, priority: str = "normal", timeout_s: float = 0.0
-    ) -> int: ...
-    def cancel(self, id: int) -> bool: ...
-    def flush(self) -> None: ...
-    def close(self, drain: bool = False) -> None: ...
-    @property
-    def closed(self) -> bool: ...
-    def queue_depth(self) -> Tuple[int, int, int]: ...
-    def stats(self) -> dict: ...
-
-
-# === patching (patchers, entropy model, hash n-grams) =====================================
-
-
-
-NGRAM_HASH_PRIMES: List[int]
-
-class PatchRule:
-    def __init__(
-        self,
-        kind: str,
-        patch_size: int = 4,
-        threshold: Optional[float] = None,
-        threshold_add: Optional[float] = None,
-        monotonicity: bool = False,
-        topk_patch_size: float = 4.5,
-        max_patch_length: int = 0,
-        include_next_token: bool = False,
-        force_boundaries: bool = True,
-    ) -> None: ...
-    @property
-    def is_topk(self) -> bool: ...
-
-def patch_batch(
-    rule: PatchRule,
-    ids: Optional[npt.NDArray[np.uint16]],
-    entropies: Optional[npt.NDArray[np.float32]],
-    offsets: npt.NDArray[np.int64],
-    threads: int = 0,
-) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
-
-class EntropyCursor:
-    def __init__(self) -> None: ...
-
-class EntropyModel:
-    @staticmethod
-    def load(path: str) -> EntropyModel: ...
-    def save(self, path: str) -> None: ...
-    @property
-    def order(self) -> int: ...
-    @property
-    def n_contexts(self) -> int: ...
-    @property
-    def n_ngrams(self) -> int: ...
-    def context_table(self) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]: ...
-    def entropies(
-        self,
-        ids: npt.NDArray[np.uint16],
-        offsets: npt.NDArray[np.int64],
-        reset: Sequence[int],
-        threads: int = 0,
-    ) -> npt.NDArray[np.float32]: ...
-    def entropies_stream(
-        self, cursor: EntropyCursor, ids: npt.NDArray[np.uint16], reset: Sequence[int]
-    ) -> npt.NDArray[np.float32]: ...
-    def bits_per_byte(self, data: object, reset: Sequence[int]) -> float: ...
-    def patch_batch(
-        self,
-        rule: PatchRule,
-        ids: npt.NDArray[np.uint16],
-        offsets: npt.NDArray[np.int64],
-        reset: Sequence[int],
-        threads: int = 0,
-    ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
-
-class NgramCounter:
-    def __init__(self, order: int) -> None: ...
-    @property
-    def bytes_seen(self) -> int: ...
-    def add(self, documents: Sequence[object], threads: int = 0) -> None: ...
-    def build(self, threads: int = 0) -> EntropyModel: ...
-
-class PatchStream:
-    def __init__(self, rule: PatchRule) -> None: ...
-    @property
-    def position(self) -> int: ...
-    def feed(
-        self,
-        ids: Optional[npt.NDArray[np.uint16]],
-        entropies: Optional[npt.NDArray[np.float32]] = None,
-    ) -> npt.NDArray[np.int32]: ...
-    def finish(self) -> npt.NDArray[np.int32]: ...
-
-def hash_ngrams(
-    ids: npt.NDArray[np.uint16],
-    sizes: Sequence[int],
-    funcs: Sequence[int],
-    max_hash: int,
-    threads: int = 1,
-    out: Optional[npt.NDArray[np.int64]] = None,
-) -> npt.NDArray[np.int64]: ...
-_Bytes = Union[str, bytes, bytearray, memoryview]
-
-# === text (pretokenizers: OpenAI scanners, PCRE2) ================================================
-
-class Pretokenizer:
+# --- text.cpp -------------------------------------------------------------------------------------
+class Pretokenizer(metaclass=_pybind11_type):
     """Splits text (UTF-8 bytes, possibly invalid) into the pieces byte-level BPE merges within.
 
     kind="auto" uses a hand-written scanner for the OpenAI patterns (r50k/p50k, cl100k, o200k)
@@ -249,18 +153,24 @@ def pcre2_unicode_version() -> str:
 def scanner_unicode_version() -> str:
     """Unicode version of the scanners' tables: '16.0.0', as tiktoken's regex."""
 
-# === BPE ==========================================================================================
-
-class BpeModel:
+# --- bpe.cpp --------------------------------------------------------------------------------------
+class BpeModel(metaclass=_pybind11_type):
     """Immutable byte-level BPE vocabulary (use blt.BPETokenizer)."""
 
     @staticmethod
-    def from_tiktoken(data: bytes, source: str, name: str, pattern: str,
-                      specials: List[Tuple[bytes, int, bool, bool, bool]]) -> BpeModel: ...
+    def from_tiktoken(
+        data: bytes, source: str, name: str, pattern: str, specials: list[_SpecialEntry]
+    ) -> BpeModel: ...
     @staticmethod
-    def from_parts(name: str, pattern: str, tokens: List[bytes], ids: np.ndarray,
-                   merges: Optional[np.ndarray], whole_piece_lookup: bool,
-                   specials: List[Tuple[bytes, int, bool, bool, bool]]) -> BpeModel: ...
+    def from_parts(
+        name: str,
+        pattern: str,
+        tokens: list[bytes],
+        ids: npt.ArrayLike,
+        merges: Optional[npt.ArrayLike],
+        whole_piece_lookup: bool,
+        specials: list[_SpecialEntry],
+    ) -> BpeModel: ...
     @staticmethod
     def from_blob(blob: bytes) -> BpeModel: ...
     def to_blob(self) -> bytes: ...
@@ -275,25 +185,160 @@ class BpeModel:
     @property
     def whole_piece_lookup(self) -> bool: ...
     @property
-    def specials(self) -> List[Tuple[bytes, int, bool, bool, bool]]: ...  # text, id, always, lstrip, rstrip
+    def specials(self) -> list[_SpecialEntry]: ...
     def token_bytes(self, id: int) -> bytes: ...
-    def decode_bytes(self, ids: Any) -> bytes: ...
-    def vocab(self) -> Tuple[List[bytes], np.ndarray]: ...
-    def merge_list(self) -> np.ndarray: ...
+    def decode_bytes(self, ids: npt.ArrayLike) -> bytes: ...
+    def vocab(self) -> Tuple[list[bytes], npt.NDArray[np.uint32]]: ...
+    def merge_list(self) -> npt.NDArray[np.uint32]: ...  # shape (n, 2)
     def format_tiktoken(self) -> bytes: ...
     def rank_file_equivalent(self) -> Tuple[bool, str]: ...
     def tokens_self_merge(self) -> Tuple[bool, str]: ...
-    def tokenizer(self, allowed: List[str], disallowed: List[str]) -> BpeEncoder: ...
+    def tokenizer(self, allowed: Sequence[str], disallowed: Sequence[str]) -> BpeEncoder: ...
 
 class BpeEncoder(Tokenizer):
     """A BpeModel with one special-token policy; implements the native Tokenizer interface."""
 
+    def encode(self, data: _Bytes, dtype: str = "uint32") -> npt.NDArray[Any]: ...
+    def encode_batch(
+        self, items: Sequence[_Bytes], dtype: str = "uint32", threads: int = 0
+    ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.int64]]: ...
+    def encode_u32_function(self) -> Callable[[_Bytes], npt.NDArray[np.uint32]]: ...
+    def encode_prefix(self, data: _Bytes, max_tokens: int) -> Tuple[npt.NDArray[np.uint32], int]: ...
+    def encode_with_offsets(
+        self, data: _Bytes, char_offsets: bool
+    ) -> Tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], Optional[npt.NDArray[np.int64]]]: ...
+    def count(self, data: _Bytes) -> int: ...
+
+# --- patch.cpp ------------------------------------------------------------------------------------
+DEFAULT_THRESHOLD: float
+DEFAULT_RESET_BYTE: int
+NGRAM_HASH_PRIMES: list[int]
+
+class PatchRule(metaclass=_pybind11_type):
+    def __init__(
+        self,
+        kind: str,
+        patch_size: Optional[float] = None,
+        threshold: Optional[float] = None,
+        threshold_add: Optional[float] = None,
+        monotonicity: bool = False,
+        max_patch_length: Optional[int] = None,
+        include_next_token: bool = False,
+        force_boundaries: bool = True,
+    ) -> None: ...
     @property
-    def n_vocab(self) -> int: ...
-    def encode(self, data: Any, dtype: str = "uint32") -> np.ndarray: ...
-    def encode_u32_function(self) -> Callable[[Any], np.ndarray]: ...
-    def encode_batch(self, items: Sequence[Any], dtype: str = "uint32", threads: int = 0) -> Tuple[np.ndarray, np.ndarray]: ...
-    def encode_prefix(self, data: Any, max_tokens: int) -> Tuple[np.ndarray, int]: ...
-    def encode_with_offsets(self, data: Any, char_offsets: bool) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]: ...
-    def count(self, data: Any) -> int: ...
-    def safe_split(self, window: Any, target: int) -> int: ...
+    def is_topk(self) -> bool: ...
+
+def patch_batch(
+    rule: PatchRule,
+    ids: Optional[npt.ArrayLike],
+    entropies: Optional[npt.ArrayLike],
+    offsets: npt.ArrayLike,
+    threads: int = 0,
+) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
+
+class EntropyCursor(metaclass=_pybind11_type):
+    def __init__(self) -> None: ...
+
+class EntropyModel(metaclass=_pybind11_type):
+    @staticmethod
+    def load(path: str) -> EntropyModel: ...
+    def save(self, path: str) -> None: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def n_contexts(self) -> int: ...
+    @property
+    def n_ngrams(self) -> int: ...
+    def context_table(self) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]: ...
+    def entropies(
+        self, ids: npt.ArrayLike, offsets: npt.ArrayLike, reset: Sequence[int], threads: int = 0
+    ) -> npt.NDArray[np.float32]: ...
+    def entropies_stream(
+        self, cursor: EntropyCursor, ids: npt.ArrayLike, reset: Sequence[int]
+    ) -> npt.NDArray[np.float32]: ...
+    def bits_per_byte(self, data: _Bytes, reset: Sequence[int]) -> float: ...
+    def patch_batch(
+        self,
+        rule: PatchRule,
+        ids: npt.ArrayLike,
+        offsets: npt.ArrayLike,
+        reset: Sequence[int],
+        threads: int = 0,
+    ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
+
+class NgramCounter(metaclass=_pybind11_type):
+    def __init__(self, order: int) -> None: ...
+    @property
+    def bytes_seen(self) -> int: ...
+    def add(self, documents: Sequence[_Bytes], threads: int = 0) -> None: ...
+    def build(self, threads: int = 0) -> EntropyModel: ...
+
+class PatchStream(metaclass=_pybind11_type):
+    def __init__(self, rule: PatchRule) -> None: ...
+    @property
+    def position(self) -> int: ...
+    def feed(
+        self, ids: Optional[npt.ArrayLike], entropies: Optional[npt.ArrayLike] = None
+    ) -> npt.NDArray[np.int32]: ...
+    def finish(self) -> npt.NDArray[np.int32]: ...
+
+def hash_ngrams(
+    ids: npt.ArrayLike,
+    sizes: Sequence[int],
+    funcs: Sequence[int],
+    max_hash: int,
+    threads: int = 1,
+    out: Optional[npt.NDArray[np.int64]] = None,
+) -> npt.NDArray[np.int64]: ...
+
+# --- serve.cpp ------------------------------------------------------------------------------------
+class Overloaded(RuntimeError):
+    """A batch engine queue is full; retry later."""
+
+# What a completed request carries: ids (an array), the JSON text of the ids or decoded bytes, or
+# None on error.
+_Payload = Union[npt.NDArray[Any], bytes, None]
+# (id, status, error, payload, consumed, count); status 0 ok, 1 invalid, 2 timed out, 3 shut down,
+# 4 failed.
+_Completion = Tuple[int, int, str, _Payload, int, int]
+
+class BatchEngine(metaclass=_pybind11_type):
+    """Native batch encoder; results arrive as ``loop.call_soon_threadsafe(handler, results)`` with
+    ``results`` a list of completions."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handler: Callable[[list[_Completion]], object],
+        max_batch_size: int = 64,
+        max_wait_ms: float = 2.0,
+        queue_capacity: int = 1024,
+        threads: int = 0,
+        max_inflight_batches: int = 0,
+        wake_on_submit: bool = True,
+    ) -> None: ...
+    def submit(
+        self,
+        tokenizer: Tokenizer,
+        data: _Bytes,
+        dtype: str = "uint32",
+        priority: str = "normal",
+        timeout_s: float = 0.0,
+        segment: bool = False,
+        stream_start: bool = False,
+        stream_end: bool = False,
+        target: int = 0,
+        json: bool = False,
+        stream_offset: int = 0,
+    ) -> int: ...
+    def submit_decode(
+        self, tokenizer: Tokenizer, ids: npt.ArrayLike, priority: str = "normal", timeout_s: float = 0.0
+    ) -> int: ...
+    def cancel(self, id: int) -> bool: ...
+    def flush(self) -> None: ...
+    def close(self, drain: bool = False) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def queue_depth(self) -> Tuple[int, int, int]: ...
+    def stats(self) -> dict[str, Any]: ...

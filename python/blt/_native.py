@@ -7,7 +7,7 @@ and ``ByteTokenizer(bpe=...)`` all find the native core through :func:`native_to
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Type, TypeVar, runtime_checkable
+from typing import Protocol, Type, TypeVar, overload, runtime_checkable
 
 from . import _core
 
@@ -28,7 +28,14 @@ class NativeBacked(Protocol):
         ...
 
 
-def native_tokenizer(obj: Any, kind: Type[T] = _core.Tokenizer, *, what: str = "tokenizer") -> T:  # type: ignore[assignment]
+@overload
+def native_tokenizer(obj: object, *, what: str = "tokenizer") -> _core.Tokenizer: ...
+@overload
+def native_tokenizer(obj: object, kind: Type[T], *, what: str = "tokenizer") -> T: ...
+
+
+def native_tokenizer(obj: object, kind: Type[_core.Tokenizer] = _core.Tokenizer, *,
+                     what: str = "tokenizer") -> _core.Tokenizer:
     """``obj`` itself if it is a native tokenizer of ``kind``, else ``obj.native()``.
 
     TypeError naming ``what`` and the type when neither gives a ``kind``.

@@ -76,7 +76,7 @@ class NpzStreamWriter:
             if block.dtype != dtype or block.ndim != 1:
                 raise ValueError(f"npz member {name!r}: block is {block.dtype} {block.shape}, expected 1-D {dtype}")
             items += len(block)
-            put(memoryview(np.ascontiguousarray(block)).cast("B"))
+            put(np.ascontiguousarray(block).data.cast("B"))
         if items != n:
             raise ValueError(f"npz member {name!r}: {items} items written, header says {n}")
         end = f.tell()

@@ -137,7 +137,7 @@ def threads_arg(num_threads: Optional[int]) -> int:
 def starts(lengths: np.ndarray, offsets: Optional[np.ndarray] = None) -> np.ndarray:
     """Exclusive cumulative sum of patch lengths, restarted at every sequence."""
     ends = np.cumsum(lengths, dtype=np.int64)
-    starts = ends - lengths
+    starts: np.ndarray = ends - lengths
     if offsets is not None and len(offsets) > 1:
         first = offsets[:-1]
         base = np.zeros(len(offsets) - 1, dtype=np.int64)

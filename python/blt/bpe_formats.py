@@ -292,13 +292,13 @@ def parse_merges_txt(path: PathLike) -> List[Tuple[str, str]]:
     return out
 
 
-def _as_list(x, what: str, src: str) -> list:
+def _as_list(x: object, what: str, src: str) -> List[Any]:
     if not isinstance(x, list):
         raise ValueError(f"{src}: {what} must be a list")
     return x
 
 
-def hf_pattern(tj: dict, src: str) -> str:
+def hf_pattern(tj: Dict[str, Any], src: str) -> str:
     """The split regex implied by the pre-tokenizer (Split + ByteLevel, or ByteLevel alone)."""
     pre = tj.get("pre_tokenizer")
     if pre is None:
@@ -306,7 +306,7 @@ def hf_pattern(tj: dict, src: str) -> str:
     if not isinstance(pre, dict):
         raise ValueError(f"{src}: pre_tokenizer must be an object")
     steps = _as_list(pre.get("pretokenizers"), "pre_tokenizer.pretokenizers", src) if pre.get("type") == "Sequence" else [pre]
-    pattern = None
+    pattern: Optional[str] = None
     saw_byte_level = False
     for k, step in enumerate(steps):
         where = f"pre_tokenizer.pretokenizers[{k}]" if pre.get("type") == "Sequence" else "pre_tokenizer"
@@ -343,7 +343,7 @@ def hf_pattern(tj: dict, src: str) -> str:
     return pattern
 
 
-def hf_check_unsupported(tj: dict, src: str, ignore_post_processor: bool) -> None:
+def hf_check_unsupported(tj: Dict[str, Any], src: str, ignore_post_processor: bool) -> None:
     for field in ("normalizer", "truncation", "padding"):
         if tj.get(field) is not None:
             raise NotImplementedError(f"{src}: {field} is not supported (must be null)")

@@ -13,7 +13,7 @@ import errno
 import os
 import re
 import sys
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Literal, NoReturn, Optional, Tuple, Type, Union
 
 from ._sizes import parse_chunk_size, parse_memcap
 from .bpe import BPETokenizer
@@ -210,7 +210,7 @@ def _load_bpe(args: argparse.Namespace, parser: argparse.ArgumentParser) -> BPET
 
 
 def _allowed_special(text: Optional[str], enc: BPETokenizer,
-                     parser: argparse.ArgumentParser) -> Union[str, frozenset[str]]:
+                     parser: argparse.ArgumentParser) -> Union[Literal["all"], frozenset[str]]:
     if text is None or text.strip() == "":
         return frozenset()
     if text.strip() == "all":

@@ -59,7 +59,7 @@ class EntropyModel:
         counter = _core.NgramCounter(int(order))
         if isinstance(source, (str, os.PathLike)):
             source = [_PathStr(os.fspath(source))]
-        pending: list = []
+        pending: list[Union[bytes, bytearray, memoryview]] = []
         size = 0
         for item in source:
             if isinstance(item, _PathStr) or isinstance(item, os.PathLike):
@@ -79,7 +79,7 @@ class EntropyModel:
         return cls(counter.build(threads))
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> "EntropyModel":
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "EntropyModel":
         """Load a model written by ``save``; a corrupt or foreign file raises ``ValueError``.
 
         >>> import blt, os, tempfile
@@ -93,7 +93,7 @@ class EntropyModel:
             raise FileNotFoundError(f"entropy model file not found: {path!r}")
         return cls(_core.EntropyModel.load(path))
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Write the model (versioned binary format with a checksum).
 
         >>> import blt, os, tempfile

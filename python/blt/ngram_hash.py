@@ -24,7 +24,7 @@ def hash_ngrams(
     max_hash: int = 500002,
     num_threads: Optional[int] = None,
     out: Optional[np.ndarray] = None,
-):
+) -> Union[np.ndarray, RaggedIds]:
     """Hashed byte n-gram ids of BLT (bit-identical to ``byte_group_hash_function``).
 
     For position ``j`` and size ``n`` the window is the ``n`` ids ending at ``j`` (left-padded

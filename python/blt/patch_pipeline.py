@@ -18,11 +18,12 @@ The patch configuration (YAML file, mapping, or :class:`~blt.Patcher`) is descri
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeGuard, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -104,15 +105,15 @@ class PatchStats:
 # Configuration
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: object) -> TypeGuard[Union[int, float]]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def load_patch_config(path: Union[str, os.PathLike]) -> PatchConfig:
+def load_patch_config(path: Union[str, "os.PathLike[str]"]) -> PatchConfig:
     """Read a YAML patch configuration; relative paths in it are relative to its folder.
 
     Raises ``PatchConfigError`` (a ValueError naming the key) for bad content and OSError if
@@ -210,7 +211,7 @@ def patch_config(data: Any, *, base_dir: Optional[str] = None, source: str = "<c
     if rule == "static":
         if "patch_size" not in data:
             raise fail("patch_size", "required for rule static")
-        patcher = Patcher.static(positive_int("patch_size"), **options)
+        patcher = Patcher("static", patch_size=positive_int("patch_size"), **options)
     elif rule == "entropy":
         if "model" not in data:
             raise fail("model", "required for rule entropy (a file written by EntropyModel.save)")
@@ -294,8 +295,8 @@ def as_patch_config(patch: Any) -> PatchConfig:
 # Running
 
 
-def _read_exact(f: BinaryIO, buf: npt.NDArray[Any]) -> None:
-    view = memoryview(buf).cast("B")
+def _read_exact(f: io.RawIOBase, buf: npt.NDArray[Any]) -> None:
+    view = buf.data.cast("B")
     got = 0
     while got < len(view):
         k = f.readinto(view[got:])
@@ -375,11 +376,11 @@ def tokenize_and_patch(
                 _read_exact(ids_spool, part)
                 yield part
                 lengths = stream.feed(part if dt == np.uint16 else part.astype(np.uint16))
-                len_spool.write(memoryview(lengths).cast("B"))
+                len_spool.write(lengths.data.cast("B"))
                 n_lengths += len(lengths)
                 done += k
             lengths = stream.finish()
-            len_spool.write(memoryview(lengths).cast("B"))
+            len_spool.write(lengths.data.cast("B"))
             n_lengths += len(lengths)
             len_spool.seek(0)
 

@@ -4,7 +4,7 @@ reference implementation."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,11 @@ from .ragged import RaggedIds
 __all__ = ["Patcher", "PatchStream", "DEFAULT_THRESHOLD"]
 
 DEFAULT_THRESHOLD: float = _core.DEFAULT_THRESHOLD  #: the reference's entropy threshold (nats)
+
+#: Patch lengths: an ``int32`` array for one sequence, a ``RaggedIds`` for a batch.
+PatchLengths = Union[np.ndarray, RaggedIds]
+#: ``(lengths, starts)`` with ``return_starts=True``: two arrays, or two ``RaggedIds`` for a batch.
+PatchLengthsAndStarts = Union[Tuple[np.ndarray, np.ndarray], Tuple[RaggedIds, RaggedIds]]
 
 
 class Patcher:
@@ -35,6 +40,8 @@ class Patcher:
     >>> blt.Patcher.byte().patch([[1, 5, 6], [1]]).to_list()
     [[1, 1, 1], [1]]
     """
+
+    calibrated_bytes_per_patch: float  #: set on the patchers that ``calibrate`` returns
 
     def __init__(
         self,
@@ -216,13 +223,23 @@ class Patcher:
 
     # -- patching ----------------------------------------------------------------------------
 
+    @overload
+    def patch(self, data: Any, *, return_starts: Literal[False] = False,
+              num_threads: Optional[int] = None) -> PatchLengths: ...
+    @overload
+    def patch(self, data: Any, *, return_starts: Literal[True],
+              num_threads: Optional[int] = None) -> PatchLengthsAndStarts: ...
+    @overload
+    def patch(self, data: Any, *, return_starts: bool,
+              num_threads: Optional[int] = None) -> Union[PatchLengths, PatchLengthsAndStarts]: ...
+
     def patch(
         self,
         data: Any,
         *,
         return_starts: bool = False,
         num_threads: Optional[int] = None,
-    ):
+    ) -> Union[PatchLengths, PatchLengthsAndStarts]:
         """Patch lengths of one sequence (``int32`` array) or of a batch (``RaggedIds``).
 
         ``data``: BLT ids (1-D array or list of ints), bytes/str (encoded with BOS and EOS), or
@@ -247,6 +264,16 @@ class Patcher:
             lengths, offs = _core.patch_batch(self._rule, ids, None, offsets, threads)
         return self._result(lengths, offs, single, return_starts)
 
+    @overload
+    def from_entropies(self, entropies: Any, ids: Any = None, *, return_starts: Literal[False] = False,
+                       num_threads: Optional[int] = None) -> PatchLengths: ...
+    @overload
+    def from_entropies(self, entropies: Any, ids: Any = None, *, return_starts: Literal[True],
+                       num_threads: Optional[int] = None) -> PatchLengthsAndStarts: ...
+    @overload
+    def from_entropies(self, entropies: Any, ids: Any = None, *, return_starts: bool,
+                       num_threads: Optional[int] = None) -> Union[PatchLengths, PatchLengthsAndStarts]: ...
+
     def from_entropies(
         self,
         entropies: Any,
@@ -254,7 +281,7 @@ class Patcher:
         *,
         return_starts: bool = False,
         num_threads: Optional[int] = None,
-    ):
+    ) -> Union[PatchLengths, PatchLengthsAndStarts]:
         """Apply this (entropy) patcher's rule to entropies from any model: ``entropies[k]`` is
         the entropy of the prediction of position ``k + 1``. ``ids`` (optional, same shape)
         enables forced boundaries at BOS/EOS.
@@ -288,7 +315,8 @@ class Patcher:
         return PatchStream(self)
 
     @staticmethod
-    def _result(lengths: np.ndarray, offsets: np.ndarray, single: bool, return_starts: bool):
+    def _result(lengths: np.ndarray, offsets: np.ndarray, single: bool,
+                return_starts: bool) -> Union[PatchLengths, PatchLengthsAndStarts]:
         if single:
             return (lengths, starts(lengths)) if return_starts else lengths
         r = RaggedIds(lengths, offsets)

@@ -9,7 +9,7 @@ only on success).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -114,7 +114,7 @@ def tokenize_file(
     if patch is not None:
         if format not in (None, "npz"):
             raise ValueError(f"format {format!r} does not apply with patch=: the output is an .npz file")
-        options = {k: v for k, v in dict(content_type=content_type, bos=bos, eos=eos, strip_bom=strip_bom).items()
+        options: Dict[str, Any] = {k: v for k, v in dict(content_type=content_type, bos=bos, eos=eos, strip_bom=strip_bom).items()
                    if v is not UNSET}
         res = tokenize_and_patch(src, dst, patch=patch, tokenizer=tokenizer, dtype=dtype, chunk_size=chunk_size,
                                  num_threads=num_threads, memcap=memcap, progress=progress, **options)

@@ -33,7 +33,7 @@ import argparse
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 ENV_PREFIX = "BLT_SERVE_"
 
@@ -156,7 +156,7 @@ def _tokenizers(value: Any) -> list[TokenizerConfig]:
     return out
 
 
-def _from_yaml(path: str) -> dict:
+def _from_yaml(path: str) -> dict[str, Any]:
     import yaml
 
     try:
@@ -187,7 +187,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_config(argv: Optional[Sequence[str]] = None, environ: Optional[dict] = None) -> ServeConfig:
+def load_config(argv: Optional[Sequence[str]] = None,
+                environ: Optional[Mapping[str, str]] = None) -> ServeConfig:
     """Settings from defaults, YAML file, BLT_SERVE_* environment and flags, validated.
 
     >>> from blt.serve.config import load_config
@@ -195,14 +196,14 @@ def load_config(argv: Optional[Sequence[str]] = None, environ: Optional[dict] = 
     >>> c.port, c.max_wait_ms
     (9000, 5.0)
     """
-    environ = os.environ if environ is None else environ
+    env_vars: Mapping[str, str] = os.environ if environ is None else environ
     args = parser().parse_args(argv)
     values: dict[str, Any] = {}
-    path = args.config or environ.get(ENV_PREFIX + "CONFIG")
+    path = args.config or env_vars.get(ENV_PREFIX + "CONFIG")
     if path:
         values.update(_from_yaml(path))
     for name in _FIELDS:
-        env = environ.get(ENV_PREFIX + name.upper())
+        env = env_vars.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
             values[name] = env
     for name in _FIELDS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import weakref
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, AsyncGenerator, AsyncIterable, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -35,6 +35,12 @@ _INT64_MAX = np.iinfo(np.int64).max
 
 _live: "weakref.WeakSet[AsyncBatchTokenizer]" = weakref.WeakSet()
 
+# One native completion: (id, status, error, payload, consumed, count). The payload's type
+# depends on the request: ids (an array), JSON text or decoded bytes (bytes), or None on error.
+_Completion = Tuple[int, int, str, Any, int, int]
+# What a request's future resolves to: (payload, consumed, count).
+_Result = Tuple[Any, int, int]
+
 
 @atexit.register
 def _close_all() -> None:
@@ -54,17 +60,15 @@ class Encoded(NamedTuple):
     tokenizer: str
 
 
-class EncodedJson(NamedTuple):
-    """Ids of one request as JSON text (``b"[1,2]"``), their number, and the ``name@version``."""
-
-    json: bytes
-    count: int
-    tokenizer: str
+# The functional form, because the field ``count`` (the number of ids) deliberately replaces
+# tuple.count, which the class form's type check rejects.
+EncodedJson = NamedTuple("EncodedJson", [("json", bytes), ("count", int), ("tokenizer", str)])
+EncodedJson.__doc__ = """Ids of one request as JSON text (``b"[1,2]"``), their number, and the ``name@version``."""
 
 
-def _make_handler(ref: "weakref.ref[AsyncBatchTokenizer]"):
+def _make_handler(ref: "weakref.ref[AsyncBatchTokenizer]") -> Callable[[List[_Completion]], None]:
     # A weak reference: the native engine holds the handler, and must not keep its owner alive.
-    def on_done(results: list) -> None:
+    def on_done(results: List[_Completion]) -> None:
         abt = ref()
         if abt is not None:
             abt._on_done(results)
@@ -136,7 +140,7 @@ class AsyncBatchTokenizer:
         self._flush_scheduled = False
         self._engine: Optional[_core.BatchEngine] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._pending: dict[int, asyncio.Future] = {}
+        self._pending: dict[int, asyncio.Future[_Result]] = {}
         self._closed = False
         _live.add(self)
 
@@ -203,11 +207,11 @@ class AsyncBatchTokenizer:
     async def __aenter__(self) -> "AsyncBatchTokenizer":
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     # -- requests ------------------------------------------------------------------------------------
-    def _on_done(self, results: list) -> None:
+    def _on_done(self, results: List[_Completion]) -> None:
         for rid, status, error, ids, consumed, count in results:
             fut = self._pending.get(rid)
             if fut is None or fut.done():
@@ -238,7 +242,7 @@ class AsyncBatchTokenizer:
     async def _submit(self, entry: TokenizerEntry, data: Any, priority: str, dtype: Optional[str],
                       timeout: Optional[float], segment: bool = False, start: bool = False,
                       end: bool = False, target: int = 0, json: bool = False,
-                      offset: int = 0) -> tuple[Any, int, int]:
+                      offset: int = 0) -> _Result:
         def submit(engine: _core.BatchEngine, timeout_s: float) -> int:
             args = (dtype or self.dtype, priority, timeout_s, segment, start, end, target, json, offset)
             try:
@@ -250,7 +254,8 @@ class AsyncBatchTokenizer:
 
         return await self._await_request(submit, timeout)
 
-    async def _await_request(self, submit, timeout: Optional[float]) -> tuple[Any, int, int]:
+    async def _await_request(self, submit: Callable[[_core.BatchEngine, float], int],
+                             timeout: Optional[float]) -> _Result:
         """Submits through ``submit(engine, timeout_s)`` and waits for that request's completion."""
         engine, loop = self._engine_for_loop()
         timeout = self.timeout_s if timeout is None else timeout
@@ -260,7 +265,7 @@ class AsyncBatchTokenizer:
         if self.flush_each_tick and not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        fut = loop.create_future()
+        fut: asyncio.Future[_Result] = loop.create_future()
         self._pending[rid] = fut
         timer = loop.call_later(timeout, self._expire, rid, timeout) if timeout else None
         try:
@@ -289,6 +294,7 @@ class AsyncBatchTokenizer:
         >>> asyncio.run(main())
         [1, 76, 109, 2]
         """
+        ids: np.ndarray  # the payload of an encode request
         ids, _, _ = await self._submit(self.registry.resolve(tokenizer), text, priority, dtype, timeout)
         return ids
 
@@ -332,7 +338,7 @@ class AsyncBatchTokenizer:
                             priority: str = "normal", tokenizer: Optional[str] = None,
                             timeout: Optional[float] = None, dtype: Optional[str] = None,
                             entry: Optional[TokenizerEntry] = None,
-                            json: bool = False) -> AsyncIterator[Any]:
+                            json: bool = False) -> AsyncGenerator[Any, None]:
         """Encode a byte stream segment by segment; concatenated, the ids equal encode(whole).
 
         Segments are cut where the tokenizer says a cut is safe, about ``segment_bytes`` each. The
@@ -427,6 +433,7 @@ class AsyncBatchTokenizer:
             bad = int(np.argmax(arr > _INT64_MAX))
             raise ValueError(f"token id {int(arr[bad])} (at position {bad}) is not in the vocabulary")
         flat = np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
+        data: bytes  # the payload of a decode request
         data, _, _ = await self._await_request(
             lambda e, t: e.submit_decode(entry.native, flat, priority, t), timeout)
         return data
@@ -443,7 +450,7 @@ class AsyncBatchTokenizer:
             return dict.fromkeys(PRIORITIES, 0)
         return dict(zip(PRIORITIES, self._engine.queue_depth()))
 
-    def stats(self) -> dict:
+    def stats(self) -> Dict[str, Any]:
         """Engine counters: submitted, completed, rejected, cancelled, timed_out, batches, the
         batch-size histogram (``batch_size_bounds``/``batch_size_counts``), queued, in flight."""
         if self._engine is None or self._engine.closed:

@@ -7,12 +7,16 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.utils import floatToGoString
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString as _untyped_float_to_go_string
+
+# prometheus_client leaves this helper unannotated; its type, for the typed code below.
+floatToGoString: Callable[[float], str] = _untyped_float_to_go_string
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUANTILES = (0.5, 0.95, 0.99)
@@ -63,7 +67,7 @@ class _LiveCollector:
     def __init__(self, metrics: "ServerMetrics") -> None:
         self.m = metrics
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         m = self.m
         depth = GaugeMetricFamily("blt_queue_depth", "Requests waiting in the batch engine",
                                   labels=["priority"])
@@ -112,12 +116,12 @@ class _RequestCollector:
     def __init__(self, metrics: "ServerMetrics") -> None:
         self.m = metrics
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         m = self.m
         requests = CounterMetricFamily("blt_requests", "HTTP requests", labels=["route", "method", "status"])
         errors = CounterMetricFamily("blt_request_errors", "HTTP responses with status >= 400",
                                      labels=["route", "status"])
-        error_counts: dict[tuple, int] = {}
+        error_counts: dict[tuple[str, str], int] = {}
         for (route, method, status), n in list(m._requests.items()):
             requests.add_metric([route, method, str(status)], n)
             if status >= 400:
@@ -128,7 +132,8 @@ class _RequestCollector:
         yield errors
         latency = HistogramMetricFamily("blt_request_latency_seconds", "HTTP request latency",
                                         labels=["route"])
-        for route, (counts, total) in list(m._latency.items()):
+        for route, hist in list(m._latency.items()):
+            counts, total = hist.counts, hist.total
             cum, buckets = 0, []
             for bound, c in zip(LATENCY_BUCKETS, counts):
                 cum += c
@@ -137,6 +142,16 @@ class _RequestCollector:
             latency.add_metric([route], buckets, sum_value=total)
         yield latency
         yield CounterMetricFamily("blt_tokens", "Token ids returned", value=m._tokens)
+
+
+class _RouteLatency:
+    """Latency histogram of one route: counts per bucket (the last is +Inf) and their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self, counts: list[int], total: float) -> None:
+        self.counts = counts
+        self.total = total
 
 
 class ServerMetrics:
@@ -154,8 +169,8 @@ class ServerMetrics:
         self.latency_window = SlidingWindow(60.0)
         self.token_window = SlidingWindow(10.0)
         self.inflight = 0
-        self._requests: dict[tuple, int] = {}  # (route, method, status) -> count
-        self._latency: dict[str, list] = {}  # route -> [counts per bucket (last: +Inf), sum]
+        self._requests: dict[tuple[str, str, int], int] = {}  # (route, method, status) -> count
+        self._latency: dict[str, _RouteLatency] = {}
         self._tokens = 0
         r.register(_RequestCollector(self))
         r.register(_LiveCollector(self))
@@ -181,9 +196,9 @@ class ServerMetrics:
         self._requests[key] = self._requests.get(key, 0) + 1
         hist = self._latency.get(route)
         if hist is None:
-            hist = self._latency[route] = [[0] * (len(LATENCY_BUCKETS) + 1), 0.0]
-        hist[0][bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # buckets are "<= bound"
-        hist[1] += seconds
+            hist = self._latency[route] = _RouteLatency([0] * (len(LATENCY_BUCKETS) + 1), 0.0)
+        hist.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # buckets are "<= bound"
+        hist.total += seconds
         self.latency_window.add(seconds)
 
     def count_tokens(self, n: int) -> None:

@@ -14,9 +14,12 @@ import re
 import sys
 import time
 import traceback
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler, Middleware
 
 from .engine import EngineClosed, Overloaded
 from .tokenizer_registry import UnknownTokenizer
@@ -51,7 +54,7 @@ class ApiError(Exception):
     """An error answered as JSON ``{"error": {status, code, message, request_id}}``."""
 
     def __init__(self, status: int, message: str, *, code: Optional[str] = None,
-                 headers: Optional[dict] = None) -> None:
+                 headers: Optional[Dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -175,7 +178,7 @@ def client_key(request: web.Request) -> str:
 class _Deadline:
     __slots__ = ("at", "task", "expired")
 
-    def __init__(self, at: float, task: "asyncio.Task") -> None:
+    def __init__(self, at: float, task: "asyncio.Task[Any]") -> None:
         self.at = at
         self.task = task
         self.expired = False
@@ -197,7 +200,7 @@ class RequestDeadlines:
         self._running: set[_Deadline] = set()
         self._timer: Optional[asyncio.TimerHandle] = None
 
-    def enter(self, task: "asyncio.Task") -> _Deadline:
+    def enter(self, task: "asyncio.Task[Any]") -> _Deadline:
         loop = task.get_loop()
         d = _Deadline(loop.time() + self.timeout_s, task)
         self._running.add(d)
@@ -217,7 +220,7 @@ class RequestDeadlines:
         self._timer = loop.call_later(self.period, self._sweep, loop) if self._running else None
 
 
-def make_middleware(state: Any) -> Callable:
+def make_middleware(state: Any) -> Middleware:
     """The one middleware of every request: request id, rate limit (429 + Retry-After), body size
     (413), request timeout (504), JSON error bodies, metrics and the access log.
 
@@ -232,7 +235,7 @@ def make_middleware(state: Any) -> Callable:
     deadlines = RequestDeadlines(timeout_s) if hasattr(asyncio.Task, "uncancel") else None
 
     @web.middleware
-    async def serve_request(request: web.Request, handler):
+    async def serve_request(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()
         rid = request.headers.get("X-Request-Id")
         if not rid or not _REQUEST_ID.match(rid):
@@ -259,6 +262,7 @@ def make_middleware(state: Any) -> Callable:
                     try:
                         if deadlines is not None:
                             task = asyncio.current_task()
+                            assert task is not None  # a request handler always runs in a task
                             d = deadlines.enter(task)
                             try:
                                 resp = await handler(request)
