@@ -296,7 +296,7 @@ void EntropyModel::context_table(std::vector<uint64_t>& keys,
   }
 }
 
-void EntropyModel::save(const std::string& path) const {
+std::string EntropyModel::to_bytes() const {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, 8);
   h.version = kFormatVersion;
@@ -304,21 +304,28 @@ void EntropyModel::save(const std::string& path) const {
   h.smoothing = kSmoothingWittenBell;
   h.n_contexts = contexts_.size();
   h.n_ngrams = ngrams_.size();
+  std::vector<FileContext> contexts;
+  contexts.reserve(h.n_contexts);
+  for (const auto& s : contexts_.slots())
+    if (s.key != kEmptyKey) contexts.push_back(FileContext{s.key, s.value.entropy, s.value.types});
+  std::vector<FileNgram> ngrams;
+  ngrams.reserve(h.n_ngrams);
+  for (const auto& s : ngrams_.slots())
+    if (s.key != kEmptyKey) ngrams.push_back(FileNgram{s.key, s.value});
+  std::sort(contexts.begin(), contexts.end(), [](const FileContext& x, const FileContext& y) { return x.key < y.key; });
+  std::sort(ngrams.begin(), ngrams.end(), [](const FileNgram& x, const FileNgram& y) { return x.key < y.key; });
   std::string buf(sizeof(h), '\0');
   std::memcpy(buf.data(), &h, sizeof(h));
-  buf.reserve(sizeof(h) + h.n_contexts * sizeof(FileContext) + h.n_ngrams * sizeof(FileNgram) + 8);
-  for (const auto& s : contexts_.slots()) {
-    if (s.key == kEmptyKey) continue;
-    FileContext c{s.key, s.value.entropy, s.value.types};
-    buf.append(reinterpret_cast<const char*>(&c), sizeof(c));
-  }
-  for (const auto& s : ngrams_.slots()) {
-    if (s.key == kEmptyKey) continue;
-    FileNgram g{s.key, s.value};
-    buf.append(reinterpret_cast<const char*>(&g), sizeof(g));
-  }
+  buf.reserve(sizeof(h) + contexts.size() * sizeof(FileContext) + ngrams.size() * sizeof(FileNgram) + 8);
+  buf.append(reinterpret_cast<const char*>(contexts.data()), contexts.size() * sizeof(FileContext));
+  buf.append(reinterpret_cast<const char*>(ngrams.data()), ngrams.size() * sizeof(FileNgram));
   uint64_t sum = fnv1a(buf.data(), buf.size());
   buf.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  return buf;
+}
+
+void EntropyModel::save(const std::string& path) const {
+  const std::string buf = to_bytes();
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) throw std::runtime_error("cannot open '" + path + "' for writing");
   f.write(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -330,9 +337,12 @@ EntropyModel EntropyModel::load(const std::string& path) {
   if (!f) throw std::runtime_error("cannot open entropy model file '" + path + "'");
   std::stringstream ss;
   ss << f.rdbuf();
-  const std::string buf = ss.str();
+  return from_bytes(ss.str(), "'" + path + "'");
+}
+
+EntropyModel EntropyModel::from_bytes(std::string_view buf, const std::string& what) {
   auto bad = [&](const std::string& why) {
-    return std::invalid_argument("'" + path + "' is not a valid entropy model file: " + why);
+    return std::invalid_argument(what + " is not a valid entropy model file: " + why);
   };
   if (buf.size() < sizeof(FileHeader) + 8) throw bad("too short");
   FileHeader h;
