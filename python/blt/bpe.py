@@ -4,11 +4,8 @@ Loading: :meth:`BPETokenizer.from_tiktoken` (rank files), :meth:`BPETokenizer.fr
 (an in-memory ``{token bytes: rank}``, tiktoken's ``Encoding(...)`` arguments),
 :meth:`BPETokenizer.from_gpt2` (``vocab.json`` + ``merges.txt``), :meth:`BPETokenizer.from_hf`
 (``tokenizer.json``) and :func:`blt.get_encoding` for the OpenAI encodings. The file formats are
-read and written by :mod:`blt.bpe_formats`. Tokenizers are immutable and thread-safe. A tokenizer
-from :func:`blt.get_encoding` pickles as its encoding's name, the SHA-256 of its rank file and where
-that file was (unpickling finds and checks the file again; nothing is downloaded); any other
-pickles as one compact blob of its vocabulary. Equal tokenizers give equal pickles, so
-``datasets`` fingerprints (and caches) stay the same across processes.
+read and written by :mod:`blt.bpe_formats`. Tokenizers are immutable, thread-safe and pickle
+deterministically (see ``BPETokenizer.__reduce__``).
 
 Input: ``str`` (encoded as UTF-8) or any bytes-like object, read in place. Bytes that are not valid
 UTF-8 are still encoded byte by byte, so ``decode_bytes(encode(b)) == b`` for every ``b``. A ``str``
@@ -83,7 +80,6 @@ class BPETokenizer:
         self._special_set = frozenset(self._specials)
         self._encoders: Dict[Tuple[AbstractSet[str], AbstractSet[str]], _core.BpeEncoder] = {}
         self._token_ids: Optional[Dict[bytes, int]] = None  # built on the first encode_single_token
-        # How a registered encoding pickles (set by blt.get_encoding); None: as a vocabulary blob.
         self._pickle_as: Optional[Tuple[Callable[..., "BPETokenizer"], Tuple[Any, ...]]] = None
         self._default = self._encoder(frozenset(), "all")
         self._ordinary = self._encoder(frozenset(), ())
@@ -587,16 +583,14 @@ class BPETokenizer:
     # ------------------------------------------------------------------------------ pickling
 
     def __reduce__(self) -> Tuple[Callable[..., "BPETokenizer"], Tuple[Any, ...]]:
-        """Pickle by encoding name and rank-file checksum when registered, else by vocabulary.
+        """From :func:`get_encoding`: name, rank-file SHA-256 and path (found and checked again,
+        never downloaded); else the vocabulary blob. Equal tokenizers pickle equal (``datasets``).
 
         >>> import blt, pickle
-        >>> enc = blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)
-        >>> len(pickle.dumps(enc)) < 500, pickle.loads(pickle.dumps(enc)).encode("hi").tolist()
-        (True, [5303])
+        >>> len(pickle.dumps(blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR))) < 500
+        True
         """
-        if self._pickle_as is not None:
-            return self._pickle_as
-        return (_from_blob, (self._model.to_blob(),))
+        return self._pickle_as or (_from_blob, (self._model.to_blob(),))
 
     def __repr__(self) -> str:
         return f"<BPETokenizer {self.name!r} n_vocab={self.n_vocab}>"
