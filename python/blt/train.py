@@ -1,0 +1,375 @@
+"""Byte-level BPE training: learn a vocabulary from files, an iterator of texts, or piece counts.
+
+The work runs in the native core (``blt_core/train``): pieces are pre-tokenized and counted in
+parallel with 64-bit counts, then a merge loop with incremental pair counts learns the merges.
+The result is a :class:`blt.BPETokenizer`, saved with ``save(path, format="tiktoken"|"hf"|"gpt2")``.
+
+Rules, in both modes:
+
+- The vocabulary budget ``vocab_size`` counts the 256 byte tokens and the special tokens.
+- A word's pairs are counted overlapping (``"aaa"`` holds ``(a, a)`` twice), weighted by the
+  word's count; the most frequent pair is merged everywhere, left to right, non-overlapping.
+- Tie-break: among pairs of equal count, the smallest ``(left_id, right_id)`` wins (ids compared
+  left first), so training is deterministic whatever the thread count.
+- Training stops early when the best pair occurs fewer than ``min_frequency`` times.
+
+Default mode: byte ``b`` is token ``b``, merges get ids 256, 257, ... in the order learned, special
+tokens follow the last merge. The tokenizer encodes with tiktoken's rule (lowest-rank
+concatenation first), so it saves exactly to all three formats. ``max_token_length`` bounds token
+length in bytes.
+
+``hf_compatible=True`` reproduces HF ``tokenizers``' ``BpeTrainer`` with a ``ByteLevel`` initial
+alphabet merge for merge: special tokens get ids 0.., the 256 byte-level characters follow sorted
+by code point, files are pre-tokenized line by line (as HF's ``train(files)`` reads them) and
+``max_token_length`` follows HF's rule (a pair formed by a merge counts only if strictly shorter
+than the limit). The tokenizer then applies the learned merges in order (HF semantics).
+
+``memcap`` bounds the piece table. After each 8 MiB of input (a fixed amount, so the result does
+not depend on the thread count), if the table holds more than ``memcap`` bytes, every piece seen
+fewer than ``t`` times is dropped, for the smallest power of two ``t >= 2`` that shrinks the table
+to half of ``memcap``. Dropped pieces that appear again are counted from zero, so rare pieces are
+undercounted; frequent ones keep exact counts (see benchmarks/RESULTS.md for what it costs in
+compression).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from . import registry
+from .bpe import BPETokenizer, _special_list
+
+PathLike = Union[str, "os.PathLike[str]"]
+Source = Union[PathLike, Sequence[PathLike], Iterable[Union[str, bytes]]]
+
+# Split patterns by name; anything else is used as a regex (PCRE2).
+PATTERNS = {
+    "gpt2": registry.GPT2_PATTERN,
+    "r50k": registry.GPT2_PATTERN,
+    "p50k": registry.GPT2_PATTERN,
+    "cl100k": registry._CL100K_PATTERN,
+    "o200k": registry._O200K_PATTERN,
+}
+
+# Bytes of iterator text counted per native call: a fixed amount, so memcap pruning (checked
+# after every call) happens at the same points whatever the thread count.
+_BATCH_BYTES = 8 << 20
+
+
+class TrainedMerges(NamedTuple):
+    """What the trainer learned, before it becomes a tokenizer.
+
+    ``tokens[i]`` is the bytes of ordinary token ``i`` (``b""`` at special ids); ``merges`` lists
+    ``(left_id, right_id, result_id)`` in the order learned; ``special_tokens`` maps text to id.
+    """
+
+    tokens: List[bytes]
+    merges: List[Tuple[int, int, int]]
+    special_tokens: dict
+
+
+def resolve_pattern(pattern: str) -> str:
+    """The split regex for a pattern name (``gpt2``/``r50k``/``p50k``, ``cl100k``, ``o200k``) or
+    the regex itself.
+
+    >>> resolve_pattern("gpt2") == resolve_pattern("r50k")
+    True
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise TypeError(f"pattern must be a non-empty str (a name such as 'cl100k' or a regex), got {pattern!r}")
+    return PATTERNS.get(pattern, pattern)
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_specials(special_tokens) -> List[str]:
+    if isinstance(special_tokens, str):
+        raise TypeError("special_tokens must be a sequence of str, not a single str")
+    out = list(special_tokens)
+    for t in out:
+        if not isinstance(t, str) or not t:
+            raise TypeError(f"special_tokens must be non-empty str, got {t!r}")
+    return out
+
+
+def _check_common(vocab_size, special_tokens, min_frequency, max_token_length):
+    vocab_size = _check_int("vocab_size", vocab_size, 1)
+    specials = _check_specials(special_tokens)
+    n_base = 256 + len(dict.fromkeys(specials))
+    if vocab_size < n_base:
+        raise ValueError(f"vocab_size {vocab_size} is below the 256 byte tokens + {n_base - 256} special tokens ({n_base})")
+    min_frequency = _check_int("min_frequency", min_frequency, 0)
+    if max_token_length is not None:
+        max_token_length = _check_int("max_token_length", max_token_length, 1)
+    return vocab_size, specials, min_frequency, max_token_length
+
+
+def _merge_bar(enabled: bool, vocab_size: int):
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=vocab_size, desc="blt-train merges", unit="tok", leave=False)
+
+    def progress(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
+def _learn(counter: "_core.PieceCounter", vocab_size: int, specials: List[str], min_frequency: int,
+           max_token_length: Optional[int], hf_compatible: bool, progress: bool) -> TrainedMerges:
+    bar, cb = _merge_bar(progress, vocab_size)
+    try:
+        out = _core.train_vocab(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, cb)
+    finally:
+        if bar is not None:
+            bar.close()
+    merges = [tuple(int(x) for x in row) for row in out["merges"].tolist()]
+    return TrainedMerges(list(out["tokens"]), merges, {t: int(i) for t, i in out["specials"]})
+
+
+def _tokenizer(trained: TrainedMerges, pattern: str, hf_compatible: bool, name: str) -> BPETokenizer:
+    specials = _special_list(trained.special_tokens)
+    if hf_compatible:
+        ids = [i for i, t in enumerate(trained.tokens) if t]
+        tokens = [trained.tokens[i] for i in ids]
+        pairs = np.asarray([m[:2] for m in trained.merges], dtype=np.uint32).reshape(-1, 2)
+        model = _core.BpeModel.from_parts(name, pattern, tokens, np.asarray(ids, dtype=np.uint32), pairs,
+                                          False, specials)
+    else:
+        # Ranks = ids: the tiktoken rule (lowest-rank concatenation first) over the learned tokens.
+        lines = b"".join(base64.b64encode(t) + b" %d\n" % i for i, t in enumerate(trained.tokens) if t)
+        model = _core.BpeModel.from_tiktoken(lines, "<trained>", name, pattern, specials)
+    return BPETokenizer(model)
+
+
+def learn_merges_from_counts(
+    counts: Mapping[Union[str, bytes], int],
+    vocab_size: int,
+    *,
+    special_tokens: Sequence[str] = (),
+    min_frequency: int = 2,
+    max_token_length: Optional[int] = None,
+    hf_compatible: bool = False,
+    progress: bool = False,
+) -> TrainedMerges:
+    """The raw training result (tokens, merges in order, specials) for pre-counted pieces.
+
+    >>> from blt.train import learn_merges_from_counts
+    >>> t = learn_merges_from_counts({"hug": 10, "pug": 5}, 258, min_frequency=1)
+    >>> [t.tokens[i] for _, _, i in t.merges]
+    [b'ug', b'hug']
+    """
+    vocab_size, specials, min_frequency, max_token_length = _check_common(
+        vocab_size, special_tokens, min_frequency, max_token_length)
+    counter = _counter_from_counts(counts)
+    return _learn(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, progress)
+
+
+def _counter_from_counts(counts: Mapping[Union[str, bytes], int]) -> "_core.PieceCounter":
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"counts must be a mapping of piece (str or bytes) to count, got {type(counts).__name__}")
+    pieces: List[Union[str, bytes]] = []
+    values: List[int] = []
+    for piece, c in counts.items():
+        if not isinstance(piece, (str, bytes)):
+            raise TypeError(f"counts keys must be str or bytes, got {piece!r}")
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+            raise TypeError(f"the count of {piece!r} must be an int, got {c!r}")
+        if not 0 <= c < 1 << 64:
+            raise ValueError(f"the count of {piece!r} must be in 0..2**64-1, got {c}")
+        pieces.append(piece)
+        values.append(int(c))
+    counter = _core.PieceCounter(PATTERNS["gpt2"])
+    counter.add_pieces(pieces, values)
+    if counter.n_pieces == 0:
+        raise ValueError("counts holds no non-empty piece with a positive count: there is nothing to train on")
+    return counter
+
+
+def train_bpe_from_counts(
+    counts: Mapping[Union[str, bytes], int],
+    vocab_size: int,
+    *,
+    pattern: str = "cl100k",
+    special_tokens: Sequence[str] = (),
+    min_frequency: int = 2,
+    max_token_length: Optional[int] = None,
+    hf_compatible: bool = False,
+    progress: bool = False,
+    name: str = "trained",
+) -> BPETokenizer:
+    """Train byte-level BPE on pre-counted pieces (``{piece: count}``, counts up to 2**64 - 1).
+
+    Each piece is one word: merges never cross pieces. ``pattern`` is only the split regex the
+    returned tokenizer encodes with (a name: ``gpt2``, ``cl100k``, ``o200k``, or a regex).
+
+    >>> import blt
+    >>> enc = blt.train_bpe_from_counts({"low": 5, " lower": 2, " newest": 6}, 262, min_frequency=1)
+    >>> enc.decode(enc.encode(" newest low"))
+    ' newest low'
+    >>> enc.n_vocab
+    262
+    """
+    pattern = resolve_pattern(pattern)
+    trained = learn_merges_from_counts(counts, vocab_size, special_tokens=special_tokens,
+                                       min_frequency=min_frequency, max_token_length=max_token_length,
+                                       hf_compatible=hf_compatible, progress=progress)
+    return _tokenizer(trained, pattern, hf_compatible, name)
+
+
+def _is_path(x) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def count_pieces(
+    source: Source,
+    *,
+    pattern: str = "cl100k",
+    num_threads: Optional[int] = None,
+    memcap: Optional[int] = None,
+    progress: bool = False,
+    split_lines: bool = False,
+) -> "_core.PieceCounter":
+    """Pre-tokenize ``source`` (a path, a list of paths, or an iterable of str/bytes documents) and
+    count its distinct pieces natively (the first stage of :func:`train_bpe`).
+
+    >>> from blt.train import count_pieces
+    >>> dict(count_pieces(["a cat, a hat"], pattern="gpt2").pieces())[b" a"]
+    1
+    """
+    pattern = resolve_pattern(pattern)
+    threads = 0 if num_threads is None else _check_int("num_threads", num_threads, 1)
+    if memcap is not None:
+        memcap = _check_int("memcap", memcap, 1)
+    counter = _core.PieceCounter(pattern, split_lines, memcap, threads)
+    if _is_path(source) or (isinstance(source, (list, tuple)) and source and all(_is_path(p) for p in source)):
+        paths = [source] if _is_path(source) else list(source)
+        _count_files(counter, [os.fspath(p) for p in paths], progress)
+    elif isinstance(source, (bytes, bytearray)):
+        raise TypeError("source must be a path, a list of paths or an iterable of str/bytes documents; "
+                        "wrap a single text in a list")
+    else:
+        _count_iterable(counter, source, progress)
+    return counter
+
+
+def _count_files(counter: "_core.PieceCounter", paths: List[str], progress: bool) -> None:
+    sizes = []
+    for p in paths:
+        if os.path.isdir(p):
+            raise IsADirectoryError(21, "Is a directory", p)
+        sizes.append(os.path.getsize(p))  # OSError naming the file if it is missing
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(sizes), desc="blt-train count", unit="B", unit_scale=True, leave=False)
+    try:
+        before = 0
+        for p in paths:
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                def cb(done: int, _base=before) -> None:
+                    if bar is not None:
+                        bar.update(_base + done - bar.n)
+
+                counter.count_fd(fd, p, cb)
+            finally:
+                os.close(fd)
+            before = counter.bytes_counted
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _count_iterable(counter: "_core.PieceCounter", docs: Iterable, progress: bool) -> None:
+    try:
+        it = iter(docs)
+    except TypeError:
+        raise TypeError(f"source must be a path, a list of paths or an iterable of str/bytes, "
+                        f"got {type(docs).__name__}") from None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="blt-train count", unit="doc", leave=False)
+    batch: list = []
+    size = 0
+    index = 0
+    try:
+        for doc in it:
+            if not isinstance(doc, (str, bytes, bytearray)):
+                raise TypeError(f"training text item {index} must be str or bytes, not {type(doc).__name__}")
+            batch.append(doc)
+            size += len(doc)
+            index += 1
+            if size >= _BATCH_BYTES:
+                counter.count_documents(batch)
+                if bar is not None:
+                    bar.update(len(batch))
+                batch, size = [], 0
+        if batch:
+            counter.count_documents(batch)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def train_bpe(
+    source: Source,
+    vocab_size: int,
+    *,
+    pattern: str = "cl100k",
+    special_tokens: Sequence[str] = (),
+    min_frequency: int = 2,
+    max_token_length: Optional[int] = None,
+    num_threads: Optional[int] = None,
+    memcap: Optional[int] = None,
+    progress: bool = True,
+    hf_compatible: bool = False,
+    name: str = "trained",
+) -> BPETokenizer:
+    """Train a byte-level BPE tokenizer of ``vocab_size`` tokens (bytes and specials included).
+
+    ``source``: a path, a list of paths (read through the chunked file reader, in bounded memory)
+    or an iterable of ``str``/``bytes`` documents (a HF ``datasets`` column works). ``pattern``:
+    split regex name (``cl100k``, ``o200k``, ``gpt2``) or a regex. ``memcap``: bytes the piece
+    table may hold (rare pieces are pruned beyond it, see the module docstring).
+    ``hf_compatible``: reproduce HF ``BpeTrainer`` (``ByteLevel`` alphabet) merge for merge.
+    Ctrl-C stops cleanly (KeyboardInterrupt).
+
+    >>> import blt
+    >>> docs = ["the cat sat on the mat", "the dog sat on the log"] * 50
+    >>> enc = blt.train_bpe(docs, 300, pattern="gpt2", progress=False)
+    >>> enc.decode(enc.encode("the cat sat"))
+    'the cat sat'
+    >>> len(enc.encode(" the")) == 1
+    True
+    """
+    vocab_size, specials, min_frequency, max_token_length = _check_common(
+        vocab_size, special_tokens, min_frequency, max_token_length)
+    regex = resolve_pattern(pattern)
+    files = _is_path(source) or (isinstance(source, (list, tuple)) and bool(source) and all(_is_path(p) for p in source))
+    counter = count_pieces(source, pattern=regex, num_threads=num_threads, memcap=memcap, progress=progress,
+                           split_lines=hf_compatible and files)
+    if counter.n_pieces == 0:
+        what = ", ".join(map(str, [source] if _is_path(source) else source)) if files else "the training texts"
+        raise ValueError(f"{what}: no text to train on (the input is empty)")
+    trained = _learn(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, progress)
+    return _tokenizer(trained, regex, hf_compatible, name)

@@ -1,0 +1,136 @@
+#include "blt_core/train/piece_counter.hpp"
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <stdexcept>
+
+#include "blt_core/parallel.hpp"
+#include "blt_core/pipeline/chunk_reader.hpp"
+#include "blt_core/train/memcap_prune.hpp"
+
+namespace blt::train {
+
+namespace {
+
+// Drives ChunkReader: only its cut rule is used (counting needs no ids). Cuts go where the
+// pretokenizer proves them safe, or after a newline when lines are pre-tokenized separately.
+class CutRule final : public Tokenizer {
+ public:
+  CutRule(const Pretokenizer& p, bool lines) : pretok_(p), lines_(lines) {}
+  uint64_t n_vocab() const override { return 0; }
+  size_t safe_split(ByteSpan window, size_t target) const override {
+    if (!lines_) return pretok_.safe_split(window, target);
+    size_t p = std::min(target, window.size());
+    for (; p > 0; --p)
+      if (window[p - 1] == '\n') return p;
+    return 0;
+  }
+  void encode_body(ByteSpan, std::vector<uint32_t>&) const override {
+    throw std::logic_error("CutRule does not encode");
+  }
+
+ private:
+  const Pretokenizer& pretok_;
+  bool lines_;
+};
+
+}  // namespace
+
+struct PieceCounter::Locals {
+  struct Local {
+    PieceTable table;
+    std::vector<uint32_t> ends;
+  };
+  tbb::enumerable_thread_specific<Local> per_thread;
+};
+
+PieceCounter::PieceCounter(std::string_view pattern, CountOptions opts)
+    : pretok_(make_pretokenizer(pattern)), opts_(opts), locals_(std::make_unique<Locals>()) {
+  if (opts_.memcap) check_memcap(*opts_.memcap);
+}
+
+PieceCounter::~PieceCounter() = default;
+
+void PieceCounter::count_span(TextSpan text, PieceTable& into, std::vector<uint32_t>& ends) const {
+  auto count_part = [&](TextSpan part) {
+    ends.clear();
+    pretok_->split(part, ends);
+    uint32_t start = 0;
+    for (uint32_t e : ends) {
+      into.add(part.subspan(start, e - start));
+      start = e;
+    }
+  };
+  if (!opts_.split_lines) {
+    count_part(text);
+    return;
+  }
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      count_part(text.subspan(start, i + 1 - start));
+      start = i + 1;
+    }
+  }
+  if (start < text.size()) count_part(text.subspan(start));
+}
+
+// Sums the per-thread tables into the main one, then applies the memcap rule.
+void PieceCounter::fold_locals() {
+  for (auto& l : locals_->per_thread) {
+    if (table_.empty()) {
+      std::swap(table_, l.table);
+    } else {
+      table_.merge_from(l.table);
+    }
+    l.table.clear();
+  }
+  if (opts_.memcap) {
+    uint64_t t = prune_to_memcap(table_, *opts_.memcap);
+    if (t > prune_threshold_) prune_threshold_ = t;
+  }
+}
+
+void PieceCounter::count_documents(const std::vector<TextSpan>& docs) {
+  run_in_arena(opts_.threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, docs.size()), [&](const tbb::blocked_range<size_t>& r) {
+      auto& l = locals_->per_thread.local();
+      for (size_t i = r.begin(); i < r.end(); ++i) count_span(docs[i], l.table, l.ends);
+    });
+  });
+  for (const TextSpan& d : docs) bytes_ += d.size();
+  fold_locals();
+}
+
+void PieceCounter::count_source(ByteSource& src, const std::function<void(uint64_t)>& progress,
+                                const std::atomic<bool>& stop) {
+  CutRule rule(*pretok_, opts_.split_lines);
+  ChunkPlan plan;
+  plan.chunk = kChunkBytes;
+  plan.lookahead = 4096;
+  ChunkReader reader(rule, src, plan, stop);
+  std::vector<Chunk> batch(kBatchChunks);
+  run_in_arena(opts_.threads, [&] {
+    for (;;) {
+      size_t n = 0;
+      while (n < batch.size() && reader.next(batch[n])) ++n;
+      if (n == 0) break;
+      tbb::parallel_for(size_t{0}, n, [&](size_t i) {
+        auto& l = locals_->per_thread.local();
+        count_span(batch[i].body, l.table, l.ends);
+      });
+      for (size_t i = 0; i < n; ++i) bytes_ += batch[i].body.size();
+      // Without a cap the per-thread tables are summed once at the end.
+      if (opts_.memcap) fold_locals();
+      src.release_before(reader.consumed());
+      if (progress) progress(reader.consumed());
+      if (n < batch.size()) break;
+    }
+  });
+  fold_locals();
+}
+
+void PieceCounter::add_piece(Bytes piece, uint64_t count) { table_.add(piece, count); }
+
+}  // namespace blt::train
