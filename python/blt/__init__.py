@@ -14,6 +14,7 @@ from .pipeline import TokenizeStats, tokenize_file
 from .patch import EntropyModel, Patcher, PatchStream, hash_ngrams
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Overloaded
+from .train import train_bpe, train_bpe_from_counts
 
 __version__ = "0.1.0"
 
@@ -31,5 +32,7 @@ __all__ = [
     "PatchStream",
     "EntropyModel",
     "hash_ngrams",
+    "train_bpe",
+    "train_bpe_from_counts",
     "__version__",
 ]

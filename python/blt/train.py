@@ -146,7 +146,11 @@ def _tokenizer(trained: TrainedMerges, pattern: str, hf_compatible: bool, name: 
     if hf_compatible:
         ids = [i for i, t in enumerate(trained.tokens) if t]
         tokens = [trained.tokens[i] for i in ids]
-        pairs = np.asarray([m[:2] for m in trained.merges], dtype=np.uint32).reshape(-1, 2)
+        # HF keeps one rank per pair, the last: a pair can be learned twice only when a merge
+        # re-creates a token that already exists.
+        last = {(m[0], m[1]): i for i, m in enumerate(trained.merges)}
+        kept = [(m[0], m[1]) for i, m in enumerate(trained.merges) if last[(m[0], m[1])] == i]
+        pairs = np.asarray(kept, dtype=np.uint32).reshape(-1, 2)
         model = _core.BpeModel.from_parts(name, pattern, tokens, np.asarray(ids, dtype=np.uint32), pairs,
                                           False, specials)
     else:
@@ -248,7 +252,7 @@ def count_pieces(
     count its distinct pieces natively (the first stage of :func:`train_bpe`).
 
     >>> from blt.train import count_pieces
-    >>> dict(count_pieces(["a cat, a hat"], pattern="gpt2").pieces())[b" a"]
+    >>> dict(count_pieces(iter(["a cat, a hat"]), pattern="gpt2").pieces())[b" a"]
     1
     """
     pattern = resolve_pattern(pattern)
@@ -356,7 +360,7 @@ def train_bpe(
 
     >>> import blt
     >>> docs = ["the cat sat on the mat", "the dog sat on the log"] * 50
-    >>> enc = blt.train_bpe(docs, 300, pattern="gpt2", progress=False)
+    >>> enc = blt.train_bpe(iter(docs), 300, pattern="gpt2", progress=False)
     >>> enc.decode(enc.encode("the cat sat"))
     'the cat sat'
     >>> len(enc.encode(" the")) == 1

@@ -96,7 +96,7 @@ void bind_train(py::module_& m) {
 
   m.def(
       "train_vocab",
-      [](const PieceCounter& counter, uint64_t vocab_size, const std::vector<std::string>& specials,
+      [](PieceCounter& counter, uint64_t vocab_size, const std::vector<std::string>& specials,
          uint64_t min_frequency, std::optional<uint64_t> max_token_length, bool hf_compatible,
          py::object progress) {
         blt::train::TrainOptions o;
@@ -113,7 +113,7 @@ void bind_train(py::module_& m) {
         blt::train::TrainedVocab v;
         {
           py::gil_scoped_release nogil;
-          v = blt::train::train_vocab(counter.table(), o);
+          v = blt::train::train_vocab(counter.take(), o);
         }
         py::list tokens;
         for (const std::string& t : v.tokens) tokens.append(py::bytes(t));
@@ -133,5 +133,5 @@ void bind_train(py::module_& m) {
       py::arg("counter"), py::arg("vocab_size"), py::arg("specials") = std::vector<std::string>{},
       py::arg("min_frequency") = 2, py::arg("max_token_length") = py::none(),
       py::arg("hf_compatible") = false, py::arg("progress") = py::none(),
-      "Train BPE merges over a PieceCounter; returns tokens (bytes by id), specials and merges (n x 3: left, right, result).");
+      "Train BPE merges over a PieceCounter, consuming its piece table; returns tokens (bytes by id), specials and merges (n x 3: left, right, result).");
 }

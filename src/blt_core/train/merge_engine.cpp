@@ -28,24 +28,28 @@ MergeEngine::MergeEngine(const std::vector<std::pair<Bytes, uint64_t>>& pieces,
                          const std::array<uint32_t, 256>& byte_ids, uint32_t first_new_id)
     : next_id_(first_new_id) {
   uint64_t total = 0;
-  for (const auto& [p, c] : pieces) total += p.size();
+  // Pair counts are signed 64-bit (merges add and subtract): the pair occurrences of all words,
+  // each weighted by its word's count, must stay below 2^63 so no count can wrap.
+  unsigned __int128 occurrences = 0;
+  for (const auto& [p, c] : pieces) {
+    total += p.size();
+    if (p.size() > 1) occurrences += static_cast<unsigned __int128>(c) * (p.size() - 1);
+  }
   if (total >= kNone) throw std::length_error("the distinct pieces hold 2^32 bytes or more; set a memcap");
+  if (occurrences >= (static_cast<unsigned __int128>(1) << 63))
+    throw std::overflow_error("the piece counts add up to 2^63 pair occurrences or more (counts times "
+                              "piece lengths): too large to count exactly");
   sym_.reserve(total);
-  next_.reserve(total);
-  prev_.reserve(total);
-  word_start_.reserve(pieces.size());
+  word_start_.reserve(pieces.size() + 1);
   word_count_.reserve(pieces.size());
   for (const auto& [p, c] : pieces) {
-    if (p.empty()) continue;
-    uint32_t start = static_cast<uint32_t>(sym_.size());
-    word_start_.push_back(start);
-    word_count_.push_back(static_cast<int64_t>(std::min<uint64_t>(c, std::numeric_limits<int64_t>::max())));
-    for (size_t i = 0; i < p.size(); ++i) {
-      sym_.push_back(byte_ids[p[i]]);
-      next_.push_back(i + 1 < p.size() ? start + static_cast<uint32_t>(i) + 1 : kNone);
-      prev_.push_back(i > 0 ? start + static_cast<uint32_t>(i) - 1 : kNone);
-    }
+    // A one-byte word holds no pair: it can never change, so it is not kept.
+    if (p.size() < 2 || c == 0) continue;
+    word_start_.push_back(static_cast<uint32_t>(sym_.size()));
+    word_count_.push_back(static_cast<int64_t>(c));
+    for (uint8_t byte : p) sym_.push_back(byte_ids[byte]);
   }
+  word_start_.push_back(static_cast<uint32_t>(sym_.size()));
   uint32_t end = first_new_id;
   for (uint32_t id : byte_ids) end = std::max(end, id + 1);
   tokens_.resize(end);
@@ -65,31 +69,53 @@ const std::string& MergeEngine::token(uint32_t id) const {
 
 bool MergeEngine::eligible(uint32_t a, uint32_t b) const {
   if (opts_.byte_pairs_always && single_byte_[a] && single_byte_[b]) return true;
-  return token_len_[a] + token_len_[b] <= opts_.max_pair_len;
+  return uint64_t{token_len_[a]} + token_len_[b] <= opts_.max_pair_len;
+}
+
+MergeEngine::PairStat& MergeEngine::stat(uint64_t key) {
+  const uint32_t n = static_cast<uint32_t>(stats_.size());
+  const uint32_t index = pair_index_.find_or_insert(static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), n);
+  if (index == n) stats_.emplace_back();
+  return stats_[index];
+}
+
+void MergeEngine::note_word(PairStat& s, uint32_t word) {
+  if (s.head != kNone && links_[s.head].word == word) return;
+  uint32_t link;
+  if (free_links_ != kNone) {
+    link = free_links_;
+    free_links_ = links_[link].next;
+  } else {
+    link = static_cast<uint32_t>(links_.size());
+    links_.emplace_back();
+  }
+  links_[link] = {word, s.head};
+  s.head = link;
 }
 
 void MergeEngine::merge_in_word(uint32_t w, uint32_t a, uint32_t b, uint32_t out,
                                 std::vector<Change>& changes) {
-  int64_t c = word_count_[w];
-  uint32_t p = word_start_[w];
-  while (p != kNone) {
-    uint32_t q = next_[p];
-    if (q == kNone) break;
+  const int64_t c = word_count_[w];
+  const uint32_t start = word_start_[w], end = word_start_[w + 1];
+  const uint32_t len_b = token_len_[b];
+  uint32_t p = start;
+  while (p < end) {
+    const uint32_t q = p + token_len_[sym_[p]];
+    if (q >= end) break;
     if (sym_[p] != a || sym_[q] != b) {
       p = q;
       continue;
     }
-    uint32_t before = prev_[p], after = next_[q];
-    if (before != kNone) {
-      uint32_t x = sym_[before];
+    const uint32_t after = q + len_b;
+    if (p > start) {
+      const uint32_t x = sym_[p - 1];
       if (eligible(x, a)) changes.push_back({pair_key(x, a), -c, w});
       if (eligible(x, out)) changes.push_back({pair_key(x, out), c, w});
     }
     sym_[p] = out;
-    next_[p] = after;
-    if (after != kNone) {
-      prev_[after] = p;
-      uint32_t y = sym_[after];
+    sym_[after - 1] = out;
+    if (after < end) {
+      const uint32_t y = sym_[after];
       if (eligible(b, y)) changes.push_back({pair_key(b, y), -c, w});
       if (eligible(out, y)) changes.push_back({pair_key(out, y), c, w});
     }
@@ -97,43 +123,77 @@ void MergeEngine::merge_in_word(uint32_t w, uint32_t a, uint32_t b, uint32_t out
   }
 }
 
+// Two passes over the words: the first counts every pair and how many words hold it, the second
+// writes each pair's words into its exactly sized range of initial_words_.
+void MergeEngine::count_initial_pairs() {
+  const uint32_t n_words = static_cast<uint32_t>(word_count_.size());
+  auto for_each_pair = [&](auto&& f) {
+    for (uint32_t w = 0; w < n_words; ++w)
+      for (uint32_t p = word_start_[w]; p + 1 < word_start_[w + 1]; ++p)
+        if (eligible(sym_[p], sym_[p + 1])) f(w, pair_key(sym_[p], sym_[p + 1]));
+  };
+  std::vector<uint32_t> n_holding;
+  for_each_pair([&](uint32_t w, uint64_t key) {
+    PairStat& s = stat(key);
+    const uint32_t index = static_cast<uint32_t>(&s - stats_.data());
+    if (index >= n_holding.size()) n_holding.resize(index + 1, 0);
+    s.count += word_count_[w];
+    if (s.queued != w) {  // `queued` holds the last word seen until the merge loop starts
+      s.queued = w;
+      ++n_holding[index];
+    }
+  });
+  initial_begin_.assign(stats_.size() + 1, 0);
+  for (size_t i = 0; i < stats_.size(); ++i) initial_begin_[i + 1] = initial_begin_[i] + n_holding[i];
+  initial_words_.resize(initial_begin_.back());
+  std::vector<uint32_t>().swap(n_holding);
+  std::vector<uint32_t> fill(initial_begin_.begin(), initial_begin_.end() - 1);
+  for (PairStat& s : stats_) s.queued = kNone;
+  for_each_pair([&](uint32_t w, uint64_t key) {
+    PairStat& s = existing(key);
+    const uint32_t index = static_cast<uint32_t>(&s - stats_.data());
+    if (s.queued != w) {
+      s.queued = w;
+      initial_words_[fill[index]++] = w;
+    }
+  });
+  for (PairStat& s : stats_) s.queued = kNone;
+}
+
 std::vector<MergeStep> MergeEngine::run(const MergeOptions& opts) {
   opts_ = opts;
-  std::unordered_map<uint64_t, PairStat> pairs;
-  pairs.reserve(sym_.size() / 4 + 1024);
-  for (uint32_t w = 0; w < word_start_.size(); ++w) {
-    for (uint32_t p = word_start_[w]; next_[p] != kNone; p = next_[p]) {
-      uint32_t a = sym_[p], b = sym_[next_[p]];
-      if (!eligible(a, b)) continue;
-      PairStat& s = pairs[pair_key(a, b)];
-      s.count += word_count_[w];
-      if (s.words.empty() || s.words.back() != w) s.words.push_back(w);
-    }
-  }
+  count_initial_pairs();
+  const int64_t floor = static_cast<int64_t>(
+      std::clamp<uint64_t>(opts.min_frequency, 1, std::numeric_limits<int64_t>::max()));
+  // A pair below the floor is not queued: it is queued again by the merge that lifts it.
   std::vector<HeapEntry> heap;
-  heap.reserve(pairs.size());
-  for (auto& [key, s] : pairs)
-    if (s.count > 0) heap.push_back({s.count, key});
+  for (uint32_t w = 0; w < word_count_.size(); ++w)
+    for (uint32_t p = word_start_[w]; p + 1 < word_start_[w + 1]; ++p) {
+      if (!eligible(sym_[p], sym_[p + 1])) continue;
+      PairStat& s = existing(pair_key(sym_[p], sym_[p + 1]));
+      if (s.count >= floor && s.queued != 0) {
+        s.queued = 0;  // queued before the first merge
+        heap.push_back({s.count, pair_key(sym_[p], sym_[p + 1])});
+      }
+    }
   std::make_heap(heap.begin(), heap.end(), HeapLess{});
 
   std::unordered_map<std::string, uint32_t> by_bytes;
   for (uint32_t id = 0; id < tokens_.size(); ++id)
     if (!tokens_[id].empty()) by_bytes.emplace(tokens_[id], id);
 
-  const int64_t floor = static_cast<int64_t>(std::clamp<uint64_t>(opts.min_frequency, 1, std::numeric_limits<int64_t>::max()));
   std::vector<MergeStep> merges;
   std::vector<Change> changes;
-  std::vector<uint64_t> pushed;
+  std::vector<uint64_t> queued;
   uint64_t added = 0;
   while (added < opts.max_new_tokens && !heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), HeapLess{});
     HeapEntry top = heap.back();
     heap.pop_back();
-    auto it = pairs.find(top.key);
-    int64_t now = it == pairs.end() ? 0 : it->second.count;
-    if (now != top.count) {  // stale entry: counts changed since it was pushed
-      if (now > 0) {
-        heap.push_back({now, top.key});
+    PairStat& best = existing(top.key);
+    if (best.count != top.count) {  // stale entry: counts changed since it was pushed
+      if (best.count >= floor) {
+        heap.push_back({best.count, top.key});
         std::push_heap(heap.begin(), heap.end(), HeapLess{});
       }
       continue;
@@ -152,31 +212,44 @@ std::vector<MergeStep> MergeEngine::run(const MergeOptions& opts) {
         token_len_.resize(out + 1, 0);
         single_byte_.resize(out + 1, 0);
       }
-      token_len_[out] = merged.size();
+      token_len_[out] = static_cast<uint32_t>(merged.size());
       tokens_[out] = merged;
       by_bytes.emplace(std::move(merged), out);
     }
     merges.push_back({a, b, out});
-    std::vector<uint32_t> words = std::move(it->second.words);
-    pairs.erase(it);
+    // Merge in every word of the list, then hand its links back to the pool.
     changes.clear();
-    for (uint32_t w : words) merge_in_word(w, a, b, out, changes);
+    const uint32_t index = static_cast<uint32_t>(&best - stats_.data());
+    if (index + 1 < initial_begin_.size())
+      for (uint32_t i = initial_begin_[index]; i < initial_begin_[index + 1]; ++i)
+        merge_in_word(initial_words_[i], a, b, out, changes);
+    uint32_t link = best.head;
+    best.head = kNone;
+    best.count = 0;  // the pair occurs nowhere any more
+    while (link != kNone) {
+      merge_in_word(links_[link].word, a, b, out, changes);
+      uint32_t next = links_[link].next;
+      links_[link].next = free_links_;
+      free_links_ = link;
+      link = next;
+    }
     const uint32_t step = static_cast<uint32_t>(merges.size());
-    pushed.clear();
+    queued.clear();
     for (const Change& ch : changes) {
-      PairStat& s = pairs[ch.key];
+      if (ch.key == top.key) continue;  // overlapping copies of the merged pair ("aaa") are gone too
+      PairStat& s = stat(ch.key);
       s.count += ch.delta;
       if (ch.delta > 0) {
-        if (s.words.empty() || s.words.back() != ch.word) s.words.push_back(ch.word);
-        if (s.touched != step) {
-          s.touched = step;
-          pushed.push_back(ch.key);
+        note_word(s, ch.word);
+        if (s.queued != step) {
+          s.queued = step;
+          queued.push_back(ch.key);
         }
       }
     }
-    for (uint64_t key : pushed) {
-      int64_t c = pairs[key].count;
-      if (c > 0) {
+    for (uint64_t key : queued) {
+      int64_t c = existing(key).count;
+      if (c >= floor) {
         heap.push_back({c, key});
         std::push_heap(heap.begin(), heap.end(), HeapLess{});
       }

@@ -1,5 +1,5 @@
 // MergeEngine: the BPE merge loop over counted pieces, with incremental pair counts.
-// Words never shift: symbols sit in flat arrays linked by next/prev; a lazy max-heap picks merges.
+// Words never shift: symbols sit in one flat array, spans by token length; a lazy max-heap picks merges.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "blt_core/train/pair_index.hpp"
 #include "blt_core/train/piece_table.hpp"
 
 namespace blt::train {
@@ -38,7 +39,8 @@ struct MergeOptions {
 class MergeEngine {
  public:
   // `pieces` with their counts; byte b starts as token id byte_ids[b]; new ids start at
-  // first_new_id. Throws std::length_error if the pieces hold 2^32 bytes or more.
+  // first_new_id. Throws std::length_error if the pieces hold 2^32 bytes or more, and
+  // std::overflow_error if count x (length - 1) summed over the pieces reaches 2^63.
   MergeEngine(const std::vector<std::pair<Bytes, uint64_t>>& pieces,
               const std::array<uint32_t, 256>& byte_ids, uint32_t first_new_id);
 
@@ -48,10 +50,19 @@ class MergeEngine {
   const std::string& token(uint32_t id) const;
 
  private:
+  static constexpr uint32_t kNone = 0xFFFFFFFFu;
+  // Per pair: its weighted count, the head of its list of words where merges formed it (newest
+  // first; may name words that lost it since, never the same word twice in a row) and the merge
+  // step that last queued it.
   struct PairStat {
     int64_t count = 0;
-    uint32_t touched = 0;          // merge number of the last +1 (dedupes heap pushes)
-    std::vector<uint32_t> words;   // words where the pair was formed (may be stale, no repeats)
+    uint32_t head = kNone;
+    uint32_t queued = kNone;
+  };
+  // One link of a word list; all lists share one pool, and a merged pair's links are reused.
+  struct WordLink {
+    uint32_t word;
+    uint32_t next;
   };
   struct Change {
     uint64_t key;
@@ -59,15 +70,30 @@ class MergeEngine {
     uint32_t word;
   };
   bool eligible(uint32_t a, uint32_t b) const;
+  void count_initial_pairs();
   PairStat& stat(uint64_t key);
+  PairStat& existing(uint64_t key) { return stats_[pair_index_.find(uint32_t(key >> 32), uint32_t(key))]; }
+  void note_word(PairStat& s, uint32_t word);
   void merge_in_word(uint32_t w, uint32_t a, uint32_t b, uint32_t out, std::vector<Change>& changes);
 
-  static constexpr uint32_t kNone = 0xFFFFFFFFu;
-  std::vector<uint32_t> sym_, next_, prev_;
+  // The words, one byte position each, back to back (word w is [word_start_[w], word_start_[w+1])).
+  // A token covering positions [s, e) is written at s and at e - 1, the rest of its span is
+  // unused: the next token starts at e, the previous one ends at s - 1 and starts its own length
+  // before. Merging rewrites two ends and never shifts anything.
+  std::vector<uint32_t> sym_;
   std::vector<uint32_t> word_start_;
   std::vector<int64_t> word_count_;
+  PairIndex pair_index_;  // pair -> index in stats_
+  std::vector<PairStat> stats_;
+  // Words of the pairs present at the start, pair by pair (stats_ index i owns
+  // initial_words_[initial_begin_[i] .. initial_begin_[i + 1])): built once, exactly sized.
+  std::vector<uint32_t> initial_begin_;
+  std::vector<uint32_t> initial_words_;
+  // Words where pairs formed later, as linked lists.
+  std::vector<WordLink> links_;
+  uint32_t free_links_ = kNone;
   std::vector<std::string> tokens_;  // by id
-  std::vector<uint64_t> token_len_;
+  std::vector<uint32_t> token_len_;
   std::vector<uint8_t> single_byte_;  // by id: 1 for the byte tokens
   uint32_t next_id_;
   MergeOptions opts_;

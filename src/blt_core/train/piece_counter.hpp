@@ -49,7 +49,12 @@ class PieceCounter {
   void add_piece(Bytes piece, uint64_t count);
 
   const PieceTable& table() const { return table_; }
-  PieceTable take() { return std::move(table_); }
+  // Moves the table out, leaving this counter empty.
+  PieceTable take() {
+    PieceTable t = std::move(table_);
+    table_.clear();
+    return t;
+  }
   uint64_t bytes_counted() const { return bytes_; }
   // Largest pruning threshold applied so far (0: memcap never hit).
   uint64_t prune_threshold() const { return prune_threshold_; }

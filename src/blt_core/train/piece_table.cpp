@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "blt_core/bpe/rank_table.hpp"
+#include "blt_core/bpe/vocab.hpp"
 
 namespace blt::train {
 

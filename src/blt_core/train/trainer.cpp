@@ -1,5 +1,9 @@
 #include "blt_core/train/trainer.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <set>
 #include <stdexcept>
 
@@ -7,7 +11,7 @@
 
 namespace blt::train {
 
-TrainedVocab train_vocab(const PieceTable& pieces, const TrainOptions& opts) {
+TrainedVocab train_vocab(PieceTable pieces, const TrainOptions& opts) {
   if (pieces.empty()) throw std::invalid_argument("there is no text to train on (the input is empty)");
   IdLayout layout = opts.hf_compatible ? hf_layout(opts.specials) : byte_order_layout();
   uint64_t n_specials = opts.hf_compatible
@@ -32,6 +36,13 @@ TrainedVocab train_vocab(const PieceTable& pieces, const TrainOptions& opts) {
   }
   m.progress = opts.progress;
   MergeEngine engine(pieces.sorted(), layout.byte_ids, layout.first_new_id);
+  pieces.clear();
+#if defined(__GLIBC__)
+  // The counting threads freed their tables into their own malloc arenas, which keep the pages;
+  // give them back before the merge loop allocates its tables (peak memory is what memcap and
+  // users budget for).
+  malloc_trim(0);
+#endif
   TrainedVocab out;
   out.merges = engine.run(m);
   uint32_t end = layout.first_new_id;

@@ -36,6 +36,8 @@ struct TrainedVocab {
 };
 
 // Throws std::invalid_argument for an empty table or a vocab_size below 256 + the specials.
-TrainedVocab train_vocab(const PieceTable& pieces, const TrainOptions& opts);
+// Takes the table by value and frees it once the merge engine holds the words, so the table and
+// the engine's pair tables are never in memory together (move a table in that is not needed after).
+TrainedVocab train_vocab(PieceTable pieces, const TrainOptions& opts);
 
 }  // namespace blt::train
