@@ -36,8 +36,7 @@ from __future__ import annotations
 
 import base64
 import os
-from pathlib import Path
-from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -46,10 +45,11 @@ from . import registry
 from .bpe import BPETokenizer, _special_list
 
 PathLike = Union[str, "os.PathLike[str]"]
-Source = Union[PathLike, Sequence[PathLike], Iterable[Union[str, bytes]]]
+Text = Union[str, bytes, bytearray]
+Source = Union[PathLike, Sequence[PathLike], Iterable[Text]]
 
 # Split patterns by name; anything else is used as a regex (PCRE2).
-PATTERNS = {
+PATTERNS: Dict[str, str] = {
     "gpt2": registry.GPT2_PATTERN,
     "r50k": registry.GPT2_PATTERN,
     "p50k": registry.GPT2_PATTERN,
@@ -71,7 +71,7 @@ class TrainedMerges(NamedTuple):
 
     tokens: List[bytes]
     merges: List[Tuple[int, int, int]]
-    special_tokens: dict
+    special_tokens: Dict[str, int]
 
 
 def resolve_pattern(pattern: str) -> str:
@@ -86,7 +86,7 @@ def resolve_pattern(pattern: str) -> str:
     return PATTERNS.get(pattern, pattern)
 
 
-def _check_int(name: str, value, low: int) -> int:
+def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < low:
@@ -94,7 +94,7 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
-def _check_specials(special_tokens) -> List[str]:
+def _check_specials(special_tokens: Sequence[str]) -> List[str]:
     if isinstance(special_tokens, str):
         raise TypeError("special_tokens must be a sequence of str, not a single str")
     out = list(special_tokens)
@@ -104,40 +104,42 @@ def _check_specials(special_tokens) -> List[str]:
     return out
 
 
-def _check_common(vocab_size, special_tokens, min_frequency, max_token_length):
+def _check_common(vocab_size: int, special_tokens: Sequence[str], min_frequency: int,
+                  max_token_length: Optional[int]) -> Tuple[int, List[str], int, Optional[int]]:
     vocab_size = _check_int("vocab_size", vocab_size, 1)
     specials = _check_specials(special_tokens)
     n_base = 256 + len(dict.fromkeys(specials))
     if vocab_size < n_base:
-        raise ValueError(f"vocab_size {vocab_size} is below the 256 byte tokens + {n_base - 256} special tokens ({n_base})")
+        raise ValueError(f"vocab_size {vocab_size} is below the 256 byte tokens + {n_base - 256} special tokens "
+                         f"({n_base})")
     min_frequency = _check_int("min_frequency", min_frequency, 0)
     if max_token_length is not None:
         max_token_length = _check_int("max_token_length", max_token_length, 1)
     return vocab_size, specials, min_frequency, max_token_length
 
 
-def _merge_bar(enabled: bool, vocab_size: int):
+def _bar(enabled: bool, total: Optional[int], desc: str, unit: str, scale: bool = False) -> Any:
     if not enabled:
-        return None, None
+        return None
     from tqdm import tqdm
 
-    bar = tqdm(total=vocab_size, desc="blt-train merges", unit="tok", leave=False)
-
-    def progress(done: int) -> None:
-        bar.update(done - bar.n)
-
-    return bar, progress
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, leave=False)
 
 
-def _learn(counter: "_core.PieceCounter", vocab_size: int, specials: List[str], min_frequency: int,
+def _learn(counter: _core.PieceCounter, vocab_size: int, specials: List[str], min_frequency: int,
            max_token_length: Optional[int], hf_compatible: bool, progress: bool) -> TrainedMerges:
-    bar, cb = _merge_bar(progress, vocab_size)
+    bar = _bar(progress, vocab_size, "blt-train merges", "tok")
+    on_merges: Optional[Callable[[int], None]] = None
+    if bar is not None:
+        def on_merges(done: int) -> None:
+            bar.update(done - bar.n)
     try:
-        out = _core.train_vocab(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, cb)
+        out = _core.train_vocab(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible,
+                                on_merges)
     finally:
         if bar is not None:
             bar.close()
-    merges = [tuple(int(x) for x in row) for row in out["merges"].tolist()]
+    merges = [(int(a), int(b), int(r)) for a, b, r in out["merges"].tolist()]
     return TrainedMerges(list(out["tokens"]), merges, {t: int(i) for t, i in out["specials"]})
 
 
@@ -158,6 +160,27 @@ def _tokenizer(trained: TrainedMerges, pattern: str, hf_compatible: bool, name: 
         lines = b"".join(base64.b64encode(t) + b" %d\n" % i for i, t in enumerate(trained.tokens) if t)
         model = _core.BpeModel.from_tiktoken(lines, "<trained>", name, pattern, specials)
     return BPETokenizer(model)
+
+
+def _counter_from_counts(counts: Mapping[Union[str, bytes], int]) -> _core.PieceCounter:
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"counts must be a mapping of piece (str or bytes) to count, got {type(counts).__name__}")
+    pieces: List[Union[str, bytes]] = []
+    values: List[int] = []
+    for piece, c in counts.items():
+        if not isinstance(piece, (str, bytes)):
+            raise TypeError(f"counts keys must be str or bytes, got {piece!r}")
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+            raise TypeError(f"the count of {piece!r} must be an int, got {c!r}")
+        if not 0 <= c < 1 << 64:
+            raise ValueError(f"the count of {piece!r} must be in 0..2**64-1, got {c}")
+        pieces.append(piece)
+        values.append(int(c))
+    counter = _core.PieceCounter(PATTERNS["gpt2"])
+    counter.add_pieces(pieces, values)
+    if counter.n_pieces == 0:
+        raise ValueError("counts holds no non-empty piece with a positive count: there is nothing to train on")
+    return counter
 
 
 def learn_merges_from_counts(
@@ -183,27 +206,6 @@ def learn_merges_from_counts(
     return _learn(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, progress)
 
 
-def _counter_from_counts(counts: Mapping[Union[str, bytes], int]) -> "_core.PieceCounter":
-    if not isinstance(counts, Mapping):
-        raise TypeError(f"counts must be a mapping of piece (str or bytes) to count, got {type(counts).__name__}")
-    pieces: List[Union[str, bytes]] = []
-    values: List[int] = []
-    for piece, c in counts.items():
-        if not isinstance(piece, (str, bytes)):
-            raise TypeError(f"counts keys must be str or bytes, got {piece!r}")
-        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-            raise TypeError(f"the count of {piece!r} must be an int, got {c!r}")
-        if not 0 <= c < 1 << 64:
-            raise ValueError(f"the count of {piece!r} must be in 0..2**64-1, got {c}")
-        pieces.append(piece)
-        values.append(int(c))
-    counter = _core.PieceCounter(PATTERNS["gpt2"])
-    counter.add_pieces(pieces, values)
-    if counter.n_pieces == 0:
-        raise ValueError("counts holds no non-empty piece with a positive count: there is nothing to train on")
-    return counter
-
-
 def train_bpe_from_counts(
     counts: Mapping[Union[str, bytes], int],
     vocab_size: int,
@@ -219,7 +221,8 @@ def train_bpe_from_counts(
     """Train byte-level BPE on pre-counted pieces (``{piece: count}``, counts up to 2**64 - 1).
 
     Each piece is one word: merges never cross pieces. ``pattern`` is only the split regex the
-    returned tokenizer encodes with (a name: ``gpt2``, ``cl100k``, ``o200k``, or a regex).
+    returned tokenizer encodes with (a name: ``gpt2``, ``cl100k``, ``o200k``, or a regex). Counts
+    whose pair occurrences (count times length - 1, summed) reach 2**63 raise OverflowError.
 
     >>> import blt
     >>> enc = blt.train_bpe_from_counts({"low": 5, " lower": 2, " newest": 6}, 262, min_frequency=1)
@@ -235,8 +238,13 @@ def train_bpe_from_counts(
     return _tokenizer(trained, pattern, hf_compatible, name)
 
 
-def _is_path(x) -> bool:
-    return isinstance(x, (str, os.PathLike))
+def _source_paths(source: Source) -> Optional[List[str]]:
+    """The files of a source that names files (a path, or a non-empty list/tuple of paths), else None."""
+    if isinstance(source, (str, os.PathLike)):
+        return [os.fspath(source)]
+    if isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source):
+        return [os.fspath(p) for p in source]
+    return None
 
 
 def count_pieces(
@@ -247,9 +255,10 @@ def count_pieces(
     memcap: Optional[int] = None,
     progress: bool = False,
     split_lines: bool = False,
-) -> "_core.PieceCounter":
-    """Pre-tokenize ``source`` (a path, a list of paths, or an iterable of str/bytes documents) and
-    count its distinct pieces natively (the first stage of :func:`train_bpe`).
+) -> _core.PieceCounter:
+    """Pre-tokenize ``source`` and count its distinct pieces natively (the first stage of
+    :func:`train_bpe`, which documents ``source``). ``split_lines``: pre-tokenize every line on
+    its own, as HF's ``train(files)`` does.
 
     >>> from blt.train import count_pieces
     >>> dict(count_pieces(iter(["a cat, a hat"]), pattern="gpt2").pieces())[b" a"]
@@ -259,39 +268,41 @@ def count_pieces(
     threads = 0 if num_threads is None else _check_int("num_threads", num_threads, 1)
     if memcap is not None:
         memcap = _check_int("memcap", memcap, 1)
-    counter = _core.PieceCounter(pattern, split_lines, memcap, threads)
-    if _is_path(source) or (isinstance(source, (list, tuple)) and source and all(_is_path(p) for p in source)):
-        paths = [source] if _is_path(source) else list(source)
-        _count_files(counter, [os.fspath(p) for p in paths], progress)
-    elif isinstance(source, (bytes, bytearray)):
+    if isinstance(source, (bytes, bytearray)):
         raise TypeError("source must be a path, a list of paths or an iterable of str/bytes documents; "
-                        "wrap a single text in a list")
+                        "wrap a single text in a list and pass iter(...)")
+    counter = _core.PieceCounter(pattern, split_lines, memcap, threads)
+    paths = _source_paths(source)
+    if paths is not None:
+        _count_files(counter, paths, progress)
     else:
-        _count_iterable(counter, source, progress)
+        _count_iterable(counter, source, progress)  # type: ignore[arg-type]  # not paths: texts
     return counter
 
 
-def _count_files(counter: "_core.PieceCounter", paths: List[str], progress: bool) -> None:
+def _count_files(counter: _core.PieceCounter, paths: List[str], progress: bool) -> None:
     sizes = []
     for p in paths:
         if os.path.isdir(p):
             raise IsADirectoryError(21, "Is a directory", p)
-        sizes.append(os.path.getsize(p))  # OSError naming the file if it is missing
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(sizes), desc="blt-train count", unit="B", unit_scale=True, leave=False)
+        try:
+            sizes.append(os.path.getsize(p))
+        except FileNotFoundError as e:
+            if "\n" in p or len(p) > 4096:
+                raise FileNotFoundError(2, "No such file (a list of str is a list of paths; pass texts "
+                                           "as an iterator, e.g. iter(texts))", p[:80]) from None
+            raise e
+    bar = _bar(progress, sum(sizes), "blt-train count", "B", scale=True)
     try:
         before = 0
         for p in paths:
             fd = os.open(p, os.O_RDONLY)
             try:
-                def cb(done: int, _base=before) -> None:
+                def on_bytes(done: int, base: int = before) -> None:
                     if bar is not None:
-                        bar.update(_base + done - bar.n)
+                        bar.update(base + done - bar.n)
 
-                counter.count_fd(fd, p, cb)
+                counter.count_fd(fd, p, on_bytes)
             finally:
                 os.close(fd)
             before = counter.bytes_counted
@@ -300,27 +311,21 @@ def _count_files(counter: "_core.PieceCounter", paths: List[str], progress: bool
             bar.close()
 
 
-def _count_iterable(counter: "_core.PieceCounter", docs: Iterable, progress: bool) -> None:
+def _count_iterable(counter: _core.PieceCounter, docs: Iterable[Text], progress: bool) -> None:
     try:
         it = iter(docs)
     except TypeError:
         raise TypeError(f"source must be a path, a list of paths or an iterable of str/bytes, "
                         f"got {type(docs).__name__}") from None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(desc="blt-train count", unit="doc", leave=False)
-    batch: list = []
+    bar = _bar(progress, None, "blt-train count", "doc")
+    batch: List[Text] = []
     size = 0
-    index = 0
     try:
-        for doc in it:
+        for index, doc in enumerate(it):
             if not isinstance(doc, (str, bytes, bytearray)):
                 raise TypeError(f"training text item {index} must be str or bytes, not {type(doc).__name__}")
             batch.append(doc)
             size += len(doc)
-            index += 1
             if size >= _BATCH_BYTES:
                 counter.count_documents(batch)
                 if bar is not None:
@@ -351,12 +356,14 @@ def train_bpe(
 ) -> BPETokenizer:
     """Train a byte-level BPE tokenizer of ``vocab_size`` tokens (bytes and specials included).
 
-    ``source``: a path, a list of paths (read through the chunked file reader, in bounded memory)
-    or an iterable of ``str``/``bytes`` documents (a HF ``datasets`` column works). ``pattern``:
-    split regex name (``cl100k``, ``o200k``, ``gpt2``) or a regex. ``memcap``: bytes the piece
-    table may hold (rare pieces are pruned beyond it, see the module docstring).
-    ``hf_compatible``: reproduce HF ``BpeTrainer`` (``ByteLevel`` alphabet) merge for merge.
-    Ctrl-C stops cleanly (KeyboardInterrupt).
+    ``source``: a path, or a list/tuple of paths (read through the chunked file reader, in bounded
+    memory), or any other iterable of ``str``/``bytes`` documents (a generator, ``iter(texts)``,
+    a HF ``datasets`` column); a list of ``str`` is always a list of paths. ``pattern``: split
+    regex name (``cl100k``, ``o200k``, ``gpt2``) or a regex. ``memcap``: bytes the piece table may
+    hold (rare pieces are pruned beyond it, see the module docstring). ``hf_compatible``:
+    reproduce HF ``BpeTrainer`` (``ByteLevel`` alphabet) merge for merge. ``num_threads``: None
+    for all cores; the result is the same for any number. Ctrl-C stops cleanly
+    (KeyboardInterrupt).
 
     >>> import blt
     >>> docs = ["the cat sat on the mat", "the dog sat on the log"] * 50
@@ -369,11 +376,11 @@ def train_bpe(
     vocab_size, specials, min_frequency, max_token_length = _check_common(
         vocab_size, special_tokens, min_frequency, max_token_length)
     regex = resolve_pattern(pattern)
-    files = _is_path(source) or (isinstance(source, (list, tuple)) and bool(source) and all(_is_path(p) for p in source))
+    paths = _source_paths(source)
     counter = count_pieces(source, pattern=regex, num_threads=num_threads, memcap=memcap, progress=progress,
-                           split_lines=hf_compatible and files)
+                           split_lines=hf_compatible and paths is not None)
     if counter.n_pieces == 0:
-        what = ", ".join(map(str, [source] if _is_path(source) else source)) if files else "the training texts"
+        what = ", ".join(paths) if paths is not None else "the training texts"
         raise ValueError(f"{what}: no text to train on (the input is empty)")
     trained = _learn(counter, vocab_size, specials, min_frequency, max_token_length, hf_compatible, progress)
     return _tokenizer(trained, regex, hf_compatible, name)

@@ -13,11 +13,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional, cast
 
+from .bpe import BPETokenizer
 from .cli import _memcap, _one_line, _Parser, _raised_while_interrupted, _threads
 
 PROG = "blt-train"
+Format = Literal["tiktoken", "hf", "gpt2"]
 
 EPILOG = """\
 examples:
@@ -72,7 +74,7 @@ def _outputs(target: Path, fmt: str) -> List[Path]:
     return [target]
 
 
-def save_atomically(enc, target: Path, fmt: str) -> None:
+def save_atomically(enc: BPETokenizer, target: Path, fmt: Format) -> None:
     """Save ``enc`` into a temporary directory beside ``target``, then rename each file into
     place; nothing is left behind on failure."""
     created = fmt == "gpt2" and not target.exists()
@@ -112,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             num_threads=args.threads, memcap=args.memcap, progress=progress,
             hf_compatible=args.hf_compatible, name=args.name or target.name.split(".")[0],
         )
-        save_atomically(enc, target, args.format)
+        save_atomically(enc, target, cast(Format, args.format))
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130

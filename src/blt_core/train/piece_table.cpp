@@ -67,9 +67,10 @@ uint64_t PieceTable::count(Bytes piece) const {
   return s->len == kEmpty ? 0 : s->count;
 }
 
-uint64_t PieceTable::memory_bytes() const {
-  return slots_.capacity() * sizeof(Slot) + arena_.capacity();
-}
+// Sizes, not capacities: the figure depends only on what the table holds (the slot count follows
+// from the largest piece count reached), never on the order pieces came in, so memcap pruning
+// decides the same way whatever the thread count.
+uint64_t PieceTable::memory_bytes() const { return slots_.size() * sizeof(Slot) + arena_.size(); }
 
 uint64_t PieceTable::memory_for(size_t n, size_t len) {
   size_t cap = 1024;

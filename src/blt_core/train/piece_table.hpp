@@ -24,7 +24,7 @@ class PieceTable {
 
   size_t size() const { return live_; }
   bool empty() const { return live_ == 0; }
-  // Bytes this table holds (slots + arena): what memcap limits.
+  // Bytes this table holds (slots + piece bytes): what memcap limits.
   uint64_t memory_bytes() const;
   // Memory a table of n pieces of average length len would take (for memcap checks).
   static uint64_t memory_for(size_t n, size_t len);
