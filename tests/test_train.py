@@ -321,3 +321,34 @@ def test_cli_trains_and_errors_leave_no_output(tmp_path, corpus_dir):
         assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert not target.exists()
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".blt-train")]
+
+
+def test_cli_ctrl_c_while_the_input_pipe_is_silent(tmp_path):
+    """Ctrl-C ends a run whose input stream has stalled, with exit 130 and no output file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "tok.tiktoken"
+    p = subprocess.Popen([sys.executable, "-m", "blt.train_cli", "--input", "/dev/stdin", "--vocab-size", "600",
+                          "--output", str(target), "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdin is not None
+        p.stdin.write(b"some text, then silence\n" * 1000)
+        p.stdin.flush()
+        time.sleep(1.0)  # the trainer is reading (its input stays open and silent)
+        p.send_signal(signal.SIGINT)
+        code = p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        assert p.stdin is not None
+        p.stdin.close()
+    assert p.stderr is not None
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    assert code == 130, err
+    assert err.strip() == "blt-train: interrupted"
+    assert os.listdir(tmp_path) == []

@@ -74,7 +74,7 @@ void bind_train(py::module_& m) {
             c.count_source(src, cb, stop);
           },
           py::arg("fd"), py::arg("name"), py::arg("progress") = py::none(),
-          "Count a readable descriptor through the chunked reader; progress(bytes_done) between batches.")
+          "Count a readable descriptor through the chunked reader (GIL released); progress(bytes_done) every 100 ms, Ctrl-C stops it.")
       .def(
           "add_pieces",
           [](PieceCounter& c, const py::list& pieces, const std::vector<uint64_t>& counts) {

@@ -3,7 +3,11 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "blt_core/parallel.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
@@ -105,29 +109,63 @@ void PieceCounter::count_documents(const std::vector<TextSpan>& docs) {
 
 void PieceCounter::count_source(ByteSource& src, const std::function<void(uint64_t)>& progress,
                                 const std::atomic<bool>& stop) {
-  CutRule rule(*pretok_, opts_.split_lines);
-  ChunkPlan plan;
-  plan.chunk = kChunkBytes;
-  plan.lookahead = 4096;
-  ChunkReader reader(rule, src, plan, stop);
-  std::vector<Chunk> batch(kBatchChunks);
-  run_in_arena(opts_.threads, [&] {
-    for (;;) {
-      size_t n = 0;
-      while (n < batch.size() && reader.next(batch[n])) ++n;
-      if (n == 0) break;
-      tbb::parallel_for(size_t{0}, n, [&](size_t i) {
-        auto& l = locals_->per_thread.local();
-        count_span(batch[i].body, l.table, l.ends);
+  // Reading and counting run on a helper thread; this thread only waits and reports, so a
+  // progress callback that throws (Ctrl-C) is seen within kProgressEvery even while a pipe is
+  // silent and the reader is blocked.
+  std::atomic<bool> cancel{false};
+  std::atomic<uint64_t> consumed{0};
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr failure;
+  std::thread worker([&] {
+    try {
+      CutRule rule(*pretok_, opts_.split_lines);
+      ChunkPlan plan;
+      plan.chunk = kChunkBytes;
+      plan.lookahead = 4096;
+      ChunkReader reader(rule, src, plan, cancel);
+      std::vector<Chunk> batch(kBatchChunks);
+      run_in_arena(opts_.threads, [&] {
+        while (!cancel.load(std::memory_order_relaxed)) {
+          size_t n = 0;
+          while (n < batch.size() && reader.next(batch[n])) ++n;
+          if (n == 0) break;
+          tbb::parallel_for(size_t{0}, n, [&](size_t i) {
+            auto& l = locals_->per_thread.local();
+            count_span(batch[i].body, l.table, l.ends);
+          });
+          for (size_t i = 0; i < n; ++i) bytes_ += batch[i].body.size();
+          // Without a cap the per-thread tables are summed once at the end.
+          if (opts_.memcap) fold_locals();
+          src.release_before(reader.consumed());
+          consumed.store(reader.consumed(), std::memory_order_relaxed);
+          if (n < batch.size()) break;
+        }
       });
-      for (size_t i = 0; i < n; ++i) bytes_ += batch[i].body.size();
-      // Without a cap the per-thread tables are summed once at the end.
-      if (opts_.memcap) fold_locals();
-      src.release_before(reader.consumed());
-      if (progress) progress(reader.consumed());
-      if (n < batch.size()) break;
+    } catch (...) {
+      failure = std::current_exception();
     }
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+    cv.notify_one();
   });
+  try {
+    std::unique_lock<std::mutex> lock(m);
+    while (!cv.wait_for(lock, kProgressEvery, [&] { return done; })) {
+      lock.unlock();
+      if (stop.load(std::memory_order_relaxed)) cancel.store(true);
+      if (progress) progress(consumed.load(std::memory_order_relaxed));
+      lock.lock();
+    }
+  } catch (...) {
+    cancel.store(true);
+    worker.join();
+    throw;
+  }
+  worker.join();
+  if (failure) std::rethrow_exception(failure);
+  if (progress) progress(consumed.load(std::memory_order_relaxed));
   fold_locals();
 }
 

@@ -2,6 +2,7 @@
 // Work is split into fixed-size batches counted in parallel (oneTBB) and then summed, 64-bit.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,7 @@ class PieceCounter {
   // thread count, so pruning happens at the same points whatever the threads).
   static constexpr size_t kChunkBytes = 1u << 20;
   static constexpr size_t kBatchChunks = 8;
+  static constexpr std::chrono::milliseconds kProgressEvery{100};
 
   // Throws std::invalid_argument for a pattern that does not compile or a memcap below
   // min_memcap().
@@ -40,8 +42,9 @@ class PieceCounter {
   void count_documents(const std::vector<TextSpan>& docs);
 
   // Counts a whole source, cut into chunks where the pattern allows (safe_split), reading
-  // kBatchChunks chunks at a time. `progress(bytes_done)` runs on the calling thread after each
-  // batch and may throw to stop (the exception propagates); `stop` ends reading early.
+  // kBatchChunks chunks at a time on a helper thread. `progress(bytes_done)` runs on the calling
+  // thread every kProgressEvery and at the end, and may throw to stop (the exception propagates
+  // once the helper has stopped); `stop` ends reading early.
   void count_source(ByteSource& src, const std::function<void(uint64_t)>& progress,
                     const std::atomic<bool>& stop);
 
