@@ -16,6 +16,7 @@ Usage: ``python benchmarks/bench_train.py [--threads N] [--vocab 32000,100000] [
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Callable, Dict, List
 
 from _results import CORPUS, git_rev, machine, write_section
 
@@ -36,9 +37,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, float]:
+def worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, Any]:
     """One measurement, in this (fresh) process."""
     t0 = time.perf_counter()
+    model_json: Callable[[], str] = str
     if kind in ("hf", "hf-pretokenize"):
         from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -49,6 +51,7 @@ def worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, f
         t0 = time.perf_counter()
         tok.train(files, trainer)
         n = tok.get_vocab_size()
+        model_json = tok.to_str
     elif kind == "blt-pretokenize":
         from blt.train import count_pieces
 
@@ -61,10 +64,20 @@ def worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, f
         enc = blt.train_bpe(files, vocab, pattern="gpt2", hf_compatible=kind == "blt", num_threads=threads,
                             progress=False)
         n = enc.n_vocab
-    return {"seconds": time.perf_counter() - t0, "rss_mb": _peak_rss_mb(), "n": n}
+
+        def model_json() -> str:
+            with tempfile.TemporaryDirectory() as d:
+                enc.save(Path(d) / "tokenizer.json", format="hf")
+                return (Path(d) / "tokenizer.json").read_text(encoding="utf-8")
+    out: Dict[str, Any] = {"seconds": time.perf_counter() - t0, "rss_mb": _peak_rss_mb(), "n": n}
+    if kind in ("hf", "blt"):  # after the measurements: a digest of the learned vocab and merges
+        model = json.loads(model_json())["model"]
+        merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+        out["digest"] = hashlib.sha256(json.dumps([sorted(model["vocab"].items()), merges]).encode()).hexdigest()
+    return out
 
 
-def run_worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, float]:
+def run_worker(kind: str, vocab: int, files: List[str], threads: int) -> Dict[str, Any]:
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="true")
     out = subprocess.run([sys.executable, __file__, "--worker", kind, "--vocab", str(vocab), "--threads",
                           str(threads), "--files", *files], capture_output=True, text=True, env=env, check=True)
@@ -147,15 +160,15 @@ def main() -> None:
         "<= 0.5x peak RSS.",
         "",
         "| corpus | vocab | blt s | HF s | speed-up | blt pre-tokenize s | HF pre-tokenize s | blt peak RSS MB "
-        "| HF peak RSS MB | RSS ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| HF peak RSS MB | RSS ratio | same vocab and merges |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for label, size, vocab, mine, hf, pre in rows:
         lines.append(
             f"| {label} ({size / 1e6:.0f} MB) | {vocab:,} | {mine['seconds']:.2f} | {hf['seconds']:.2f} "
             f"| {hf['seconds'] / mine['seconds']:.1f}x | {pre['blt-pretokenize']['seconds']:.2f} "
             f"| {pre['hf-pretokenize']['seconds']:.2f} | {mine['rss_mb']:.0f} | {hf['rss_mb']:.0f} "
-            f"| {mine['rss_mb'] / hf['rss_mb']:.2f} |")
+            f"| {mine['rss_mb'] / hf['rss_mb']:.2f} | {'yes' if mine['digest'] == hf['digest'] else 'NO'} |")
     lines += [
         "",
         f"memcap cost (blt default mode, text corpus, vocab {vocabs[0]:,}, files pre-tokenized whole; bytes "

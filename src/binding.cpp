@@ -1175,7 +1175,7 @@ void bind_patch(py::module_& m) {
 
 }  // namespace
 
-void bind_train(py::module_& m);  // src/bindings/train.cpp
+namespace blt::bindings { void bind_train(py::module_& m); }  // src/bindings/train.cpp
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "bltok native core (see the blt package for the documented API)";
@@ -1212,5 +1212,5 @@ PYBIND11_MODULE(_core, m) {
   bind_bpe(m);
   bind_patch(m);
   bind_serve(m);
-  bind_train(m);
+  blt::bindings::bind_train(m);
 }

@@ -335,9 +335,11 @@ def test_cli_ctrl_c_while_the_input_pipe_is_silent(tmp_path):
                           "--output", str(target), "-q"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert p.stdin is not None
-        p.stdin.write(b"some text, then silence\n" * 1000)
+        # Four times a pipe's buffer: the write returns only once the trainer has read most of it,
+        # so it is counting by then; its input then stays open and silent.
+        p.stdin.write(b"some text, then silence\n" * 11000)
         p.stdin.flush()
-        time.sleep(1.0)  # the trainer is reading (its input stays open and silent)
+        time.sleep(0.3)
         p.send_signal(signal.SIGINT)
         code = p.wait(timeout=30)
     finally:

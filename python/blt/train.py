@@ -22,7 +22,11 @@ length in bytes.
 alphabet merge for merge: special tokens get ids 0.., the 256 byte-level characters follow sorted
 by code point, files are pre-tokenized line by line (as HF's ``train(files)`` reads them) and
 ``max_token_length`` follows HF's rule (a pair formed by a merge counts only if strictly shorter
-than the limit). The tokenizer then applies the learned merges in order (HF semantics).
+than the limit). The tokenizer then applies the learned merges in order (HF semantics). One case
+can differ: when a merge re-creates a token that already exists (its bytes reached by another
+pair), HF queues that token's new pairs as separate heap entries and may learn one pair twice, at
+two times; blt merges every occurrence of a pair at once. It did not occur on the shared corpus
+(vocab 8k to 100k), where the merges and vocabularies are identical.
 
 ``memcap`` bounds the piece table. After each 8 MiB of input (a fixed amount, so the result does
 not depend on the thread count), if the table holds more than ``memcap`` bytes, every piece seen

@@ -16,6 +16,7 @@
 namespace py = pybind11;
 using blt::train::PieceCounter;
 
+namespace blt::bindings {
 namespace {
 
 // UTF-8 bytes of a str (or the bytes of a bytes-like object), valid while `obj` lives.
@@ -135,3 +136,5 @@ void bind_train(py::module_& m) {
       py::arg("hf_compatible") = false, py::arg("progress") = py::none(),
       "Train BPE merges over a PieceCounter, consuming its piece table; returns tokens (bytes by id), specials and merges (n x 3: left, right, result).");
 }
+
+}  // namespace blt::bindings
