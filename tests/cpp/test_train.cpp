@@ -13,6 +13,7 @@
 
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/text/openai_patterns.hpp"
+#include "blt_core/train/chunked_pool.hpp"
 #include "blt_core/train/hf_layout.hpp"
 #include "blt_core/train/memcap_prune.hpp"
 #include "blt_core/train/merge_engine.hpp"
@@ -196,6 +197,17 @@ TEST(PairIndex, GrowsAndFindsEveryPair) {
   for (uint32_t i = 0; i < 50000; ++i) EXPECT_EQ(idx.find(i, i * 7 + 1), i);
   EXPECT_EQ(idx.find(1, 1), PairIndex::kAbsent);
   EXPECT_EQ(idx.find_or_insert(3, 22, 99), 3u);  // present: keeps its number
+}
+
+TEST(ChunkedPool, IndicesAndReferencesStayValidAcrossBlocks) {
+  ChunkedPool<uint64_t> pool;
+  uint64_t& first = pool[pool.emplace_back()];
+  first = 7;
+  for (uint32_t i = 1; i < 100000; ++i) pool[pool.emplace_back()] = i * 3;
+  EXPECT_EQ(pool.size(), 100000u);
+  EXPECT_EQ(first, 7u);  // blocks never move
+  EXPECT_EQ(pool[99999], 299997u);
+  EXPECT_EQ(pool[32768], 98304u);
 }
 
 TEST(HfLayout, SpecialsThenByteLevelOrder) {

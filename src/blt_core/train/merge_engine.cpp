@@ -72,11 +72,11 @@ bool MergeEngine::eligible(uint32_t a, uint32_t b) const {
   return uint64_t{token_len_[a]} + token_len_[b] <= opts_.max_pair_len;
 }
 
-MergeEngine::PairStat& MergeEngine::stat(uint64_t key) {
-  const uint32_t n = static_cast<uint32_t>(stats_.size());
+uint32_t MergeEngine::stat_index(uint64_t key) {
+  const uint32_t n = stats_.size();
   const uint32_t index = pair_index_.find_or_insert(static_cast<uint32_t>(key >> 32), static_cast<uint32_t>(key), n);
   if (index == n) stats_.emplace_back();
-  return stats_[index];
+  return index;
 }
 
 void MergeEngine::note_word(PairStat& s, uint32_t word) {
@@ -86,8 +86,7 @@ void MergeEngine::note_word(PairStat& s, uint32_t word) {
     link = free_links_;
     free_links_ = links_[link].next;
   } else {
-    link = static_cast<uint32_t>(links_.size());
-    links_.emplace_back();
+    link = links_.emplace_back();
   }
   links_[link] = {word, s.head};
   s.head = link;
@@ -134,8 +133,8 @@ void MergeEngine::count_initial_pairs() {
   };
   std::vector<uint32_t> n_holding;
   for_each_pair([&](uint32_t w, uint64_t key) {
-    PairStat& s = stat(key);
-    const uint32_t index = static_cast<uint32_t>(&s - stats_.data());
+    const uint32_t index = stat_index(key);
+    PairStat& s = stats_[index];
     if (index >= n_holding.size()) n_holding.resize(index + 1, 0);
     s.count += word_count_[w];
     if (s.queued != w) {  // `queued` holds the last word seen until the merge loop starts
@@ -144,20 +143,20 @@ void MergeEngine::count_initial_pairs() {
     }
   });
   initial_begin_.assign(stats_.size() + 1, 0);
-  for (size_t i = 0; i < stats_.size(); ++i) initial_begin_[i + 1] = initial_begin_[i] + n_holding[i];
+  for (uint32_t i = 0; i < stats_.size(); ++i) initial_begin_[i + 1] = initial_begin_[i] + n_holding[i];
   initial_words_.resize(initial_begin_.back());
   std::vector<uint32_t>().swap(n_holding);
   std::vector<uint32_t> fill(initial_begin_.begin(), initial_begin_.end() - 1);
-  for (PairStat& s : stats_) s.queued = kNone;
+  for (uint32_t i = 0; i < stats_.size(); ++i) stats_[i].queued = kNone;
   for_each_pair([&](uint32_t w, uint64_t key) {
-    PairStat& s = existing(key);
-    const uint32_t index = static_cast<uint32_t>(&s - stats_.data());
+    const uint32_t index = existing_index(key);
+    PairStat& s = stats_[index];
     if (s.queued != w) {
       s.queued = w;
       initial_words_[fill[index]++] = w;
     }
   });
-  for (PairStat& s : stats_) s.queued = kNone;
+  for (uint32_t i = 0; i < stats_.size(); ++i) stats_[i].queued = kNone;
 }
 
 std::vector<MergeStep> MergeEngine::run(const MergeOptions& opts) {
@@ -190,7 +189,8 @@ std::vector<MergeStep> MergeEngine::run(const MergeOptions& opts) {
     std::pop_heap(heap.begin(), heap.end(), HeapLess{});
     HeapEntry top = heap.back();
     heap.pop_back();
-    PairStat& best = existing(top.key);
+    const uint32_t index = existing_index(top.key);
+    PairStat& best = stats_[index];
     if (best.count != top.count) {  // stale entry: counts changed since it was pushed
       if (best.count >= floor) {
         heap.push_back({best.count, top.key});
@@ -219,7 +219,6 @@ std::vector<MergeStep> MergeEngine::run(const MergeOptions& opts) {
     merges.push_back({a, b, out});
     // Merge in every word of the list, then hand its links back to the pool.
     changes.clear();
-    const uint32_t index = static_cast<uint32_t>(&best - stats_.data());
     if (index + 1 < initial_begin_.size())
       for (uint32_t i = initial_begin_[index]; i < initial_begin_[index + 1]; ++i)
         merge_in_word(initial_words_[i], a, b, out, changes);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "blt_core/train/chunked_pool.hpp"
 #include "blt_core/train/pair_index.hpp"
 #include "blt_core/train/piece_table.hpp"
 
@@ -71,8 +72,11 @@ class MergeEngine {
   };
   bool eligible(uint32_t a, uint32_t b) const;
   void count_initial_pairs();
-  PairStat& stat(uint64_t key);
-  PairStat& existing(uint64_t key) { return stats_[pair_index_.find(uint32_t(key >> 32), uint32_t(key))]; }
+  // Index of a pair's PairStat (a new one if the pair is new), and of one that exists.
+  uint32_t stat_index(uint64_t key);
+  uint32_t existing_index(uint64_t key) const { return pair_index_.find(uint32_t(key >> 32), uint32_t(key)); }
+  PairStat& stat(uint64_t key) { return stats_[stat_index(key)]; }
+  PairStat& existing(uint64_t key) { return stats_[existing_index(key)]; }
   void note_word(PairStat& s, uint32_t word);
   void merge_in_word(uint32_t w, uint32_t a, uint32_t b, uint32_t out, std::vector<Change>& changes);
 
@@ -84,13 +88,13 @@ class MergeEngine {
   std::vector<uint32_t> word_start_;
   std::vector<int64_t> word_count_;
   PairIndex pair_index_;  // pair -> index in stats_
-  std::vector<PairStat> stats_;
+  ChunkedPool<PairStat> stats_;
   // Words of the pairs present at the start, pair by pair (stats_ index i owns
   // initial_words_[initial_begin_[i] .. initial_begin_[i + 1])): built once, exactly sized.
   std::vector<uint32_t> initial_begin_;
   std::vector<uint32_t> initial_words_;
   // Words where pairs formed later, as linked lists.
-  std::vector<WordLink> links_;
+  ChunkedPool<WordLink> links_;
   uint32_t free_links_ = kNone;
   std::vector<std::string> tokens_;  // by id
   std::vector<uint32_t> token_len_;

@@ -11,6 +11,15 @@
 
 namespace blt::train {
 
+namespace {
+// Returns freed heap pages to the system (peak memory is what memcap and users budget for).
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+}  // namespace
+
 TrainedVocab train_vocab(PieceTable pieces, const TrainOptions& opts) {
   if (pieces.empty()) throw std::invalid_argument("there is no text to train on (the input is empty)");
   IdLayout layout = opts.hf_compatible ? hf_layout(opts.specials) : byte_order_layout();
@@ -35,20 +44,21 @@ TrainedVocab train_vocab(PieceTable pieces, const TrainOptions& opts) {
     }
   }
   m.progress = opts.progress;
-  MergeEngine engine(pieces.sorted(), layout.byte_ids, layout.first_new_id);
-  pieces.clear();
-#if defined(__GLIBC__)
-  // The counting threads freed their tables into their own malloc arenas, which keep the pages;
-  // give them back before the merge loop allocates its tables (peak memory is what memcap and
-  // users budget for).
-  malloc_trim(0);
-#endif
   TrainedVocab out;
-  out.merges = engine.run(m);
   uint32_t end = layout.first_new_id;
-  for (const MergeStep& s : out.merges) end = std::max(end, s.result + 1);
-  out.tokens.resize(end);
-  for (uint32_t id = 0; id < end; ++id) out.tokens[id] = engine.token(id);
+  {
+    MergeEngine engine(pieces.sorted(), layout.byte_ids, layout.first_new_id);
+    pieces.clear();
+    // The counting threads freed their tables into their own malloc arenas, which keep the
+    // pages: give them back before the merge loop allocates its tables.
+    release_free_memory();
+    out.merges = engine.run(m);
+    for (const MergeStep& s : out.merges) end = std::max(end, s.result + 1);
+    out.tokens.resize(end);
+    for (uint32_t id = 0; id < end; ++id) out.tokens[id] = engine.token(id);
+  }
+  // Likewise the engine's tables, before the caller builds a tokenizer from the result.
+  release_free_memory();
   if (opts.hf_compatible) {
     std::set<uint32_t> seen;
     for (size_t i = 0; i < opts.specials.size(); ++i)
