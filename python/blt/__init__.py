@@ -24,6 +24,7 @@ from .pipeline import TokenizeResult, TokenizeStats, tokenize_file
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Encoded, EncodedJson, Overloaded
 from ._threads import get_num_threads, set_num_threads
+from .train import train_bpe, train_bpe_from_counts
 
 __version__: str = _core.__version__  # written once, in pyproject.toml
 
@@ -51,5 +52,7 @@ __all__ = [
     "NativeBacked",
     "set_num_threads",
     "get_num_threads",
+    "train_bpe",
+    "train_bpe_from_counts",
     "__version__",
 ]
