@@ -117,7 +117,9 @@ class Encoding:
         """``{token bytes: rank}`` of the ordinary tokens (tiktoken's attribute)."""
         if self._ranks is None:
             tokens, ids = self._model.vocab()
-            self._ranks = dict(zip(tokens, ids.tolist()))
+            # GPT-2's vocab.json lists <|endoftext|> as a token too; tiktoken keeps it out of the ranks.
+            specials = self._special_token_values
+            self._ranks = {t: i for t, i in zip(tokens, ids.tolist()) if i not in specials}
         return self._ranks
 
     # ------------------------------------------------------------------------------ encoding
@@ -145,11 +147,12 @@ class Encoding:
         [27, 91, 437, 1659, 5239, 91, 29]
         """
         try:
-            return self._encode_ordinary(text).tolist()  # type: ignore[no-any-return]
+            ids: List[int] = self._encode_ordinary(text).tolist()
         except UnicodeEncodeError:
             if not isinstance(text, str):
                 raise
-            return self._encode_ordinary(fix_surrogates(text)).tolist()  # type: ignore[no-any-return]
+            ids = self._encode_ordinary(fix_surrogates(text)).tolist()
+        return ids
 
     def encode(self, text: Text, *, allowed_special: AllowedSpecial = frozenset(),
                disallowed_special: DisallowedSpecial = "all") -> List[int]:
@@ -166,8 +169,9 @@ class Encoding:
         Traceback (most recent call last):
         ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>'...
         """
-        return self.encode_to_numpy(text, allowed_special=allowed_special,
-                                    disallowed_special=disallowed_special).tolist()  # type: ignore[no-any-return]
+        ids: List[int] = self.encode_to_numpy(text, allowed_special=allowed_special,
+                                              disallowed_special=disallowed_special).tolist()
+        return ids
 
     def encode_to_numpy(self, text: Text, *, allowed_special: AllowedSpecial = frozenset(),
                         disallowed_special: DisallowedSpecial = "all") -> npt.NDArray[np.uint32]:
@@ -354,7 +358,7 @@ class Encoding:
         >>> len(tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).token_byte_values())
         50256
         """
-        return self._tok.token_byte_values()
+        return sorted(self._mergeable_ranks)
 
     @property
     def eot_token(self) -> int:

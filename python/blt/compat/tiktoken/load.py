@@ -91,9 +91,11 @@ def check_hash(data: bytes, expected_hash: str) -> bool:
     return hashlib.sha256(data).hexdigest() == expected_hash
 
 
-def read_file_cached(blobpath: str, expected_hash: Optional[str] = None) -> bytes:
-    """:func:`read_file` checked against ``expected_hash`` (ValueError naming the file on a mismatch)."""
-    path = blob_path(blobpath)
+def read_file_cached(blobpath: str, expected_hash: Optional[str] = None, *,
+                     vocab_dir: Optional[PathLike] = None) -> bytes:
+    """:func:`read_file` checked against ``expected_hash`` (ValueError naming the file on a
+    mismatch); ``vocab_dir`` is looked in first."""
+    path = blob_path(blobpath, vocab_dir)
     data = bpe_formats.read_bytes(path)
     if expected_hash and not check_hash(data, expected_hash):
         raise ValueError(f"{path} (for {blobpath}): SHA-256 {hashlib.sha256(data).hexdigest()} "
@@ -162,10 +164,10 @@ def data_gym_to_mergeable_bpe_ranks(
     encoder = json.loads(read_file_cached(encoder_json_file, encoder_json_hash))
     ranks: Dict[bytes, int] = {}
     for text, i in encoder.items():
+        if text in ("<|endoftext|>", "<|startoftext|>"):
+            continue  # special tokens, not mergeable ones
         token = bpe_formats.byte_level_decode(text)
         if token is None:
-            if text.startswith("<|") and text.endswith("|>"):
-                continue  # a special token (<|endoftext|>), not a mergeable one
             raise ValueError(f"{encoder_json_file}: {text!r} is not a byte-level token")
         ranks[token] = int(i)
     for n, line in enumerate(merges_text.splitlines()[1:], 2):

@@ -44,15 +44,15 @@ ENCODING_CONSTRUCTORS: Optional[Dict[str, Callable[[], Dict[str, Any]]]] = None
 
 def _rank_file_encoding(name: str, base: str, extra: Dict[str, int], vocab_dir: Optional[PathLike]) -> Encoding:
     info = blt_encodings.ENCODINGS[base]
-    data = read_file_cached(str(blob_path(info.url, vocab_dir)), info.sha256)
+    data = read_file_cached(info.url, info.sha256, vocab_dir=vocab_dir)
     specials = {**info.special_tokens, **extra}
     return Encoding._from_model(bpe_formats.load_rank_file(data, info.url, name, info.pattern, specials))
 
 
 def _gpt2(vocab_dir: Optional[PathLike]) -> Encoding:
     merges, vocab = GPT2_BLOB + "vocab.bpe", GPT2_BLOB + "encoder.json"
-    read_file_cached(merges, "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5")
-    read_file_cached(vocab, "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783")
+    read_file_cached(merges, "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5", vocab_dir=vocab_dir)
+    read_file_cached(vocab, "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783", vocab_dir=vocab_dir)
     model = bpe_formats.load_gpt2(blob_path(vocab, vocab_dir), blob_path(merges, vocab_dir), [EOT],
                                   _patterns.R50K_PATTERN, "gpt2")
     return Encoding._from_model(model)
@@ -78,7 +78,7 @@ BUILTIN_ENCODINGS: Dict[str, Callable[[Optional[PathLike]], Encoding]] = {
 
 def _available_plugin_modules() -> Sequence[str]:
     try:
-        import tiktoken_ext  # type: ignore[import-not-found]  # namespace package of the plugins
+        tiktoken_ext = importlib.import_module("tiktoken_ext")  # the plugins' namespace package
     except ImportError:
         return []
     found = pkgutil.iter_modules(tiktoken_ext.__path__, "tiktoken_ext.")
