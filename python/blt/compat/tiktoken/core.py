@@ -105,8 +105,10 @@ class Encoding:
         self._special_token_values = set(self._special_tokens.values())
         self._special_set: Set[str] = set(self._special_tokens)
         self.max_token_value = self._tok.max_token_value
-        self._encode_default = self._tok.native().encode_u32_function()
-        self._encode_ordinary = self._tok.native(disallowed_special=()).encode_u32_function()
+        # encode(text) -> list of the two common policies as one-argument builtins: the list is
+        # built from the native ids directly (see benchmarks/RESULTS.md, "lists for tiktoken").
+        self._encode_default = self._tok.native().encode_list_function()
+        self._encode_ordinary = self._tok.native(disallowed_special=()).encode_list_function()
         self._loaded_by: Optional[Callable[..., "Encoding"]] = None
 
     def __repr__(self) -> str:
@@ -147,12 +149,11 @@ class Encoding:
         [27, 91, 437, 1659, 5239, 91, 29]
         """
         try:
-            ids: List[int] = self._encode_ordinary(text).tolist()
+            return self._encode_ordinary(text)
         except UnicodeEncodeError:
             if not isinstance(text, str):
                 raise
-            ids = self._encode_ordinary(fix_surrogates(text)).tolist()
-        return ids
+            return self._encode_ordinary(fix_surrogates(text))
 
     def encode(self, text: Text, *, allowed_special: AllowedSpecial = frozenset(),
                disallowed_special: DisallowedSpecial = "all") -> List[int]:
@@ -169,9 +170,19 @@ class Encoding:
         Traceback (most recent call last):
         ValueError: Encountered text corresponding to disallowed special token '<|endoftext|>'...
         """
-        ids: List[int] = self.encode_to_numpy(text, allowed_special=allowed_special,
-                                              disallowed_special=disallowed_special).tolist()
-        return ids
+        if not allowed_special and disallowed_special == "all":
+            encode = self._encode_default
+        else:
+            encode = self._native(allowed_special, disallowed_special).encode_list
+        try:
+            try:
+                return encode(text)
+            except UnicodeEncodeError:
+                if not isinstance(text, str):
+                    raise
+                return encode(fix_surrogates(text))
+        except ValueError as e:
+            self._raise_disallowed([text], allowed_special, disallowed_special, e)
 
     def encode_to_numpy(self, text: Text, *, allowed_special: AllowedSpecial = frozenset(),
                         disallowed_special: DisallowedSpecial = "all") -> npt.NDArray[np.uint32]:
@@ -181,17 +192,9 @@ class Encoding:
         >>> tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).encode_to_numpy("hello world")
         array([31373,   995], dtype=uint32)
         """
-        if not allowed_special and disallowed_special == "all":
-            encode = self._encode_default
-        else:
-            encode = self._native(allowed_special, disallowed_special).encode
+        allowed = self._special_set if allowed_special == "all" else allowed_special
         try:
-            try:
-                return encode(text)
-            except UnicodeEncodeError:
-                if not isinstance(text, str):
-                    raise
-                return encode(fix_surrogates(text))
+            return self._tok.encode(text, allowed_special=allowed, disallowed_special=disallowed_special)
         except ValueError as e:
             self._raise_disallowed([text], allowed_special, disallowed_special, e)
 
