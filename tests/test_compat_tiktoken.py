@@ -206,3 +206,21 @@ def test_plugin_encodings_from_tiktoken_ext(tmp_path):
     run = subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split("\n")[0] == "True [256, 32, 116, 104, 101, 114, 101, 257] True"
+
+
+def test_encode_with_unstable_matches_tiktoken(vocab_dir, corpus_text_files):
+    rng = random.Random(5)
+    cases = ["hello fanta", "x<|endoftext|>", "", " é", "12345", "x<|endoftext|> y", "don't", "\u4e2d\u6587"]
+    # A text ending in whitespace has ~10^5 completions (every token starting with it), slow in
+    # both libraries: one such case (r50k), and slices that end otherwise.
+    slices = [s for f in corpus_text_files for s in random_slices(f.read_text(encoding="utf-8"), rng, 6, [3, 12, 30])]
+    slices = [s for s in slices if not s[-1:].isspace()]
+    for name in NAMES:
+        ours, ref = compat.get_encoding(name, vocab_dir=vocab_dir), tiktoken_ref(vocab_dir, name)
+        for text in cases + (slices if name == "cl100k_base" else ["hi\n "] if name == "r50k_base" else []):
+            stable, completions = ours.encode_with_unstable(text, allowed_special="all")
+            ref_stable, ref_completions = ref.encode_with_unstable(text, allowed_special="all")
+            assert stable == ref_stable, text
+            assert sorted(map(tuple, completions)) == sorted(map(tuple, ref_completions)), text
+    with pytest.raises(ValueError, match="disallowed special token"):
+        ours.encode_with_unstable("a <|endoftext|>")

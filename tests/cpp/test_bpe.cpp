@@ -214,7 +214,7 @@ TEST(BpeEncoder, SpecialAliasSharesTheIdAndDecodesToTheFirstText) {
   auto model = load_tiktoken("r50k_base", {{"<|endoftext|>", 50256, false}, {"<|eot|>", 50256, false},
                                            {"<|a|>", 50300, false}, {"<|b|>", 50300, false}});
   BLT_NEED_SHARED_DATA(model);
-  BpeEncoder allowed(model, {SpecialUse::allowed});
+  BpeEncoder allowed(model, std::vector<SpecialUse>(4, SpecialUse::allowed));
   EXPECT_EQ(encode(allowed, "<|eot|>x<|endoftext|><|b|><|a|>"),
             (std::vector<uint32_t>{50256, 87, 50256, 50300, 50300}));
   auto first = model->token_bytes(50300);

@@ -7,6 +7,7 @@ as given, invalid UTF-8 byte-level). Encodings are immutable and thread-safe.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from typing import AbstractSet, Any, Callable, Collection, Dict, List, Literal, NoReturn, Optional, Sequence, Set, Tuple, Union
 
@@ -110,6 +111,8 @@ class Encoding:
         self._encode_default = self._tok.native().encode_list_function()
         self._encode_ordinary = self._tok.native(disallowed_special=()).encode_list_function()
         self._loaded_by: Optional[Callable[..., "Encoding"]] = None
+        self._pretokenizer: Optional[_core.Pretokenizer] = None  # made on first use
+        self._sorted_tokens: Optional[List[bytes]] = None
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -260,18 +263,85 @@ class Encoding:
             valid = e.start
         ids, starts, _ = self._tok.native(disallowed_special=()).encode_with_offsets(data[:valid], False)
         tokens: List[int] = ids.tolist()
-        ends = _core.Pretokenizer(self._model.pattern).split(data[:valid]) if valid else np.zeros(0, np.uint32)
-        last_piece_start = int(ends[-2]) if len(ends) > 1 else 0
-        n_last = int(np.count_nonzero(starts >= last_piece_start)) if tokens else 0
-        # As tiktoken: a last piece of whitespace takes the whitespace tokens before it along,
-        # since a pattern like cl100k's \s*[\r\n]+ may join them once more text follows.
-        if n_last and _all_space(self._tok.token_bytes(tokens[-n_last])):
-            while n_last < len(tokens) and _all_space(self._tok.token_bytes(tokens[-n_last - 1])):
-                n_last += 1
-        cut = len(tokens) - n_last
+        cut = len(tokens) - self._last_piece_len(data[:valid], tokens, starts)
         unstable = self._tok.decode_bytes(tokens[cut:]) + data[valid:]
         whole = self._mergeable_ranks.get(unstable)
         return tokens[:cut] + ([whole] if whole is not None else _byte_pair_encode(unstable, self._mergeable_ranks))
+
+    def _last_piece_len(self, data: bytes, tokens: List[int], starts: npt.NDArray[np.int64]) -> int:
+        """How many trailing ids more text could change, as tiktoken counts them: those of the
+        last regex piece (none after a special token), widened over the whitespace tokens before
+        a whitespace piece (a pattern like cl100k's ``\\s*[\\r\\n]+`` may join them)."""
+        if not tokens or tokens[-1] in self._special_token_values:
+            return 0
+        specials = [k for k in range(len(tokens)) if tokens[k] in self._special_token_values]
+        segment = int(starts[specials[-1] + 1]) if specials else 0
+        if self._pretokenizer is None:
+            self._pretokenizer = _core.Pretokenizer(self._model.pattern)
+        ends = self._pretokenizer.split(data[segment:])
+        piece_start = segment + (int(ends[-2]) if len(ends) > 1 else 0)
+        n = int(np.count_nonzero(starts >= piece_start))
+        if n and _all_space(self._tok.token_bytes(tokens[-n])):
+            while n < len(tokens) and _all_space(self._tok.token_bytes(tokens[-n - 1])):
+                n += 1
+        return n
+
+    def encode_with_unstable(self, text: Text, *, allowed_special: AllowedSpecial = frozenset(),
+                             disallowed_special: DisallowedSpecial = "all") -> Tuple[List[int], List[List[int]]]:
+        """The ids that more text cannot change, and every id sequence the rest may continue as
+        (tiktoken's API, itself marked unstable there): ``text`` starts with the stable ids'
+        bytes, and each completion's bytes start with the rest of ``text``.
+
+        >>> import blt.compat.tiktoken as tiktoken
+        >>> enc = tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)
+        >>> stable, completions = enc.encode_with_unstable("hello fanta")
+        >>> stable, [31373, 277, 4910] in [stable + c for c in completions]
+        ([31373], True)
+        """
+        allowed = self._special_set if allowed_special == "all" else allowed_special
+        try:
+            found = self._tok.encode_with_offsets(text, allowed_special=allowed, disallowed_special=disallowed_special)
+        except ValueError as e:
+            self._raise_disallowed([text], allowed_special, disallowed_special, e)
+        data = fix_surrogates(text).encode("utf-8") if isinstance(text, str) else bytes(text)
+        tokens: List[int] = found.ids.tolist()
+        n = self._last_piece_len(data, tokens, found.byte_offsets)
+        if n == 0:
+            return tokens, []
+        unstable = self._tok.decode_bytes(tokens[-n:])
+        ranks = self._mergeable_ranks
+        if self._sorted_tokens is None:
+            self._sorted_tokens = sorted(ranks)
+        ordered = self._sorted_tokens
+        out: Set[Tuple[int, ...]] = set()
+        i = bisect.bisect_left(ordered, unstable)
+        while i < len(ordered) and ordered[i].startswith(unstable):  # one token covering it all
+            out.add((ranks[ordered[i]],))
+            i += 1
+        for k in range(1, len(unstable)):  # a token that starts inside it
+            prefix, suffix = unstable[:k], unstable[k:]
+            i = bisect.bisect_left(ordered, suffix)
+            while i < len(ordered) and ordered[i].startswith(suffix):
+                joined = prefix + ordered[i]
+                try:
+                    joined.decode("utf-8")
+                    ids = self.encode_ordinary(joined)
+                except UnicodeDecodeError:
+                    ids = _byte_pair_encode(joined, ranks)
+                seq: List[int] = []
+                covered = 0
+                for t in ids:
+                    seq.append(t)
+                    covered += len(self._tok.token_bytes(t))
+                    if covered >= len(unstable):
+                        break
+                out.add(tuple(seq))
+                i += 1
+        last = _last_char(unstable)
+        if len(unstable) > 1 and last is not None and last[0] in _WHITE_SPACE and len(unstable) > last[1]:
+            cut = len(unstable) - last[1]  # the trailing whitespace character may split off
+            out.add(tuple(_byte_pair_encode(unstable[:cut], ranks) + _byte_pair_encode(unstable[cut:], ranks)))
+        return tokens[:-n], [list(c) for c in out]
 
     # ------------------------------------------------------------------------------ decoding
 
@@ -418,6 +488,22 @@ def _from_blob(blob: bytes, pat_str: str) -> Encoding:
     enc = Encoding._from_model(_core.BpeModel.from_blob(blob))
     enc._pat_str = pat_str
     return enc
+
+
+# Unicode White_Space (Rust's char::is_whitespace, which tiktoken uses; str.isspace also has \x1c-\x1f).
+_WHITE_SPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+                         + "".join(chr(c) for c in range(0x2000, 0x200B)))
+
+
+def _last_char(data: bytes) -> Optional[Tuple[str, int]]:
+    """The last character of ``data`` and its UTF-8 length, or None if it does not end in one."""
+    for size in range(1, min(4, len(data)) + 1):
+        try:
+            text = data[-size:].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return (text, size) if len(text) == 1 else None
+    return None
 
 
 def _all_space(token: bytes) -> bool:
