@@ -224,3 +224,12 @@ def test_encode_with_unstable_matches_tiktoken(vocab_dir, corpus_text_files):
             assert sorted(map(tuple, completions)) == sorted(map(tuple, ref_completions)), text
     with pytest.raises(ValueError, match="disallowed special token"):
         ours.encode_with_unstable("a <|endoftext|>")
+
+
+def test_single_piece_and_python_split_match_tiktoken(pair, corpus_text_files):
+    ours, ref = pair
+    rng = random.Random(3)
+    for text in [s for f in corpus_text_files for s in random_slices(f.read_text(encoding="utf-8"), rng, 4, [20, 200])]:
+        assert ours._encode_only_native_bpe(text) == ref._encode_only_native_bpe(text) == ref.encode_ordinary(text)
+        assert ours._encode_single_piece(text[:40]) == ref._encode_single_piece(text[:40])
+    assert ours._encode_single_piece(b"\xff\xfe ab") == ref._encode_single_piece(b"\xff\xfe ab")

@@ -268,6 +268,30 @@ class Encoding:
         whole = self._mergeable_ranks.get(unstable)
         return tokens[:cut] + ([whole] if whole is not None else _byte_pair_encode(unstable, self._mergeable_ranks))
 
+    def _encode_single_piece(self, text_or_bytes: Union[str, bytes]) -> List[int]:
+        """BPE of ``text_or_bytes`` as one piece: no split pattern, no special tokens.
+
+        >>> import blt.compat.tiktoken as tiktoken
+        >>> tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)._encode_single_piece("helloqqqq")
+        [31373, 38227, 38227]
+        """
+        piece = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        whole = self._mergeable_ranks.get(piece)
+        return [whole] if whole is not None else _byte_pair_encode(piece, self._mergeable_ranks) if piece else []
+
+    def _encode_only_native_bpe(self, text: str) -> List[int]:
+        """:meth:`encode_ordinary` with the split done piece by piece here (tiktoken's check).
+
+        >>> import blt.compat.tiktoken as tiktoken
+        >>> tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)._encode_only_native_bpe("hello world")
+        [31373, 995]
+        """
+        data = fix_surrogates(text).encode("utf-8")
+        if self._pretokenizer is None:
+            self._pretokenizer = _core.Pretokenizer(self._model.pattern)
+        ends = [0, *self._pretokenizer.split(data).tolist()]
+        return [t for a, b in zip(ends, ends[1:]) for t in self._encode_single_piece(data[a:b])]
+
     def _last_piece_len(self, data: bytes, tokens: List[int], starts: npt.NDArray[np.int64]) -> int:
         """How many trailing ids more text could change, as tiktoken counts them: those of the
         last regex piece (none after a special token), widened over the whitespace tokens before
