@@ -31,8 +31,15 @@ $(VENV)/.deps: requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# tiktoken's public test suite runs against blt.compat.tiktoken (tests/test_compat_tiktoken_suite.py);
+# the test takes it from tiktoken's source distribution, fetched here and never copied into the repo.
+TIKTOKEN_SDIST_DIR := build/tiktoken-sdist
+$(TIKTOKEN_SDIST_DIR)/.fetched: $(VENV)/.deps
+	$(PY) -m pip download -q --no-binary :all: --no-deps "tiktoken==0.14.*" -d $(TIKTOKEN_SDIST_DIR)
+	touch $@
+
 # Non-editable install; build/{wheel_tag} persists, so rebuilds are incremental.
-install: sysdeps $(VENV)/.deps
+install: sysdeps $(VENV)/.deps $(TIKTOKEN_SDIST_DIR)/.fetched
 	$(PY) -m pip install -q --no-build-isolation --no-deps .
 
 cpp-test: sysdeps $(VENV)/.deps

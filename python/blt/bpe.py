@@ -13,14 +13,15 @@ holding lone surrogates (e.g. ``"\\ud800"``) is encoded as tiktoken does: each l
 becomes U+FFFD.
 
 Output: ``encode`` returns a NumPy ``uint32`` array, not a list (long inputs hand their ids over
-without a copy); batches return one :class:`blt.RaggedIds`. Call ``.tolist()`` for Python lists.
+without a copy); batches return one :class:`blt.RaggedIds`. Call ``.tolist()`` for Python lists,
+or use :mod:`blt.compat.tiktoken` (tiktoken's list-returning API over the same encoder).
 ``decode`` returns ``str`` (invalid UTF-8 replaced, as tiktoken) and ``decode_bytes`` ``bytes``.
 """
 
 from __future__ import annotations
 
 import os
-from typing import AbstractSet, Any, Callable, Collection, Dict, Iterable, List, Literal, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Iterable, List, Literal, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,9 @@ from ._patterns import GPT2_PATTERN
 from ._threads import resolve_num_threads
 from .bpe_formats import BYTE_TO_CHAR, byte_level_decode, byte_level_encode
 from .ragged import RaggedIds
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 __all__ = ["BPETokenizer", "TokenOffsets", "EncodedPrefix", "GPT2_PATTERN", "BYTE_TO_CHAR",
            "byte_level_decode", "byte_level_encode"]
@@ -392,13 +396,8 @@ class BPETokenizer:
         ids, starts, chars = with_surrogate_fallback(text, lambda d: enc.encode_with_offsets(d, is_str))
         return TokenOffsets(ids, starts, chars)
 
-    def count(
-        self,
-        text: BytesLike,
-        *,
-        allowed_special: SpecialSet = frozenset(),
-        disallowed_special: SpecialCollection = "all",
-    ) -> int:
+    def count(self, text: BytesLike, *, allowed_special: SpecialSet = frozenset(),
+              disallowed_special: SpecialCollection = "all") -> int:
         """Number of tokens ``encode`` would return, without building the array.
 
         >>> import blt
@@ -579,6 +578,17 @@ class BPETokenizer:
         [31373, 995]
         """
         formats.save(self._model, path, format)
+
+    def to_transformers(self, **kwargs: Any) -> "PreTrainedTokenizerFast":
+        """This vocabulary as a transformers ``PreTrainedTokenizerFast`` with the same ids, specials
+        and offsets (``kwargs``: see :func:`blt.hf.bpe_to_transformers`).
+
+        >>> import blt
+        >>> blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).to_transformers()("hello world")["input_ids"]
+        [31373, 995]
+        """
+        from .hf import bpe_to_transformers
+        return bpe_to_transformers(self, **kwargs)
 
     # ------------------------------------------------------------------------------ pickling
 

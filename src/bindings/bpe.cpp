@@ -77,15 +77,44 @@ py::array encode_bpe_u32(const BpeEncoder& t, py::handle data) {
   return out;
 }
 
+// encode(data) as a Python list of ints, built straight from the encoder's ids (no NumPy array in
+// between) for callers that want lists (blt.compat.tiktoken). Long inputs encode without the GIL.
+py::list encode_bpe_list(const BpeEncoder& t, py::handle data) {
+  InputView view(data);
+  static std::vector<uint32_t> short_ids;  // guarded by the GIL, as in encode_bpe_u32
+  std::vector<uint32_t> long_ids;
+  std::vector<uint32_t>* ids = &long_ids;
+  if (view.span().size() > kGilMaxBytes) {
+    py::gil_scoped_release nogil;
+    t.encode_body(view.span(), long_ids);
+  } else {
+    ids = &short_ids;
+    short_ids.clear();
+    t.encode_body(view.span(), short_ids);
+  }
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(ids->size()));
+  if (!list) throw py::error_already_set();
+  for (size_t i = 0; i < ids->size(); ++i) {
+    PyObject* v = PyLong_FromUnsignedLong((*ids)[i]);
+    if (!v) {
+      Py_DECREF(list);
+      throw py::error_already_set();
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), v);
+  }
+  return py::reinterpret_steal<py::list>(list);
+}
+
 // enc.encode(data) with the default uint32 dtype as a plain METH_O builtin bound to one encoder,
 // skipping pybind11's argument dispatch (self cast, dtype string and its default), a sizeable part
 // of a short call. The builtin's self is a capsule holding the BpeEncoder and, as its context, a
 // reference to the Python encoder object that owns it.
-PyObject* encode_u32_builtin(PyObject* capsule, PyObject* data) {
+template <class Encode>
+PyObject* encode_builtin(PyObject* capsule, PyObject* data, Encode encode) {
   auto* t = static_cast<const BpeEncoder*>(PyCapsule_GetPointer(capsule, nullptr));
   if (!t) return nullptr;
   try {
-    return encode_bpe_u32(*t, data).release().ptr();
+    return encode(*t, data).release().ptr();
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (...) {
@@ -94,10 +123,19 @@ PyObject* encode_u32_builtin(PyObject* capsule, PyObject* data) {
   return nullptr;
 }
 
+PyObject* encode_u32_builtin(PyObject* capsule, PyObject* data) {
+  return encode_builtin(capsule, data, encode_bpe_u32);
+}
+
+PyObject* encode_list_builtin(PyObject* capsule, PyObject* data) {
+  return encode_builtin(capsule, data, encode_bpe_list);
+}
+
 PyMethodDef kEncodeU32Def = {"encode", encode_u32_builtin, METH_O,
                              "encode(data) -> uint32 ids (BpeEncoder.encode with the default dtype)"};
+PyMethodDef kEncodeListDef = {"encode_list", encode_list_builtin, METH_O, "encode_list(data) -> list of ids"};
 
-py::object encode_u32_function(py::handle encoder, const BpeEncoder& t) {
+py::object bound_builtin(py::handle encoder, const BpeEncoder& t, PyMethodDef* def) {
   PyObject* cap = PyCapsule_New(const_cast<BpeEncoder*>(&t), nullptr, [](PyObject* c) {
     Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(c)));
   });
@@ -108,7 +146,7 @@ py::object encode_u32_function(py::handle encoder, const BpeEncoder& t) {
     Py_DECREF(cap);
     throw py::error_already_set();
   }
-  PyObject* fn = PyCFunction_New(&kEncodeU32Def, cap);
+  PyObject* fn = PyCFunction_New(def, cap);
   Py_DECREF(cap);  // the function holds it now
   if (!fn) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(fn);
@@ -237,8 +275,12 @@ void bind_bpe(py::module_& m) {
   def_encode_methods(encoder, "uint32");
   encoder
       .def("encode_u32_function",
-           [](py::handle self) { return encode_u32_function(self, self.cast<const BpeEncoder&>()); },
+           [](py::handle self) { return bound_builtin(self, self.cast<const BpeEncoder&>(), &kEncodeU32Def); },
            "A one-argument builtin equal to encode(data) (uint32), without pybind11's dispatch.")
+      .def("encode_list", &encode_bpe_list, py::arg("data"), "encode(data) as a list of ints")
+      .def("encode_list_function",
+           [](py::handle self) { return bound_builtin(self, self.cast<const BpeEncoder&>(), &kEncodeListDef); },
+           "A one-argument builtin equal to encode_list(data), without pybind11's dispatch.")
       .def("encode_prefix",
            [](const BpeEncoder& t, py::handle data, size_t max_tokens) {
              InputView view(data);

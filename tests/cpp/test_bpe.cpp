@@ -208,6 +208,21 @@ TEST(BpeEncoder, KnownIdsAndSpecials) {
   EXPECT_THROW(encode(disallowed, "a<|endoftext|>"), std::invalid_argument);
 }
 
+// Two special texts may share an id (tiktoken's o200k_harmony does): both encode to it, and the
+// id decodes to the text given first.
+TEST(BpeEncoder, SpecialAliasSharesTheIdAndDecodesToTheFirstText) {
+  auto model = load_tiktoken("r50k_base", {{"<|endoftext|>", 50256, false}, {"<|eot|>", 50256, false},
+                                           {"<|a|>", 50300, false}, {"<|b|>", 50300, false}});
+  BLT_NEED_SHARED_DATA(model);
+  BpeEncoder allowed(model, std::vector<SpecialUse>(4, SpecialUse::allowed));
+  EXPECT_EQ(encode(allowed, "<|eot|>x<|endoftext|><|b|><|a|>"),
+            (std::vector<uint32_t>{50256, 87, 50256, 50300, 50300}));
+  auto first = model->token_bytes(50300);
+  EXPECT_EQ(std::string(first.begin(), first.end()), "<|a|>");
+  EXPECT_THROW(load_tiktoken("r50k_base", {{"<|a|>", 50300, false}, {"<|a|>", 50301, false}}),
+               std::invalid_argument);
+}
+
 // encode_body writes ids through blocks made inside the reserved capacity: a short text keeps a
 // small buffer (results go to NumPy zero-copy), and output beyond the estimate (one id per byte
 // here, the estimate is a third) still comes out whole, appended after what `out` held.

@@ -111,8 +111,12 @@ BpeModel::BpeModel(BpeSpec spec) : spec_(std::move(spec)) {
         throw std::invalid_argument("special token " + show(sb) + " has id " + std::to_string(s.id) +
                                     ", which is the ordinary token " + show(same));
     } else if (!special_bytes_.add(sb, s.id)) {
-      throw std::invalid_argument("special token " + show(sb) + " (id " + std::to_string(s.id) +
-                                  ") is a duplicate");
+      // A second text for a special id is an alias (o200k_harmony names 200018 twice): it
+      // encodes to that id, and the id decodes to the first text.
+      bool alias = special_bytes_.contains(s.id) && special_bytes_.find(sb) == kNoId;
+      if (!alias)
+        throw std::invalid_argument("special token " + show(sb) + " (id " + std::to_string(s.id) +
+                                    ") is a duplicate");
     }
     n_vocab_ = std::max(n_vocab_, s.id + 1);
   }
