@@ -21,7 +21,7 @@ or use :mod:`blt.compat.tiktoken` (tiktoken's list-returning API over the same e
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Iterable, List, Literal, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Callable, Collection, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from ._inputs import BytesLike, fix_surrogates, with_surrogate_fallback, with_su
 from ._patterns import GPT2_PATTERN
 from ._threads import resolve_num_threads
 from .bpe_formats import BYTE_TO_CHAR, byte_level_decode, byte_level_encode
+from .bpe_results import EncodedPrefix, TokenOffsets
 from .ragged import RaggedIds
 
 if TYPE_CHECKING:
@@ -46,21 +47,6 @@ SpecialCollection = Union[Collection[str], Literal["all"]]
 IdsLike = Union[npt.NDArray[Any], Iterable[int]]
 
 _ALL: Literal["all"] = "all"  # the default of disallowed_special: `is _ALL` is the fast test for it
-
-
-class TokenOffsets(NamedTuple):
-    """Result of :meth:`BPETokenizer.encode_with_offsets`."""
-
-    ids: npt.NDArray[np.uint32]  #: token ids
-    byte_offsets: npt.NDArray[np.int64]  #: start byte of each token in the (UTF-8) input
-    char_offsets: Optional[npt.NDArray[np.int64]]  #: start character (str input only, else None)
-
-
-class EncodedPrefix(NamedTuple):
-    """Result of :meth:`BPETokenizer.encode_prefix`."""
-
-    ids: npt.NDArray[np.uint32]  #: the first max_tokens ids of the full encoding
-    consumed: int  #: input bytes (UTF-8 bytes for str) those ids cover
 
 
 class BPETokenizer:
