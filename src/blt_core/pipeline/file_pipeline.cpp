@@ -102,13 +102,30 @@ class OrderedWriter {
   bool any_ = false;
 };
 
-}  // namespace
+using Clock = std::chrono::steady_clock;
 
-PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
-                              const PipelineOptions& opts) {
+uint64_t ns_since(Clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+}
+
+// A sink that takes nothing: with a stage, the stage writes.
+class NullSink final : public ByteSink {
+ public:
+  void write(const uint8_t*, size_t, const std::atomic<bool>&) override {}
+  bool can_rewrite_head() const override { return true; }
+  void rewrite_head(const uint8_t*, size_t) override {}
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string name_ = "<stage>";
+};
+
+PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
+                           ChunkStage* stage, const PipelineOptions& opts) {
   check_dtype_fits(tok, opts.dtype);
-  const IdFormat fmt(opts.format, opts.dtype);
-  if (opts.format == OutputFormat::npy && !sink.can_rewrite_head())
+  const IdFormat fmt(stage ? OutputFormat::bin : opts.format, opts.dtype);
+  if (!stage && opts.format == OutputFormat::npy && !sink.can_rewrite_head())
     throw std::invalid_argument("npy output to '" + sink.name() +
                                 "' needs a seekable file (the header holds the length); use "
                                 "format bin or jsonl for pipes");
@@ -129,6 +146,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   const bool exact = tok.body_size(ByteSpan{}).has_value();
   double per_byte = static_cast<double>(fmt.max_bytes_per_id(max_id));
   if (!fmt.binary() || !exact) per_byte += 4;
+  if (stage) per_byte += stage->bytes_per_id();
   req.out_bytes_per_byte = per_byte;
   const ChunkPlan plan = plan_chunks(req);
 
@@ -140,12 +158,15 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   std::vector<uint32_t> head_ids, tail_ids;
   tok.prefix(head_ids);
   tok.suffix(tail_ids);
-  if (exact && fmt.binary() && source.size())
+  if (!stage && exact && fmt.binary() && source.size())
     sink.expect(fmt.head(0).size() +
                 (*source.size() + head_ids.size() + tail_ids.size()) * dtype_size(opts.dtype));
 
   RunState run;
   std::atomic<uint64_t> bytes_done{0};
+  std::atomic<uint64_t> encode_ns{0}, write_ns{0};
+  std::atomic<int64_t> waiting{0};  // chunks encoded, not yet taken by the writer
+  uint64_t queue_sum = 0, queue_samples = 0, queue_max = 0;
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool finished = false;
@@ -160,7 +181,10 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         OrderedWriter writer(sink, fmt, run.stop);
         auto head = fmt.head(0);
         if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
-        writer.write_ids(head_ids);
+        if (stage)
+          stage->prefix(head_ids, opts.dtype);
+        else
+          writer.write_ids(head_ids);
 
         std::vector<std::unique_ptr<Chunk>> owned;
         tbb::concurrent_queue<Chunk*> free_chunks;
@@ -194,7 +218,10 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
           c->error = nullptr;
           if (!run.stop.load(std::memory_order_relaxed)) {
             try {
+              const auto t = Clock::now();
               encode_chunk(tok, fmt, max_id, *c);
+              encode_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+              if (stage) stage->process(*c, opts.dtype);
             } catch (const OffsetError& e) {
               // The tokenizer saw only this chunk: name the offset in the whole input.
               c->error = std::make_exception_ptr(e.rebased(c->start_offset));
@@ -202,18 +229,29 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
               c->error = std::current_exception();
             }
           }
+          waiting.fetch_add(1, std::memory_order_relaxed);
           return c;
         });
         flow::sequencer_node<Chunk*> order(g, [](Chunk* const& c) { return c->seq; });
         flow::function_node<Chunk*, flow::continue_msg> write_node(
             g, flow::serial, [&](Chunk* c) {
+              const uint64_t depth = static_cast<uint64_t>(
+                  std::max<int64_t>(0, waiting.fetch_sub(1, std::memory_order_relaxed)));
+              queue_sum += depth;
+              ++queue_samples;
+              queue_max = std::max(queue_max, depth);
               if (c->error) {
                 // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
                 run.fail(c->error);
                 c->error = nullptr;
               } else if (!run.stop.load(std::memory_order_relaxed)) {
                 try {
-                  writer.write(c->out_ptr, c->out_len);
+                  const auto t = Clock::now();
+                  if (stage)
+                    stage->assemble(*c, opts.dtype);
+                  else
+                    writer.write(c->out_ptr, c->out_len);
+                  write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
                   ids_out += c->n_ids;
                   ++chunks;
                   bytes_done.store(c->end_offset, std::memory_order_relaxed);
@@ -234,8 +272,17 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         g.wait_for_all();
 
         if (run.stop.load()) return;
-        writer.write_ids(tail_ids);
         ids_out += tail_ids.size();
+        if (stage) {
+          const auto t = Clock::now();
+          stage->finish(tail_ids, opts.dtype);
+          write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+          stats.ids_out = ids_out;
+          stats.chunks = chunks;
+          stats.bytes_in = reader.consumed();
+          return;
+        }
+        writer.write_ids(tail_ids);
         auto tail = fmt.tail();
         if (!tail.empty()) sink.write(tail.data(), tail.size(), run.stop);
         if (opts.format == OutputFormat::npy) {
@@ -273,8 +320,27 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   driver.join();
   if (run.error) std::rethrow_exception(run.error);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats.stage_times.push_back({"encode", static_cast<double>(encode_ns.load()) * 1e-9});
+  if (stage)
+    for (const StageTime& t : stage->times()) stats.stage_times.push_back(t);
+  stats.stage_times.push_back({"write", static_cast<double>(write_ns.load()) * 1e-9});
+  stats.queue_max = queue_max;
+  stats.queue_mean = queue_samples ? static_cast<double>(queue_sum) / static_cast<double>(queue_samples) : 0;
   if (opts.progress) opts.progress(stats.bytes_in, total ? total : stats.bytes_in);
   return stats;
+}
+
+}  // namespace
+
+PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
+                              const PipelineOptions& opts) {
+  return run_pipeline(tok, source, sink, nullptr, opts);
+}
+
+PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ChunkStage& stage,
+                              const PipelineOptions& opts) {
+  NullSink sink;
+  return run_pipeline(tok, source, sink, &stage, opts);
 }
 
 }  // namespace blt
