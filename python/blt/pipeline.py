@@ -106,7 +106,7 @@ def tokenize_file(
     >>> blt.tokenize_file(b"hi there", None, patch=blt.Patcher.space()).patch_lengths.tolist()
     [1, 3, 6]
     >>> blt.tokenize_file(b"hi", None, hash_ngrams={"group_sizes": [2], "max_hash": 7}).hash_ids.tolist()
-    [[1], [0], [2], [4]]
+    [[6], [5], [6], [2]]
     >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
     >>> blt.tokenize_file(b"hello world<|endoftext|>", None, chunk_size=4,
     ...                   tokenizer=enc.native(allowed_special="all")).ids.tolist()
