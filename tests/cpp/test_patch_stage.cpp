@@ -85,6 +85,25 @@ std::vector<T> as(const std::vector<uint8_t>& b) {
   return v;
 }
 
+// A stream of unknown size (like a pipe): the stage spools lengths and hash ids, then copies them.
+class UnsizedSource final : public ByteSource {
+ public:
+  explicit UnsizedSource(const std::vector<uint8_t>& d) : data_(d) {}
+  std::optional<uint64_t> size() const override { return std::nullopt; }
+  size_t read(uint8_t* dst, size_t n, const std::atomic<bool>&) override {
+    n = std::min(n, data_.size() - pos_);
+    std::memcpy(dst, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  const std::string& name() const override { return name_; }
+
+ private:
+  const std::vector<uint8_t>& data_;
+  size_t pos_ = 0;
+  std::string name_ = "<unsized>";
+};
+
 struct Case {
   PatchRule rule;
   bool entropy = false;
@@ -101,7 +120,7 @@ patch::EntropyModel train(int order) {
 }
 
 void check_case(const Case& k, const patch::EntropyModel* model, const std::vector<uint8_t>& text,
-                size_t chunk, int threads) {
+                size_t chunk, int threads, bool sized = true) {
   ByteCodec codec;
   patch::ContextReset reset;
   reset.byte['\n'] = true;
@@ -116,7 +135,9 @@ void check_case(const Case& k, const patch::EntropyModel* model, const std::vect
   const int out = temp_fd(), lens = temp_fd(), hashes = temp_fd();
   {
     PatchStage stage(o, out, "<test>", lens, hashes);
-    MemorySource src(ByteSpan(text.data(), text.size()));
+    MemorySource mem(ByteSpan(text.data(), text.size()));
+    UnsizedSource unsized(text);
+    ByteSource& src = sized ? static_cast<ByteSource&>(mem) : unsized;
     PipelineOptions po;
     po.threads = threads;
     po.min_chunk = chunk;
@@ -192,6 +213,8 @@ TEST(PatchStage, ChunkedEqualsOneShotForEveryRule) {
   for (const Case& k : cases)
     for (size_t chunk : {size_t(1), size_t(3), size_t(17), size_t(1000), size_t(1) << 20})
       for (int threads : {1, 2, 4}) check_case(k, &model, text, chunk, threads);
+  // Unknown input size: lengths and hash ids go through the spools.
+  for (const Case& k : cases) check_case(k, &model, text, 17, 2, false);
 }
 
 TEST(PatchStage, RejectsTopkAndMissingModel) {

@@ -21,6 +21,8 @@ class ChunkStage {
   virtual ~ChunkStage() = default;
   // Bytes of scratch and output the stage holds per id of a chunk in flight (memcap planning).
   virtual double bytes_per_id() const = 0;
+  // Before prefix(), when the run can bound its id count (prefix + body + suffix) in advance.
+  virtual void expect_ids(uint64_t at_most) { (void)at_most; }
   // On any worker thread, after encoding: c.out_ptr holds c.n_ids ids of dtype `dt`, raw. Touches
   // only c and its scratch.
   virtual void process(Chunk& c, DType dt) = 0;

@@ -181,10 +181,16 @@ PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& s
         OrderedWriter writer(sink, fmt, run.stop);
         auto head = fmt.head(0);
         if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
-        if (stage)
+        if (stage) {
+          // One id per input byte (a probe decides): the count is bounded by the input size.
+          const uint8_t probe[64] = {};
+          auto per = tok.body_size(ByteSpan(probe, sizeof probe));
+          if (per && *per == sizeof probe && source.size())
+            stage->expect_ids(*source.size() + head_ids.size() + tail_ids.size());
           stage->prefix(head_ids, opts.dtype);
-        else
+        } else {
           writer.write_ids(head_ids);
+        }
 
         std::vector<std::unique_ptr<Chunk>> owned;
         tbb::concurrent_queue<Chunk*> free_chunks;

@@ -77,7 +77,7 @@ void NpzWriter::write_at(uint64_t offset, const void* p, size_t n) {
   }
 }
 
-std::string NpzWriter::local_header(const Member& m) const {
+std::string NpzWriter::local_header(const Entry& m) const {
   std::string s;
   put32(s, 0x04034B50);
   put16(s, kZipVersion);
@@ -98,10 +98,10 @@ std::string NpzWriter::local_header(const Member& m) const {
   return s;
 }
 
-std::string NpzWriter::npy_header(uint64_t rows) const {
-  std::string shape = cols_ ? "(" + std::to_string(rows) + ", " + std::to_string(cols_) + ")"
-                            : "(" + std::to_string(rows) + ",)";
-  std::string dict = "{'descr': '" + descr_ + "', 'fortran_order': False, 'shape': " + shape + ", }";
+std::string NpzWriter::npy_header(const Entry& m, uint64_t rows) const {
+  std::string shape = m.cols ? "(" + std::to_string(rows) + ", " + std::to_string(m.cols) + ")"
+                             : "(" + std::to_string(rows) + ",)";
+  std::string dict = "{'descr': '" + m.descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const size_t room = kNpyHeaderBytes - 10;
   if (dict.size() + 1 > room) throw std::logic_error("npy header too long");
   dict.append(room - 1 - dict.size(), ' ');
@@ -111,32 +111,50 @@ std::string NpzWriter::npy_header(uint64_t rows) const {
   return s + dict;
 }
 
-void NpzWriter::begin(std::string_view member, std::string_view descr, uint64_t cols) {
-  if (open_) throw std::logic_error("npz member already open");
-  open_ = true;
-  cur_ = Member{std::string(member) + ".npy", offset_, 0, 0};
-  descr_ = std::string(descr);
-  cols_ = cols;
-  data_bytes_ = 0;
-  data_crc_ = 0;
-  const std::string lh = local_header(cur_);
+NpzWriter::Member NpzWriter::begin(std::string_view member, std::string_view descr, uint64_t cols,
+                                   uint64_t reserve_bytes) {
+  if (!reserve_bytes) {
+    if (streaming_) throw std::logic_error("a streamed npz member is already open");
+    streaming_ = true;
+  }
+  Entry e;
+  e.fname = std::string(member) + ".npy";
+  e.header_offset = offset_;
+  e.descr = std::string(descr);
+  e.cols = cols;
+  e.reserved = reserve_bytes;
+  e.open = true;
+  const std::string lh = local_header(e);
   write_at(offset_, lh.data(), lh.size());
-  offset_ += lh.size() + kNpyHeaderBytes;  // the npy header is written by end()
+  e.data_start = offset_ + lh.size() + kNpyHeaderBytes;  // the npy header is written by end()
+  offset_ = e.data_start + reserve_bytes;
+  members_.push_back(std::move(e));
+  return members_.size() - 1;
 }
 
-void NpzWriter::append(const void* p, size_t n, uint32_t crc) {
+void NpzWriter::append(Member m, const void* p, size_t n, uint32_t crc) {
+  Entry& e = members_.at(m);
+  if (!e.open) throw std::logic_error("npz member is closed");
   if (!n) return;
-  write_at(offset_, p, n);
-  offset_ += n;
-  data_crc_ = crc32_combine(data_crc_, crc, n);
-  data_bytes_ += n;
+  if (e.reserved) {
+    if (e.data_bytes + n > e.reserved)
+      throw std::logic_error("npz member '" + e.fname + "' outgrew its reserved region");
+    write_at(e.data_start + e.data_bytes, p, n);
+  } else {
+    write_at(offset_, p, n);
+    offset_ += n;
+  }
+  e.data_crc = crc32_combine(e.data_crc, crc, n);
+  e.data_bytes += n;
 }
 
-void NpzWriter::append(const void* p, size_t n) {
-  append(p, n, crc32_update(0, static_cast<const uint8_t*>(p), n));
+void NpzWriter::append(Member m, const void* p, size_t n) {
+  append(m, p, n, crc32_update(0, static_cast<const uint8_t*>(p), n));
 }
 
-void NpzWriter::append_spool(const SpoolFile& spool) {
+void NpzWriter::append_spool(Member m, const SpoolFile& spool) {
+  Entry& e = members_.at(m);
+  if (!e.open || e.reserved) throw std::logic_error("append_spool needs an open streamed member");
   uint64_t left = spool.size();
   loff_t in = 0;
   while (left) {
@@ -163,28 +181,30 @@ void NpzWriter::append_spool(const SpoolFile& spool) {
     offset_ += static_cast<uint64_t>(k);
     left -= static_cast<uint64_t>(k);
   }
-  data_crc_ = crc32_combine(data_crc_, spool.crc(), spool.size());
-  data_bytes_ += spool.size();
+  e.data_crc = crc32_combine(e.data_crc, spool.crc(), spool.size());
+  e.data_bytes += spool.size();
 }
 
-void NpzWriter::end(uint64_t rows) {
-  if (!open_) throw std::logic_error("no npz member open");
-  const std::string head = npy_header(rows);
+void NpzWriter::end(Member m, uint64_t rows) {
+  Entry& e = members_.at(m);
+  if (!e.open) throw std::logic_error("npz member already closed");
+  const std::string head = npy_header(e, rows);
   const uint32_t head_crc = crc32_update(0, reinterpret_cast<const uint8_t*>(head.data()), head.size());
-  cur_.crc = crc32_combine(head_crc, data_crc_, data_bytes_);
-  cur_.size = head.size() + data_bytes_;
-  const std::string lh = local_header(cur_);
-  write_at(cur_.header_offset, lh.data(), lh.size());
-  write_at(cur_.header_offset + lh.size(), head.data(), head.size());
-  members_.push_back(cur_);
-  open_ = false;
+  e.crc = crc32_combine(head_crc, e.data_crc, e.data_bytes);
+  e.size = head.size() + e.data_bytes;
+  const std::string lh = local_header(e);
+  write_at(e.header_offset, lh.data(), lh.size());
+  write_at(e.header_offset + lh.size(), head.data(), head.size());
+  e.open = false;
+  if (!e.reserved) streaming_ = false;
 }
 
 void NpzWriter::finish() {
-  if (open_) throw std::logic_error("npz member still open");
+  for (const Entry& e : members_)
+    if (e.open) throw std::logic_error("npz member '" + e.fname + "' still open");
   std::string s;
   const uint64_t start = offset_;
-  for (const Member& m : members_) {
+  for (const Entry& m : members_) {
     put32(s, 0x02014B50);
     put16(s, kZipVersion | (3 << 8));  // made by: Unix
     put16(s, kZipVersion);

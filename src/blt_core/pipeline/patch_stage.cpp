@@ -38,8 +38,8 @@ struct PatchStage::Scratch final : StageScratch {
   std::vector<float> h;
   std::vector<int32_t> lens;
   std::vector<uint32_t> starts;  // chunk-local starts at positions >= seam_
-  std::vector<int64_t> hash64;
-  std::vector<int32_t> hash32;
+  std::vector<int64_t> hash_block;  // int64 rows of one block
+  std::vector<uint8_t> hash_out;    // the chunk's hash ids in the output dtype
   uint32_t ids_crc = 0;
   uint32_t hash_rest_crc = 0;  // of the rows after the leading hash_fix_ ones
 };
@@ -85,6 +85,7 @@ PatchStage::PatchStage(const PatchStageOptions& options, int out_fd, std::string
     else
       throw std::invalid_argument("too many hash columns");
     cols_ = h.sizes.size() * h.funcs.size();
+    hash_item_ = h.dtype == DType::i32 ? 4 : 8;
     hash_fix_ = static_cast<size_t>(*std::max_element(h.sizes.begin(), h.sizes.end()) - 1);
   }
   tail_keep_ = std::max({size_t(2), ent_fix_, hash_fix_});
@@ -93,7 +94,7 @@ PatchStage::PatchStage(const PatchStageOptions& options, int out_fd, std::string
 double PatchStage::bytes_per_id() const {
   double b = 2 + 4;  // u16 copy, lengths
   if (entropy_) b += 4;
-  if (cols_) b += static_cast<double>(cols_) * (8 + (opt_.hash.dtype == DType::i32 ? 4 : 0));
+  if (cols_) b += static_cast<double>(cols_ * hash_item_);
   return b;
 }
 
@@ -169,26 +170,36 @@ void PatchStage::process(Chunk& c, DType dt) {
     add_time(kPatch, t);
   }
   if (cols_) {
+    // Blocks of rows through a small int64 buffer: hashed, narrowed and checksummed while in
+    // cache. A block's windows start hash_fix_ ids before it (hash_ngrams pads before its input).
     t = Clock::now();
     const NgramHashOptions& h = opt_.hash;
-    s.hash64.resize(n * cols_);
-    patch::hash_ngrams(s.ids, n, h.sizes, h.funcs, h.max_hash, s.hash64.data(), 1);
+    s.hash_out.resize(n * cols_ * hash_item_);
+    constexpr size_t kRows = 2048;
+    s.hash_block.resize((kRows + hash_fix_) * cols_);
     const size_t fix = std::min(hash_fix_, n);
-    const uint8_t* rest;
-    size_t rest_bytes;
-    if (h.dtype == DType::i32) {
-      s.hash32.resize(n * cols_);
-      for (size_t i = fix * cols_; i < n * cols_; ++i) s.hash32[i] = static_cast<int32_t>(s.hash64[i]);
-      rest = reinterpret_cast<const uint8_t*>(s.hash32.data() + fix * cols_);
-      rest_bytes = (n - fix) * cols_ * 4;
-    } else {
-      rest = reinterpret_cast<const uint8_t*>(s.hash64.data() + fix * cols_);
-      rest_bytes = (n - fix) * cols_ * 8;
+    uint32_t crc = 0;
+    uint64_t crc_ns = 0;
+    for (size_t a = fix; a < n; a += kRows) {
+      const size_t b = std::min(n, a + kRows), w = a - hash_fix_;
+      patch::hash_ngrams(s.ids + w, b - w, h.sizes, h.funcs, h.max_hash, s.hash_block.data(), 1);
+      const int64_t* rows = s.hash_block.data() + hash_fix_ * cols_;
+      uint8_t* dst = s.hash_out.data() + a * cols_ * hash_item_;
+      const size_t items = (b - a) * cols_;
+      if (hash_item_ == 4) {
+        auto* d = reinterpret_cast<int32_t*>(dst);
+        for (size_t i = 0; i < items; ++i) d[i] = static_cast<int32_t>(rows[i]);
+      } else {
+        std::memcpy(dst, rows, items * 8);
+      }
+      const auto tc = Clock::now();
+      crc = crc32_combine(crc, crc32_update(0, dst, items * hash_item_), items * hash_item_);
+      crc_ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - tc).count());
     }
+    s.hash_rest_crc = crc;
     add_time(kHash, t);
-    t = Clock::now();
-    s.hash_rest_crc = crc32_update(0, rest, rest_bytes);
-    add_time(kChecksum, t);
+    busy_ns_[kHash].fetch_sub(crc_ns, std::memory_order_relaxed);
+    busy_ns_[kChecksum].fetch_add(crc_ns, std::memory_order_relaxed);
   }
 }
 
@@ -213,8 +224,7 @@ void PatchStage::assemble(Chunk& c, DType dt) {
     const size_t f = std::min(hash_fix_, n);
     const size_t k = std::min(hash_fix_, tail);
     const NgramHashOptions& h = opt_.hash;
-    uint8_t* head_bytes = nullptr;
-    size_t item = h.dtype == DType::i32 ? 4 : 8;
+    uint8_t* out = s.hash_out.data();
     if (f) {
       uint16_t window[2 * patch::kMaxNgramSize];
       std::copy(tail_ids_.end() - static_cast<ptrdiff_t>(k), tail_ids_.end(), window);
@@ -223,17 +233,21 @@ void PatchStage::assemble(Chunk& c, DType dt) {
       patch::hash_ngrams(window, k + f, h.sizes, h.funcs, h.max_hash, rows.data(), 1);
       for (size_t i = 0; i < f * cols_; ++i) {
         const int64_t v = rows[k * cols_ + i];
-        if (h.dtype == DType::i32)
-          s.hash32[i] = static_cast<int32_t>(v);
-        else
-          s.hash64[i] = v;
+        if (hash_item_ == 4) {
+          const int32_t v32 = static_cast<int32_t>(v);
+          std::memcpy(out + i * 4, &v32, 4);
+        } else {
+          std::memcpy(out + i * 8, &v, 8);
+        }
       }
     }
-    head_bytes = h.dtype == DType::i32 ? reinterpret_cast<uint8_t*>(s.hash32.data())
-                                       : reinterpret_cast<uint8_t*>(s.hash64.data());
-    const uint32_t head_crc = crc32_update(0, head_bytes, f * cols_ * item);
-    const uint64_t rest_bytes = (n - f) * cols_ * item;
-    hashes_.append(head_bytes, n * cols_ * item, crc32_combine(head_crc, s.hash_rest_crc, rest_bytes));
+    const uint32_t head_crc = crc32_update(0, out, f * cols_ * hash_item_);
+    const uint64_t rest_bytes = (n - f) * cols_ * hash_item_;
+    const uint32_t crc = crc32_combine(head_crc, s.hash_rest_crc, rest_bytes);
+    if (direct_)
+      npz_.append(hash_m_, out, n * cols_ * hash_item_, crc);
+    else
+      hashes_.append(out, n * cols_ * hash_item_, crc);
   }
   // Patch lengths: the first positions from the seam state, then the workers' starts.
   if (opt_.rule && n) {
@@ -266,7 +280,10 @@ void PatchStage::assemble(Chunk& c, DType dt) {
       }
     }
     if (!out_lengths_.empty()) {
-      lengths_.append(out_lengths_.data(), out_lengths_.size() * sizeof(int32_t));
+      if (direct_)
+        npz_.append(lengths_m_, out_lengths_.data(), out_lengths_.size() * sizeof(int32_t));
+      else
+        lengths_.append(out_lengths_.data(), out_lengths_.size() * sizeof(int32_t));
       patches_ += out_lengths_.size();
       out_lengths_.clear();
     }
@@ -286,7 +303,7 @@ void PatchStage::assemble(Chunk& c, DType dt) {
     }
   }
   pos_ += n;
-  npz_.append(c.out_ptr, c.out_len, s.ids_crc);
+  npz_.append(ids_m_, c.out_ptr, c.out_len, s.ids_crc);
   (void)dt;
   add_time(kAssemble, t);
 }
@@ -303,8 +320,14 @@ void PatchStage::sequential(const std::vector<uint32_t>& ids, DType dt) {
 }
 
 void PatchStage::prefix(const std::vector<uint32_t>& ids, DType dt) {
-  ids_descr_ = std::string(npy_descr(dt));
-  npz_.begin("ids", ids_descr_, 0);
+  direct_ = expected_ && *expected_ > 0;
+  if (direct_) {
+    ids_m_ = npz_.begin("ids", npy_descr(dt), 0, *expected_ * dtype_size(dt));
+    if (cols_) hash_m_ = npz_.begin("hash_ids", npy_descr(opt_.hash.dtype), cols_, *expected_ * cols_ * hash_item_);
+    if (opt_.rule) lengths_m_ = npz_.begin("patch_lengths", "<i4", 0);
+  } else {
+    ids_m_ = npz_.begin("ids", npy_descr(dt), 0);
+  }
   started_ = true;
   sequential(ids, dt);
 }
@@ -328,19 +351,29 @@ void PatchStage::finish(const std::vector<uint32_t>& suffix, DType dt) {
       PatchStream ps(*opt_.rule, seam);
       ps.finish(out);
     }
-    if (!out.empty()) lengths_.append(out.data(), out.size() * sizeof(int32_t));
+    if (!out.empty()) {
+      if (direct_)
+        npz_.append(lengths_m_, out.data(), out.size() * sizeof(int32_t));
+      else
+        lengths_.append(out.data(), out.size() * sizeof(int32_t));
+    }
     patches_ += out.size();
   }
-  npz_.end(pos_);
-  if (opt_.rule) {
-    npz_.begin("patch_lengths", "<i4", 0);
-    npz_.append_spool(lengths_);
-    npz_.end(patches_);
-  }
-  if (cols_) {
-    npz_.begin("hash_ids", npy_descr(opt_.hash.dtype), cols_);
-    npz_.append_spool(hashes_);
-    npz_.end(pos_);
+  npz_.end(ids_m_, pos_);
+  if (direct_) {
+    if (cols_) npz_.end(hash_m_, pos_);
+    if (opt_.rule) npz_.end(lengths_m_, patches_);
+  } else {
+    if (opt_.rule) {
+      const auto m = npz_.begin("patch_lengths", "<i4", 0);
+      npz_.append_spool(m, lengths_);
+      npz_.end(m, patches_);
+    }
+    if (cols_) {
+      const auto m = npz_.begin("hash_ids", npy_descr(opt_.hash.dtype), cols_);
+      npz_.append_spool(m, hashes_);
+      npz_.end(m, pos_);
+    }
   }
   npz_.finish();
 }

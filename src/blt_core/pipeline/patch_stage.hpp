@@ -48,6 +48,9 @@ class PatchStage final : public ChunkStage {
              int lengths_spool_fd, int hash_spool_fd);
 
   double bytes_per_id() const override;
+  // Lets the archive take the ids and hash ids in place (regions sized for at_most ids) and the
+  // lengths at its end, with no spool to copy.
+  void expect_ids(uint64_t at_most) override { expected_ = at_most; }
   void process(Chunk& c, DType dt) override;
   void assemble(Chunk& c, DType dt) override;
   void prefix(const std::vector<uint32_t>& ids, DType dt) override;
@@ -77,7 +80,10 @@ class PatchStage final : public ChunkStage {
   NpzWriter npz_;
   SpoolFile lengths_;
   SpoolFile hashes_;
-  std::string ids_descr_;
+  std::optional<uint64_t> expected_;
+  bool direct_ = false;  // members filled in place (no spools)
+  NpzWriter::Member ids_m_ = 0, lengths_m_ = 0, hash_m_ = 0;
+  size_t hash_item_ = 8;
   bool started_ = false;
 
   // ordered state
