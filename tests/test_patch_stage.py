@@ -153,3 +153,32 @@ def test_cli_verbose_reports_each_step(tmp_path, capsys):
         assert step in err
     assert main(["-i", str(src), "-o", str(tmp_path / "o.bin"), "-v", "-q"]) == 0
     assert "encode:" in capsys.readouterr().err
+
+
+def test_stream_of_unknown_size_spools_and_equals_one_shot(model, tmp_path):
+    """A pipe has no size: lengths and hash ids are spooled beside the output, then copied in."""
+    import os
+    import threading
+
+    data = b"the cat sat on the mat.\n" * 3000
+    r, w = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    patcher = blt.Patcher.entropy(model, threshold=1.0, include_next_token=True)
+    try:
+        with os.fdopen(r, "rb") as f:
+            blt.tokenize_file(f, tmp_path / "o.npz", patch=patcher, hash_ngrams={"group_sizes": [3, 5]},
+                              chunk_size="1K", num_threads=2)
+    finally:
+        t.join()
+    ids = blt.ByteTokenizer().encode(data)
+    with np.load(tmp_path / "o.npz") as z:
+        assert z["ids"].tolist() == ids.tolist()
+        assert z["patch_lengths"].tolist() == patcher.patch(ids).tolist()
+        assert (z["hash_ids"] == blt.hash_ngrams(ids, group_sizes=[3, 5])).all()
+    assert [p.name for p in tmp_path.iterdir()] == ["o.npz"]
