@@ -318,6 +318,15 @@ class PatchStream(metaclass=_pybind11_type):
     ) -> npt.NDArray[np.int32]: ...
     def finish(self) -> npt.NDArray[np.int32]: ...
 
+def hash_ngrams_batch(
+    ids: npt.NDArray[np.uint16],
+    offsets: npt.NDArray[np.int64],
+    sizes: Sequence[int],
+    funcs: Sequence[int],
+    max_hash: int,
+    threads: int = 0,
+) -> npt.NDArray[np.int64]: ...
+
 def hash_ngrams(
     ids: npt.ArrayLike,
     sizes: Sequence[int],

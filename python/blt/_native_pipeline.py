@@ -209,7 +209,7 @@ def run(
     return _stats(res, fmt, dt), (res["ids"] if dst is None else None)
 
 
-def _stats(res: Dict[str, Any], fmt: str, dt: str) -> TokenizeStats:
+def _stats(res: Any, fmt: str, dt: str) -> TokenizeStats:
     return TokenizeStats(
         bytes_in=res["bytes_in"], ids_out=res["ids_out"], seconds=res["seconds"],
         chunks=res["chunks"], threads=res["threads"], chunk_size=res["chunk_size"],
@@ -272,6 +272,7 @@ def run_npz(
                                   progress=progress, utf8_chunks=content_type == "text", **stage)
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None
+    arrays: Dict[str, Any] = {}
     spool_dir = None if dst is None else check_output_path(dst)
     try:
         _open_input(src, kwargs, close_fds)
@@ -284,7 +285,7 @@ def run_npz(
                                                       hash_spool_fd=hashes.fileno(), **kwargs)
                     f.seek(0)
                     with np.load(f) as z:
-                        res["arrays"] = {name: z[name] for name in z.files}
+                        arrays = {name: z[name] for name in z.files}
             else:
                 out = AtomicOutput(dst)
                 res = _core.tokenize_patch_stream(native, output_fd=out.fd, output_name=out.target,
@@ -296,4 +297,7 @@ def run_npz(
             os.close(fd)
         if out is not None:
             out.discard()
-    return _stats(res, "npz", dt), res
+    result: Dict[str, Any] = dict(res)
+    if dst is None:
+        result["arrays"] = arrays
+    return _stats(res, "npz", dt), result

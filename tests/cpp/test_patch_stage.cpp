@@ -242,3 +242,19 @@ TEST(Crc32, CombineEqualsWholeRun) {
   EXPECT_EQ(crc32_update(0, p, 9), 0xCBF43926u);
   EXPECT_EQ(crc32_combine(crc32_update(0, p, 4), crc32_update(0, p + 4, 5), 5), 0xCBF43926u);
 }
+
+TEST(NgramHashBatch, EqualsEachSequenceAlone) {
+  const std::vector<uint16_t> ids = {1, 76, 105, 112, 112, 2, 1, 40, 41, 2, 1, 9, 9, 9, 9, 9, 9, 2};
+  const std::vector<int64_t> offsets = {0, 6, 6, 10, 18};
+  const std::vector<int> sizes = {4, 2}, funcs = {1, 3};
+  std::vector<int64_t> got(ids.size() * 4), want(ids.size() * 4);
+  patch::hash_ngrams_batch(ids.data(), offsets, sizes, funcs, 997, got.data(), 2);
+  for (size_t i = 0; i + 1 < offsets.size(); ++i)
+    if (offsets[i + 1] > offsets[i])
+      patch::hash_ngrams(ids.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i]), sizes,
+                         funcs, 997, want.data() + offsets[i] * 4, 1);
+  EXPECT_EQ(got, want);
+  const std::vector<int64_t> bad = {0, 7, 6};
+  EXPECT_THROW(patch::hash_ngrams_batch(ids.data(), bad, sizes, funcs, 997, got.data(), 1),
+               std::invalid_argument);
+}
