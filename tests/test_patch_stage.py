@@ -182,3 +182,19 @@ def test_stream_of_unknown_size_spools_and_equals_one_shot(model, tmp_path):
         assert z["patch_lengths"].tolist() == patcher.patch(ids).tolist()
         assert (z["hash_ids"] == blt.hash_ngrams(ids, group_sizes=[3, 5])).all()
     assert [p.name for p in tmp_path.iterdir()] == ["o.npz"]
+
+
+def test_stripped_bom_leaves_a_readable_archive(tmp_path):
+    """Fewer ids than input bytes (a stripped BOM) leave a gap after the in-place ids: still a
+    valid zip whose members read back equal to one-shot."""
+    import zipfile
+
+    data = b"\xef\xbb\xbfhello world"
+    out = tmp_path / "bom.npz"
+    blt.tokenize_file(data, out, patch=blt.Patcher.space(), hash_ngrams=True, strip_bom=True)
+    assert zipfile.ZipFile(out).testzip() is None
+    ids = blt.ByteTokenizer().encode(data, strip_bom=True)
+    with np.load(out) as z:
+        assert z["ids"].tolist() == ids.tolist()
+        assert z["patch_lengths"].tolist() == blt.Patcher.space().patch(ids).tolist()
+        assert (z["hash_ids"] == blt.hash_ngrams(ids)).all()
