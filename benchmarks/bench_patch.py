@@ -3,11 +3,22 @@ thread and on all threads, next to plain NumPy versions of the same rules; plus 
 model's bits per byte and patch sizes. Writes the "bench_patch" section of RESULTS.md.
 
 Run: .venv/bin/python benchmarks/bench_patch.py
+     .venv/bin/python benchmarks/bench_patch.py --file-pipeline [MB]   (that section only)
+
+The file-pipeline section ("bench_patch_pipeline") makes a file of at least 200 MB in a
+temporary folder (removed after) and runs tokenize_file into .npy / .npz with 1 and 2 threads:
+plain ids, ids + entropy patches, ids + patches + 6 hash sizes; beside each, every step's own
+MB/s per thread from TokenizeStats.stage_times, the steps' isolated speeds, and the path patched
+files took before the patch stage (ids spooled by the pipeline, one PatchStream over them).
 """
 
 from __future__ import annotations
 
 import os
+import resource
+import shutil
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -131,9 +142,131 @@ def file_patching(model_path: str, out_dir: str, runs: int = 3):
     return rows
 
 
+# --- the file pipeline with the patch stage -------------------------------------------------
+
+HASH6 = {"group_sizes": [3, 4, 5, 6, 7, 8], "hash_functions": 1, "dtype": "int32"}
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def serial_patch_path(src: str, dst: str, patcher: blt.Patcher, threads: int) -> None:
+    """How a patched .npz was made before the patch stage: the pipeline writes the ids to a spool
+    file, one PatchStream patches them in blocks on the calling thread, then the .npz is written."""
+    from blt._npz import NpzStreamWriter
+
+    block = 1 << 20
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(dst)) as d:
+        spool = os.path.join(d, "ids.bin")
+        blt.tokenize_file(src, spool, num_threads=threads)
+        ids = np.memmap(spool, dtype=np.uint16, mode="r")
+        stream = patcher.stream()
+        parts = [stream.feed(np.asarray(ids[a:a + block])) for a in range(0, len(ids), block)]
+        parts.append(stream.finish())
+        lengths = np.concatenate(parts)
+        with open(dst, "wb") as f:
+            w = NpzStreamWriter(f)
+            w.add("ids", np.dtype(np.uint16), len(ids), (np.asarray(ids[a:a + block]) for a in range(0, len(ids), block)))
+            w.add("patch_lengths", np.dtype(np.int32), len(lengths), [lengths])
+            w.finish()
+
+
+def file_pipeline(model: blt.EntropyModel, min_mb: int = 200) -> str:
+    tmp = tempfile.mkdtemp(prefix="bench_patch_pipeline_")
+    try:
+        blob = b"".join((CORPUS / n).read_bytes() for n in ("en_prose.txt", "code_python.txt", "multilingual.txt"))
+        src = os.path.join(tmp, "input.txt")
+        with open(src, "wb") as f:
+            written = 0
+            while written < min_mb * 1_000_000:
+                f.write(blob)
+                written += len(blob)
+        size = os.path.getsize(src)
+        patcher = blt.Patcher.entropy(model)
+
+        # Each step alone, one thread, in memory, on a 20 MB slice (CPU time).
+        sample = blob * max(1, 20_000_000 // len(blob))
+        ids = blt.ByteTokenizer().encode(sample)
+        ent = model.entropies(ids, num_threads=1)
+        rule = blt.Patcher.entropy(model)
+        own = {
+            "encode": mbps(len(sample), median_cpu(lambda: blt.ByteTokenizer().encode(sample), runs=1)),
+            "entropy": mbps(len(sample), median_cpu(lambda: model.entropies(ids, num_threads=1), runs=1)),
+            "patch": mbps(len(sample), median_cpu(lambda: rule.from_entropies(ent, ids, num_threads=1), runs=1)),
+            "hash": mbps(len(sample), median_cpu(lambda: blt.hash_ngrams(ids, group_sizes=HASH6["group_sizes"],
+                                                                        num_threads=1), runs=1)),
+        }
+        print("steps alone (MB/s, 1 thread):", own, flush=True)
+
+        runs = [("plain ids -> .npy", ".npy", {}, ("encode",)),
+                ("ids + entropy patches -> .npz", ".npz", {"patch": patcher}, ("encode", "entropy", "patch")),
+                ("ids + entropy patches + 6 hash sizes (int32) -> .npz", ".npz",
+                 {"patch": patcher, "hash_ngrams": HASH6}, ("encode", "entropy", "patch", "hash"))]
+        rows = []
+        for name, ext, kw, steps in runs:
+            per_thread = {}
+            for threads in (1, 2):
+                out = os.path.join(tmp, "out" + ext)
+                c0, t0 = cpu_seconds(), time.perf_counter()
+                r = blt.tokenize_file(src, out, num_threads=threads, **kw)
+                wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+                os.unlink(out)
+                per_thread[threads] = (wall, cpu, r)
+                print(name, threads, f"{size / wall / 1e6:.1f} MB/s wall, {cpu:.2f} s CPU", r.stage_report().replace("\n", "; "),
+                      flush=True)
+            sum_own = sum(size / 1e6 / own[s] for s in steps)
+            rows.append((name, per_thread, sum_own))
+        old = {}
+        for threads in (1, 2):
+            out = os.path.join(tmp, "old.npz")
+            t0 = time.perf_counter()
+            serial_patch_path(src, out, patcher, threads)
+            old[threads] = time.perf_counter() - t0
+            os.unlink(out)
+            print("serial path", threads, f"{size / old[threads] / 1e6:.1f} MB/s", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    md = [f"Command: `.venv/bin/python benchmarks/bench_patch.py --file-pipeline {min_mb}` (git {git_rev()})",
+          f"Machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}",
+          "",
+          f"Input: {size / 1e6:.0f} MB file (en_prose + code_python + multilingual repeated) in a temporary "
+          "folder; output .npy / .npz beside it, writes included; one run each. MB/s = 10^6 input bytes "
+          "per second. Entropy patches: order-4 model trained on en_prose.txt, default threshold. "
+          "Hash ids: sizes 3-8, one function, int32. 'CPU s' is the process's user + system time; "
+          "'steps' gives each step's busy time as MB/s per thread (TokenizeStats.stage_times).",
+          "",
+          "Each step alone (1 thread, in memory, CPU time, 20 MB): " +
+          ", ".join(f"{k} {v:.0f} MB/s" for k, v in own.items()),
+          "",
+          "| run | 1 thread MB/s (wall) | 1 thread CPU s | 2 threads MB/s (wall) | 2 threads CPU s | 2 / 1 threads | sum of steps alone, s | steps (2 threads), MB/s per thread |",
+          "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name, pt, sum_own in rows:
+        (w1, c1, _), (w2, c2, r2) = pt[1], pt[2]
+        steps = ", ".join(f"{n} {size / s / 1e6:.0f}" for n, s in r2.stage_times if s > 0)
+        md.append(f"| {name} | {size / w1 / 1e6:.1f} | {c1:.2f} | {size / w2 / 1e6:.1f} | {c2:.2f} | "
+                  f"{w1 / w2:.2f}x | {sum_own:.2f} | {steps} |")
+    md += ["",
+           f"Before the patch stage (ids spooled by the pipeline, then one PatchStream, then the .npz): "
+           f"{size / old[1] / 1e6:.1f} MB/s with 1 thread, {size / old[2] / 1e6:.1f} MB/s with 2; the patch "
+           f"stage with 2 threads is {old[2] / rows[1][1][2][0]:.2f}x that."]
+    text = "\n".join(md)
+    write_section("bench_patch_pipeline", text)
+    print(text)
+    return text
+
+
 # ---------------------------------------------------------------------------------------------
 
 def main() -> None:
+    if "--file-pipeline" in sys.argv:
+        i = sys.argv.index("--file-pipeline")
+        mb = int(sys.argv[i + 1]) if len(sys.argv) > i + 1 else 200
+        model = blt.EntropyModel.train([(CORPUS / "en_prose.txt").read_bytes()], order=4)
+        file_pipeline(model, mb)
+        return
     data = (CORPUS / "en_prose.txt").read_bytes()
     cut = int(len(data) * 0.9)
     train, held_out = data[:cut], data[cut:]
@@ -260,6 +393,7 @@ def main() -> None:
         md.append(f"| {target} | {thr:.4f} | {size:.2f} |")
     write_section("bench_patch", "\n".join(md))
     print("\n".join(md))
+    file_pipeline(model)
 
 
 if __name__ == "__main__":

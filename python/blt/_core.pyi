@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Callable, Literal, Optional, Sequence, Tuple, TypedDict, Union, type_check_only
+from typing import Any, Callable, List, Literal, Optional, Sequence, Tuple, TypedDict, Union, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,9 @@ class _StreamResult(TypedDict):
     chunk_size: int
     in_flight: int
     buffer_bytes: int
+    stage_times: List[Tuple[str, float]]
+    queue_mean: float
+    queue_max: int
     ids: NotRequired[npt.NDArray[Any]]  # only when output_fd < 0
 
 def tokenize_stream(
@@ -125,6 +128,38 @@ def tokenize_stream(
 ) -> _StreamResult:
     """Tokenize a buffer (input) or descriptor (input_fd) into output_fd, or into memory
     (output_fd < 0: the result's "ids" is a NumPy array)."""
+
+class _PatchStreamResult(_StreamResult):
+    patches: int
+    hash_columns: int
+
+def tokenize_patch_stream(
+    tokenizer: Tokenizer,
+    input: Optional[_Bytes] = None,
+    input_fd: int = -1,
+    input_name: str = "<input>",
+    output_fd: int = -1,
+    output_name: str = "<output>",
+    lengths_spool_fd: int = -1,
+    hash_spool_fd: int = -1,
+    dtype: str = "uint16",
+    threads: int = 0,
+    memcap: int = 268435456,
+    min_chunk: int = 65536,
+    max_chunk: int = 1048576,
+    progress: Optional[Callable[[int, int], object]] = None,
+    utf8_chunks: bool = False,
+    progress_interval: float = 0.05,
+    rule: Optional[PatchRule] = None,
+    model: Optional[EntropyModel] = None,
+    reset: List[int] = [],
+    hash_sizes: List[int] = [],
+    hash_funcs: List[int] = [],
+    max_hash: int = 500002,
+    hash_dtype: str = "int64",
+) -> _PatchStreamResult:
+    """Tokenize into an .npz at output_fd (ids, patch_lengths with rule, hash_ids with
+    hash_sizes), patching and hashing per chunk in the pipeline's graph."""
 
 # --- text.cpp -------------------------------------------------------------------------------------
 class Pretokenizer(metaclass=_pybind11_type):
@@ -290,6 +325,15 @@ class PatchStream(metaclass=_pybind11_type):
         self, ids: Optional[npt.ArrayLike], entropies: Optional[npt.ArrayLike] = None
     ) -> npt.NDArray[np.int32]: ...
     def finish(self) -> npt.NDArray[np.int32]: ...
+
+def hash_ngrams_batch(
+    ids: npt.NDArray[np.uint16],
+    offsets: npt.NDArray[np.int64],
+    sizes: Sequence[int],
+    funcs: Sequence[int],
+    max_hash: int,
+    threads: int = 0,
+) -> npt.NDArray[np.int64]: ...
 
 def hash_ngrams(
     ids: npt.ArrayLike,

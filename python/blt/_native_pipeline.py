@@ -1,5 +1,7 @@
 """One run of the native file pipeline: resolve the tokenizer, the input and the output, then
-``_core.tokenize_stream`` (read -> limiter -> parallel encode -> sequencer -> write, oneTBB).
+``_core.tokenize_stream`` (read -> limiter -> parallel encode -> sequencer -> write, oneTBB), or
+``_core.tokenize_patch_stream`` (the same graph with the patching and n-gram hashing stages and
+an ``.npz`` sink: :func:`run_npz`).
 
 :func:`blt.tokenize_file` and :func:`blt.patch_pipeline.tokenize_and_patch` both run it; file
 outputs are atomic (:mod:`blt._atomic`).
@@ -11,7 +13,8 @@ import errno
 import os
 import stat
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -19,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._atomic import AtomicOutput, os_error
+from ._atomic import AtomicOutput, check_output_path, os_error
 from ._deprecation import UNSET
 from ._native import native_tokenizer
 from ._sizes import ChunkSizeLike, parse_chunk_size, parse_memcap
@@ -57,6 +60,24 @@ class TokenizeStats:
     chunk_size: int  #: planned chunk size in bytes
     format: str
     dtype: str
+    #: busy seconds per step, summed over threads: ("encode", s), the patch stages' ("entropy",
+    #: "patch", "hash", "checksum", "assemble") when they ran, and ("write", s) for the ordered
+    #: writer; a step whose seconds / threads approach ``seconds`` limits the run
+    stage_times: Tuple[Tuple[str, float], ...] = field(default=())
+    queue_mean: float = 0.0  #: mean encoded chunks waiting for the ordered writer
+    queue_max: int = 0  #: most encoded chunks waiting for the ordered writer
+
+    def stage_report(self) -> str:
+        """One line per step: busy seconds and MB/s of input per busy second (one thread's rate).
+
+        >>> TokenizeStats(2_000_000, 0, 1.0, 1, 1, 1, "bin", "uint16", (("encode", 0.5),)).stage_report()
+        'encode: 0.500 s busy, 4.0 MB/s per thread'
+        """
+        lines = []
+        for name, sec in self.stage_times:
+            rate = f"{self.bytes_in / sec / 1e6:.1f} MB/s per thread" if sec > 0 else "idle"
+            lines.append(f"{name}: {sec:.3f} s busy, {rate}")
+        return "\n".join(lines)
 
     @property
     def mb_per_s(self) -> float:
@@ -148,24 +169,7 @@ def run(
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None
     try:
-        # Input.
-        if isinstance(src, (str, os.PathLike)) and os.fspath(src) == "-":
-            kwargs.update(input_fd=0, input_name="<stdin>")
-        elif isinstance(src, (str, os.PathLike)):
-            path = os.fspath(src)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as e:
-                raise os_error(e, f"cannot open input {path!r}", path) from None
-            close_fds.append(fd)
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                raise IsADirectoryError(errno.EISDIR, f"cannot read input {path!r}: it is a directory", path)
-            kwargs.update(input_fd=fd, input_name=path)
-        elif (in_fd := _fileno(src)) is not None:
-            _sync_position(src, in_fd)
-            kwargs.update(input_fd=in_fd, input_name=str(getattr(src, "name", f"<fd {in_fd}>")))
-        else:
-            kwargs.update(input=src, input_name="<buffer>")
+        _open_input(src, kwargs, close_fds)
 
         # Output.
         if dst is None:
@@ -194,9 +198,98 @@ def run(
         if out is not None:
             out.discard()
 
-    stats = TokenizeStats(
+    return _stats(res, fmt, dt), (res["ids"] if dst is None else None)
+
+
+def _stats(res: Any, fmt: str, dt: str) -> TokenizeStats:
+    return TokenizeStats(
         bytes_in=res["bytes_in"], ids_out=res["ids_out"], seconds=res["seconds"],
         chunks=res["chunks"], threads=res["threads"], chunk_size=res["chunk_size"],
-        format=fmt, dtype=dt,
+        format=fmt, dtype=dt, stage_times=tuple((str(n), float(t)) for n, t in res["stage_times"]),
+        queue_mean=float(res["queue_mean"]), queue_max=int(res["queue_max"]),
     )
-    return stats, (res["ids"] if dst is None else None)
+
+
+def _open_input(src: Any, kwargs: Dict[str, Any], close_fds: List[int]) -> None:
+    """Sets the input keyword arguments of a native run; descriptors it opens go to close_fds."""
+    if isinstance(src, (str, os.PathLike)) and os.fspath(src) == "-":
+        kwargs.update(input_fd=0, input_name="<stdin>")
+    elif isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise os_error(e, f"cannot open input {path!r}", path) from None
+        close_fds.append(fd)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"cannot read input {path!r}: it is a directory", path)
+        kwargs.update(input_fd=fd, input_name=path)
+    elif (in_fd := _fileno(src)) is not None:
+        _sync_position(src, in_fd)
+        kwargs.update(input_fd=in_fd, input_name=str(getattr(src, "name", f"<fd {in_fd}>")))
+    else:
+        kwargs.update(input=src, input_name="<buffer>")
+
+
+def run_npz(
+    src: Any,
+    dst: Optional[str],
+    stage: Dict[str, Any],
+    *,
+    tokenizer: Any = None,
+    dtype: Any = UNSET,
+    num_threads: Optional[int] = None,
+    memcap: Union[str, int, None] = None,
+    chunk_size: ChunkSizeLike = None,
+    progress: Optional[Progress] = None,
+    content_type: Any = UNSET,
+    bos: Any = UNSET,
+    eos: Any = UNSET,
+    strip_bom: Any = UNSET,
+) -> Tuple[TokenizeStats, Dict[str, Any]]:
+    """Tokenize ``src`` into the ``.npz`` ``dst`` (written atomically; None: a temporary file
+    whose arrays come back) with the native stages of ``stage`` (``rule``, ``model``, ``reset``,
+    ``hash_sizes``, ``hash_funcs``, ``max_hash``, ``hash_dtype`` of
+    ``_core.tokenize_patch_stream``). Returns the statistics and the native result dict, plus
+    ``arrays`` (name -> array) when ``dst`` is None."""
+    if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
+        raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
+    native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
+    check_num_threads(num_threads)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable (done, total) or None")
+    cap = parse_memcap(memcap)
+    lo, hi = parse_chunk_size(chunk_size)
+    kwargs: Dict[str, Any] = dict(dtype=dt, threads=num_threads or 0, memcap=cap, min_chunk=lo, max_chunk=hi,
+                                  progress=progress, utf8_chunks=content_type == "text", **stage)
+    close_fds: List[int] = []
+    out: Optional[AtomicOutput] = None
+    arrays: Dict[str, Any] = {}
+    spool_dir = None if dst is None else check_output_path(dst)
+    try:
+        _open_input(src, kwargs, close_fds)
+        # Unnamed spools beside the output: the system removes them whatever happens.
+        with tempfile.TemporaryFile(dir=spool_dir) as lengths, tempfile.TemporaryFile(dir=spool_dir) as hashes:
+            if dst is None:
+                with tempfile.TemporaryFile() as f:
+                    res = _core.tokenize_patch_stream(native, output_fd=f.fileno(), output_name="<memory>",
+                                                      lengths_spool_fd=lengths.fileno(),
+                                                      hash_spool_fd=hashes.fileno(), **kwargs)
+                    f.seek(0)
+                    with np.load(f) as z:
+                        arrays = {name: z[name] for name in z.files}
+            else:
+                out = AtomicOutput(dst)
+                res = _core.tokenize_patch_stream(native, output_fd=out.fd, output_name=out.target,
+                                                  lengths_spool_fd=lengths.fileno(),
+                                                  hash_spool_fd=hashes.fileno(), **kwargs)
+                out.commit()
+    finally:
+        for fd in close_fds:
+            os.close(fd)
+        if out is not None:
+            out.discard()
+    result: Dict[str, Any] = dict(res)
+    if dst is None:
+        result["arrays"] = arrays
+    return _stats(res, "npz", dt), result

@@ -20,7 +20,7 @@ from .bpe import BPETokenizer
 from .byte_tokenizer import CONTENT_TYPES, DTYPES
 from .encodings import ENCODINGS, get_encoding, list_encoding_names
 from .patch_pipeline import PatchConfigError, load_patch_config, schema_help, tokenize_and_patch
-from .pipeline import FORMATS, format_for, tokenize_file
+from .pipeline import FORMATS, TokenizeStats, format_for, tokenize_file
 
 PROG = "blt-tokenize"
 ENCODING_NAMES = list_encoding_names()
@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk size, fixed (4MB) or a range (64KiB:1MiB, the default; chunks that fit in L2 cache are fastest); the planner "
                         "uses input size / (4 x threads) clamped to the range")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="after the run, print to stderr each pipeline step's busy time and MB/s per "
+                        "thread and the writer's queue depth (which step limits the run)")
     _add_patch_arguments(p)
     return p
 
@@ -243,6 +246,18 @@ def _one_line_all(e: BaseException) -> str:
     if isinstance(e, OSError) and e.filename and e.strerror:
         return _one_line(e)
     return " ".join(str(e).split()) or e.__class__.__name__
+
+
+def _report_stages(args: argparse.Namespace, st: TokenizeStats) -> None:
+    """--verbose: the run's totals, each step's busy time and the ordered writer's queue."""
+    if not getattr(args, "verbose", False):
+        return
+    sys.stderr.write(f"{PROG}: {st.bytes_in} bytes -> {st.ids_out} ids in {st.seconds:.3f} s "
+                     f"({st.mb_per_s:.1f} MB/s), {st.threads} threads, {st.chunks} chunks of "
+                     f"{st.chunk_size} bytes\n")
+    for line in st.stage_report().splitlines():
+        sys.stderr.write(f"{PROG}:   {line}\n")
+    sys.stderr.write(f"{PROG}:   writer queue: mean {st.queue_mean:.2f}, max {st.queue_max} chunks\n")
 
 
 def _run_reporting(
@@ -356,7 +371,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     byte_opts = {} if bpe else _byte_options(args)
 
     def work(progress: Optional[Callable[[int, int], None]]) -> None:
-        tokenize_file(
+        res = tokenize_file(
             args.input,
             args.output,
             tokenizer=tokenizer,
@@ -368,6 +383,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             chunk_size=args.chunksize,
             progress=progress,
         )
+        _report_stages(args, res)
 
     status = _run_reporting(args, work, lambda e: _error_line(e, args.input))
     if status != 0:
@@ -410,11 +426,12 @@ def _main_patch(args: argparse.Namespace) -> int:
 
     def work(progress: Optional[Callable[[int, int], None]]) -> None:
         config = load_patch_config(args.patch)
-        tokenize_and_patch(
+        res = tokenize_and_patch(
             args.input, args.output, patch=config, dtype=args.dtype or "uint16",
             num_threads=args.threads, memcap=args.memcap, chunk_size=args.chunksize, progress=progress,
             **_byte_options(args),
         )
+        _report_stages(args, res.tokenize)
 
     try:
         return _run_reporting(args, work, _one_line, usage_errors=(PatchConfigError,))

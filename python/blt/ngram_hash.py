@@ -32,7 +32,7 @@ def hash_ngrams(
     arithmetic, then floored ``% max_hash``. ``hash_functions`` is a count (functions
     0..count-1) or a list of function numbers (index into ``NGRAM_HASH_PRIMES``). Output:
     ``int64`` of shape ``(len, n_functions * n_sizes)``, function-major columns; a batch gives a
-    ``RaggedIds`` whose ``ids`` has one such row per position. ``num_threads`` (default: all
+    ``RaggedIds`` whose ``ids`` has one such row per position (its sequences hashed in parallel). ``num_threads`` (default: all
     usable cores unless :func:`blt.set_num_threads` or ``$BLT_NUM_THREADS`` say otherwise) split
     long sequences into ranges. ``out`` (one sequence only): a C-contiguous
     ``int64`` array of the result's shape to write into, e.g. reused across calls.
@@ -51,9 +51,5 @@ def hash_ngrams(
     if out is not None:
         raise ValueError("out= is only supported for a single sequence")
     ids, offsets = batch(data)
-    cols = len(sizes) * len(funcs)
-    out = np.empty((len(ids), cols), dtype=np.int64)
-    for i in range(len(offsets) - 1):
-        a, b = int(offsets[i]), int(offsets[i + 1])
-        out[a:b] = _core.hash_ngrams(ids[a:b], sizes, funcs, int(max_hash), threads)
-    return RaggedIds(out, offsets)
+    # every sequence in parallel, in one task arena
+    return RaggedIds(_core.hash_ngrams_batch(ids, offsets, sizes, funcs, int(max_hash), threads), offsets)

@@ -1,16 +1,19 @@
-"""Tokenize a file and patch it in one run: BLT byte ids plus patch lengths in an ``.npz``.
+"""Tokenize a file and patch it in one run: BLT byte ids, patch lengths and (optionally) hashed
+n-gram ids in an ``.npz``.
 
-The bytes go through the native file pipeline (parallel, chunked at safe cuts, output equal to a
-one-shot ``encode``) into an unnamed spool file beside the target; the ids are then read back in
-blocks, in order, and fed to one :class:`~blt.patch.PatchStream`, which carries the patcher state
-(open patch, last ids and entropies, the entropy model's context) across every block seam. So
-the lengths equal ``Patcher.patch`` of the whole document for any chunk size and thread count.
+Everything runs in the native file pipeline's oneTBB graph (``blt_core/pipeline/patch_stage``):
+each chunk's worker encodes it, computes its entropies, its patch starts and its hash ids in
+parallel; the ordered writer recomputes the few leading positions that look back into the
+previous chunk (from that chunk's tail) and carries the open patch across the seam, so the
+arrays equal ``Patcher.patch`` and ``hash_ngrams`` of the one-shot ``encode`` for any chunk size
+and thread count.
 
-Memory stays bounded: the pipeline's memcap, plus one block of ids and its lengths. Disk holds
-the spools (ids, then lengths) next to the output while the ``.npz`` is assembled, because an
-``.npy`` header needs the total length; the ``.npz`` is written under a temporary name and
-renamed on success, so an error or Ctrl-C leaves no output file. Top-k entropy patching
-(``threshold: null``) needs the whole sequence at once and is not offered here.
+Memory stays bounded by the pipeline's memcap (which counts the stages' buffers). The ids are
+written straight into the archive; lengths and hash ids go to unnamed spool files beside the
+target and are copied in at the end (an ``.npy`` header needs the total length). The ``.npz`` is
+written under a temporary name and renamed on success, so an error or Ctrl-C leaves no output
+file. Top-k entropy patching (``threshold: null``) needs the whole sequence at once: it stays
+in memory (``Patcher.patch``) and is not offered here.
 
 The patch configuration (YAML file, mapping, or :class:`~blt.Patcher`) is described in
 ``docs/patch.md`` and by ``blt-tokenize --help``.
@@ -18,21 +21,19 @@ The patch configuration (YAML file, mapping, or :class:`~blt.Patcher`) is descri
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypeGuard, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeGuard, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import encodings
-from ._atomic import AtomicOutput, check_output_path
+from ._atomic import check_output_path
 from ._deprecation import UNSET, renamed
-from ._native_pipeline import TokenizeStats, run
-from ._npz import NpzStreamWriter
+from ._hash_config import HASH_SCHEMA, HashConfigError, HashNgramConfig, hash_ngram_config
+from ._native_pipeline import TokenizeStats, run_npz
 from ._patch_inputs import DEFAULT_RESET
 from ._sizes import parse_chunk_size
 from .byte_tokenizer import ByteTokenizer
@@ -56,6 +57,7 @@ SCHEMA: Dict[str, Tuple[Optional[Tuple[str, ...]], str]] = {
     "bpe": (None, "encoding name (r50k_base, p50k_base, cl100k_base, o200k_base): put the BPE delimiter 3 before each of its tokens (required for bpe)"),
     "vocab_dir": (None, "folder holding the encoding's .tiktoken file, relative to the YAML file (with bpe)"),
     "allowed_special": (None, "'all' or a list of special tokens the bpe encoding turns into tokens (with bpe; default none)"),
+    "hash_ngrams": (None, "mapping: also write hashed byte n-gram ids (array hash_ids, one row per id) with these keys:"),
 }
 
 
@@ -69,6 +71,7 @@ def schema_help() -> str:
     for key, (rules, text) in SCHEMA.items():
         where = "" if rules is None else f" [{', '.join(rules)}]"
         lines.append(f"  {key}{where}: {text}")
+    lines += [f"    {key}: {text}" for key, text in HASH_SCHEMA.items()]
     return "\n".join(lines)
 
 
@@ -84,9 +87,10 @@ class PatchConfigError(ValueError):
 class PatchConfig:
     """A validated patch configuration: the patcher, and the BPE encoder for delimiters."""
 
-    patcher: Patcher
+    patcher: Optional[Patcher]  # None: no patch lengths (hash ids only)
     bpe: Any = None  # native BPE encoder (BLT ids get delimiter 3 before its tokens) or None
     source: str = "<config>"
+    hash: Optional[HashNgramConfig] = None  # hashed n-gram ids to write, if any
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class PatchStats:
     tokenize: TokenizeStats  #: the tokenizing pass
     ids: Optional[npt.NDArray[Any]] = None  #: the ids when ``dst`` is None
     patch_lengths: Optional[npt.NDArray[np.int32]] = None  #: the patch lengths when ``dst`` is None
+    hash_ids: Optional[npt.NDArray[Any]] = None  #: hash ids (ids_out x columns) when ``dst`` is None
+    hash_columns: int = 0  #: hash ids per position (0: none written)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +245,11 @@ def patch_config(data: Any, *, base_dir: Optional[str] = None, source: str = "<c
     else:
         patcher = Patcher(rule, **options)
 
+    try:
+        hash_cfg = hash_ngram_config(data.get("hash_ngrams"))
+    except HashConfigError as e:
+        raise PatchConfigError(f"{source}: {e}", e.key) from None
+
     bpe = None
     if "bpe" in data:
         bpe = _bpe_encoder(data, fail, path, source)
@@ -248,7 +259,7 @@ def patch_config(data: Any, *, base_dir: Optional[str] = None, source: str = "<c
                 raise fail(key, "applies with key bpe only")
         if rule == "bpe":
             raise fail("bpe", "required for rule bpe (an encoding name such as cl100k_base whose tokens are delimited)")
-    return PatchConfig(patcher=patcher, bpe=bpe, source=source)
+    return PatchConfig(patcher=patcher, bpe=bpe, source=source, hash=hash_cfg)
 
 
 def _bpe_encoder(data: Mapping[str, Any], fail: Callable[[Optional[str], str], PatchConfigError],
@@ -295,21 +306,12 @@ def as_patch_config(patch: Any) -> PatchConfig:
 # Running
 
 
-def _read_exact(f: io.RawIOBase, buf: npt.NDArray[Any]) -> None:
-    view = buf.data.cast("B")
-    got = 0
-    while got < len(view):
-        k = f.readinto(view[got:])
-        if not k:
-            raise RuntimeError("id spool file ended early")
-        got += k
-
-
 def tokenize_and_patch(
     src: Any,
     dst: Any = None,
     *,
     patch: Any,
+    hash_ngrams: Any = UNSET,
     tokenizer: Optional[ByteTokenizer] = None,
     dtype: Any = UNSET,
     chunk_size: Any = None,
@@ -320,16 +322,23 @@ def tokenize_and_patch(
 ) -> PatchStats:
     """Tokenize ``src`` to BLT ids with the file pipeline and patch them with ``patch``.
 
-    ``dst``: an ``.npz`` path (arrays ``ids`` and ``patch_lengths``; written atomically) or
-    None to get both arrays in the result's ``ids`` and ``patch_lengths``. ``tokenizer`` (a
-    ByteTokenizer) must not be given together with a configuration's ``bpe`` key; other
-    ``options`` (``content_type``, ``bos``, ``eos``, ``strip_bom``, ``memcap``, ``progress``) and
-    ``num_threads`` are those of ``tokenize_file``. Ids are fed to the patcher in blocks of
-    ``block_ids`` (default: the largest chunk size in ids).
+    ``dst``: an ``.npz`` path (arrays ``ids``, ``patch_lengths`` and, with hash n-grams,
+    ``hash_ids``; written atomically) or None to get the arrays in the result. ``patch`` may be
+    None when only hash ids are wanted. ``hash_ngrams`` (a mapping of ``group_sizes``,
+    ``hash_functions``, ``max_hash``, ``dtype``; True for the defaults; None/False for none)
+    overrides the configuration's ``hash_ngrams`` section. ``tokenizer`` (a ByteTokenizer) must
+    not be given together with a configuration's ``bpe`` key; other ``options``
+    (``content_type``, ``bos``, ``eos``, ``strip_bom``, ``memcap``, ``progress``) and
+    ``num_threads`` are those of ``tokenize_file``. ``block_ids`` is accepted for compatibility
+    and ignored (the chunks are the blocks). Top-k entropy patching (no threshold) needs the
+    whole sequence and is refused: use ``Patcher.patch`` in memory.
 
     >>> import blt
     >>> r = tokenize_and_patch(b"hi there", None, patch={"rule": "space"})
     >>> r.patch_lengths.tolist() == blt.Patcher.space().patch(b"hi there").tolist()
+    True
+    >>> r = tokenize_and_patch(b"hi", None, patch=None, hash_ngrams={"group_sizes": [2]})
+    >>> r.hash_ids.tolist() == blt.hash_ngrams(r.ids, group_sizes=[2]).tolist()
     True
     """
     num_threads = renamed("tokenize_and_patch", "threads", "num_threads", threads, num_threads)
@@ -337,75 +346,42 @@ def tokenize_and_patch(
         options["content_type"] = renamed("tokenize_and_patch", "type", "content_type", options.pop("type"),
                                           options.get("content_type", UNSET))
     t0 = time.monotonic()
-    config = as_patch_config(patch)
+    config = as_patch_config(patch) if patch is not None else PatchConfig(patcher=None)
+    if hash_ngrams is not UNSET:
+        try:
+            config = PatchConfig(config.patcher, config.bpe, config.source, hash_ngram_config(hash_ngrams))
+        except HashConfigError as e:
+            raise PatchConfigError(str(e), e.key) from None
+    if config.patcher is None and config.hash is None:
+        raise ValueError("nothing to add to the ids: give patch= and/or hash_ngrams=")
     if tokenizer is None:
         tokenizer = ByteTokenizer(bpe=config.bpe)
     elif not isinstance(tokenizer, ByteTokenizer):
         raise TypeError(f"patching needs BLT byte ids: tokenizer must be a ByteTokenizer, got {type(tokenizer).__name__}")
     elif config.bpe is not None:
         raise ValueError("give the BPE delimiters either by the configuration's bpe key or by tokenizer=ByteTokenizer(bpe=...), not both")
-    dt = np.dtype(tokenizer.dtype if dtype is UNSET else dtype)
-    lo, hi = parse_chunk_size(chunk_size)
-    block = int(block_ids or max(1, hi))
-    if block < 1:
+    if block_ids is not None and block_ids < 1:
         raise ValueError(f"block_ids must be >= 1, got {block_ids}")
 
     target = None if dst is None else os.fspath(dst)
     if target is not None and target == "-":
         raise ValueError("patched output is an .npz file: the destination must be a path, not '-'")
-    spool_dir = None if target is None else check_output_path(target)
-
-    stream = config.patcher.stream()
-    # Unnamed files: the system removes them whatever happens.
-    with tempfile.TemporaryFile(dir=spool_dir, buffering=0) as ids_spool, \
-            tempfile.TemporaryFile(dir=spool_dir, buffering=0) as len_spool:
-        tstats, _ = run(src, ids_spool, tokenizer=tokenizer, dtype=dt.name, format="bin",
-                        chunk_size=(lo, hi), num_threads=num_threads, **options)
-        n = tstats.ids_out
-        ids_spool.seek(0)
-        n_lengths = 0
-
-        def id_blocks() -> Iterator[npt.NDArray[Any]]:
-            """Yields the ids in blocks, in order, patching each; the lengths go to len_spool."""
-            nonlocal n_lengths
-            buf = np.empty(min(block, max(n, 1)), dtype=dt)
-            done = 0
-            while done < n:
-                k = min(block, n - done)
-                part = buf[:k]
-                _read_exact(ids_spool, part)
-                yield part
-                lengths = stream.feed(part if dt == np.uint16 else part.astype(np.uint16))
-                len_spool.write(lengths.data.cast("B"))
-                n_lengths += len(lengths)
-                done += k
-            lengths = stream.finish()
-            len_spool.write(lengths.data.cast("B"))
-            n_lengths += len(lengths)
-            len_spool.seek(0)
-
-        def length_blocks() -> Iterator[npt.NDArray[np.int32]]:
-            buf = np.empty(min(block, max(n_lengths, 1)), dtype=np.int32)
-            done = 0
-            while done < n_lengths:
-                part = buf[: min(block, n_lengths - done)]
-                _read_exact(len_spool, part)
-                yield part
-                done += len(part)
-
-        if target is None:
-            parts = [a.copy() for a in id_blocks()]  # runs to the end even for no ids: finish() counts
-            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=dt)
-            lengths = np.empty(n_lengths, dtype=np.int32)
-            _read_exact(len_spool, lengths)
-            return PatchStats(ids_out=n, patches=n_lengths, seconds=time.monotonic() - t0, tokenize=tstats,
-                              ids=ids, patch_lengths=lengths)
-
-        with AtomicOutput(target) as out:
-            with os.fdopen(out.detach(), "wb") as f:
-                npz = NpzStreamWriter(f)
-                npz.add("ids", dt, n, id_blocks())
-                npz.add("patch_lengths", np.dtype(np.int32), n_lengths, length_blocks())
-                npz.finish()
-            out.commit()
-    return PatchStats(ids_out=n, patches=n_lengths, seconds=time.monotonic() - t0, tokenize=tstats)
+    if target is not None:
+        check_output_path(target)
+    stage: Dict[str, Any] = {}
+    p = config.patcher
+    if p is not None:
+        if p._rule.is_topk:
+            raise ValueError("top-k entropy patching (threshold=None) needs the whole sequence at once and runs "
+                             "in memory only (Patcher.patch); give a threshold to patch a file")
+        stage.update(rule=p._rule, reset=list(p._reset))
+        if p.model is not None:
+            stage.update(model=p.model._m)
+    if config.hash is not None:
+        stage.update(config.hash.stage_args())
+    tstats, res = run_npz(src, target, stage, tokenizer=tokenizer, dtype=dtype, chunk_size=chunk_size,
+                          num_threads=num_threads, **options)
+    arrays = res.get("arrays", {})
+    return PatchStats(ids_out=tstats.ids_out, patches=int(res["patches"]), seconds=time.monotonic() - t0,
+                      tokenize=tstats, ids=arrays.get("ids"), patch_lengths=arrays.get("patch_lengths"),
+                      hash_ids=arrays.get("hash_ids"), hash_columns=int(res["hash_columns"]))

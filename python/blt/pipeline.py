@@ -37,6 +37,7 @@ class TokenizeResult(TokenizeStats):
     ids: Optional[npt.NDArray[Any]] = None  #: the ids when ``dst`` is None
     patch_lengths: Optional[npt.NDArray[np.int32]] = None  #: with ``patch=`` and ``dst`` None
     patches: Optional[int] = None  #: patch lengths written (with ``patch=``)
+    hash_ids: Optional[npt.NDArray[Any]] = None  #: with ``hash_ngrams=`` and ``dst`` None
 
 
 def tokenize_file(
@@ -55,6 +56,7 @@ def tokenize_file(
     chunk_size: ChunkSizeLike = None,
     progress: Optional[Progress] = None,
     patch: Any = None,
+    hash_ngrams: Any = UNSET,
     type: Optional[str] = UNSET,
     threads: Optional[int] = UNSET,
 ) -> TokenizeResult:
@@ -85,7 +87,11 @@ def tokenize_file(
     ``patch`` (a :class:`~blt.Patcher`, a mapping of the YAML schema of ``docs/patch.md``, or
     a YAML file path) also patches the ids: ``dst`` is then an ``.npz`` path (arrays ``ids``
     and ``patch_lengths``) or None for both arrays in the result; see
-    :func:`blt.patch_pipeline.tokenize_and_patch`.
+    :func:`blt.patch_pipeline.tokenize_and_patch`. ``hash_ngrams`` (a mapping of
+    ``group_sizes``, ``hash_functions``, ``max_hash``, ``dtype``, or True for the defaults of
+    :func:`blt.hash_ngrams`) adds the array ``hash_ids`` (one row per id) to that ``.npz``, with or
+    without ``patch``; it overrides a configuration's ``hash_ngrams:`` section. Patching and
+    hashing run per chunk in the same parallel pipeline as the encoder.
 
     Returns a :class:`TokenizeResult` in every case.
 
@@ -99,6 +105,8 @@ def tokenize_file(
     ([1, 260, 76, 109, 2], 5)
     >>> blt.tokenize_file(b"hi there", None, patch=blt.Patcher.space()).patch_lengths.tolist()
     [1, 3, 6]
+    >>> blt.tokenize_file(b"hi", None, hash_ngrams={"group_sizes": [2], "max_hash": 7}).hash_ids.tolist()
+    [[6], [5], [6], [2]]
     >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
     >>> blt.tokenize_file(b"hello world<|endoftext|>", None, chunk_size=4,
     ...                   tokenizer=enc.native(allowed_special="all")).ids.tolist()
@@ -111,17 +119,19 @@ def tokenize_file(
     num_threads = renamed("tokenize_file", "threads", "num_threads", threads, num_threads)
     if num_threads is UNSET:
         num_threads = None
-    if patch is not None:
+    if patch is not None or (hash_ngrams is not UNSET and hash_ngrams not in (None, False)):
         if format not in (None, "npz"):
             raise ValueError(f"format {format!r} does not apply with patch=: the output is an .npz file")
         options: Dict[str, Any] = {k: v for k, v in dict(content_type=content_type, bos=bos, eos=eos, strip_bom=strip_bom).items()
                    if v is not UNSET}
-        res = tokenize_and_patch(src, dst, patch=patch, tokenizer=tokenizer, dtype=dtype, chunk_size=chunk_size,
+        res = tokenize_and_patch(src, dst, patch=patch, hash_ngrams=hash_ngrams, tokenizer=tokenizer, dtype=dtype, chunk_size=chunk_size,
                                  num_threads=num_threads, memcap=memcap, progress=progress, **options)
         st = res.tokenize
         return TokenizeResult(bytes_in=st.bytes_in, ids_out=res.ids_out, seconds=res.seconds, chunks=st.chunks,
                               threads=st.threads, chunk_size=st.chunk_size, format="npz", dtype=st.dtype,
-                              ids=res.ids, patch_lengths=res.patch_lengths, patches=res.patches)
+                              stage_times=st.stage_times, queue_mean=st.queue_mean, queue_max=st.queue_max,
+                              ids=res.ids, patch_lengths=res.patch_lengths,
+                              patches=res.patches if patch is not None else None, hash_ids=res.hash_ids)
     stats, ids = run(src, dst, tokenizer=tokenizer, content_type=content_type, bos=bos, eos=eos,
                      strip_bom=strip_bom, dtype=dtype, format=format, num_threads=num_threads, memcap=memcap,
                      chunk_size=chunk_size, progress=progress)

@@ -81,6 +81,20 @@ py::array hash_ngrams_py(IdArray ids, const std::vector<int>& sizes, const std::
   return out;
 }
 
+py::array hash_ngrams_batch_py(IdArray ids, OffsetArray offsets, const std::vector<int>& sizes,
+                               const std::vector<int>& funcs, int64_t max_hash, int threads) {
+  const size_t n = static_cast<size_t>(ids.size());
+  auto offs = offsets_span(offsets, n);
+  py::array_t<int64_t> out({static_cast<ssize_t>(n), static_cast<ssize_t>(sizes.size() * funcs.size())});
+  int64_t* o = out.mutable_data();
+  const uint16_t* ip = ids.data();
+  {
+    py::gil_scoped_release nogil;
+    patch::hash_ngrams_batch(ip, offs, sizes, funcs, max_hash, o, threads);
+  }
+  return out;
+}
+
 void bind_entropy_model(py::module_& m) {
   py::class_<patch::EntropyCursor>(m, "EntropyCursor").def(py::init<>());
 
@@ -235,6 +249,8 @@ void bind_patch(py::module_& m) {
 
   m.def("hash_ngrams", &hash_ngrams_py, py::arg("ids"), py::arg("sizes"), py::arg("funcs"),
         py::arg("max_hash"), py::arg("threads") = 1, py::arg("out") = py::none());
+  m.def("hash_ngrams_batch", &hash_ngrams_batch_py, py::arg("ids"), py::arg("offsets"),
+        py::arg("sizes"), py::arg("funcs"), py::arg("max_hash"), py::arg("threads") = 0);
   m.attr("DEFAULT_THRESHOLD") = patch::kDefaultThreshold;
   m.attr("DEFAULT_RESET_BYTE") = patch::kDefaultResetByte;
   m.attr("NGRAM_HASH_PRIMES") = py::cast(std::vector<uint64_t>(

@@ -74,6 +74,28 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
         out[j * cols + f * ns + order[i]] = tmp[j * cols + f * ns + i];
 }
 
+void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
+                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
+                       int64_t* out, int threads) {
+  if (offsets.empty() || offsets[0] != 0)
+    throw std::invalid_argument("offsets must start at 0");
+  for (size_t i = 1; i < offsets.size(); ++i)
+    if (offsets[i] < offsets[i - 1])
+      throw std::invalid_argument("offsets must be non-decreasing (item " + std::to_string(i - 1) + ")");
+  const size_t cols = sizes.size() * funcs.size();
+  const uint16_t one = 0;
+  int64_t probe[64 * kNgramHashFunctions];
+  if (cols > 64 * kNgramHashFunctions) throw std::invalid_argument("too many hash columns");
+  hash_ngrams(&one, 1, sizes, funcs, max_hash, probe, 1);  // validates the options once
+  const size_t items = offsets.size() - 1;
+  parallel_for(threads, items, 1, [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) {
+      const size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
+      if (b > a) hash_ngrams(ids + a, b - a, sizes, funcs, max_hash, out + a * cols, 1);
+    }
+  });
+}
+
 void floor_mod(const uint64_t* in, int64_t* out, size_t n, int64_t m) {
   if (m < 1) throw std::invalid_argument("modulus must be >= 1, got " + std::to_string(m));
   simd::run_best(FloorModKernel{}, in, out, n, static_cast<uint64_t>(m));

@@ -31,6 +31,13 @@ inline constexpr int kMaxNgramSize = 64;
 void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
                  std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads = 1);
 
+// A ragged batch: sequence i is ids[offsets[i]:offsets[i+1]] (windows never cross sequences); out
+// has offsets.back() rows as above. Sequences run in parallel in one task arena (threads <= 0:
+// all usable cores). Throws std::invalid_argument for bad offsets or options.
+void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
+                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
+                       int64_t* out, int threads = 0);
+
 // Floored modulo of a signed 64-bit value by a constant, by multiplication (Barrett).
 struct FloorMod {
   uint64_t m;      // divisor

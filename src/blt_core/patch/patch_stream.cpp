@@ -35,6 +35,27 @@ PatchStream::PatchStream(const PatchRule& rule) : rule_(rule) {
         "top-k entropy patching (threshold=None) needs the whole sequence; it cannot stream");
 }
 
+PatchStream::PatchStream(const PatchRule& rule, const PatchSeam& seam) : PatchStream(rule) {
+  if (seam.position < 0 || seam.last_start < 0 || seam.last_start > seam.position)
+    throw std::invalid_argument("patch seam needs 0 <= last_start <= position");
+  State& s = st_;
+  s.pos = seam.position;
+  s.last_start = seam.last_start;
+  s.have_ids = seam.have_ids && seam.position > 0;
+  if (s.have_ids) {
+    s.id1 = seam.ids[1];
+    check_ids(seam.ids, 2, seam.position - 2);
+    // space_like1 is false before position 0, as in feed_as.
+    const bool like2 = seam.position >= 2 && kSpaceLike.v[seam.ids[0]];
+    s.space_like1 = kSpaceLike.v[s.id1];
+    s.space_end1 = (s.space_like1 && !like2) || s.id1 < kByteOffset;
+  }
+  s.h1 = seam.entropies[1];
+  s.h2 = seam.entropies[0];
+  const int64_t ps = rule_.patch_size;
+  s.phase = static_cast<int32_t>(((seam.position - 1) % ps + ps) % ps);
+}
+
 // Rule for p >= 2 (positions 0 and 1 always start). is_next_token: p is the position after the
 // last id (only with include_next_token). One instantiation per rule keeps the per-id loop free
 // of the rule switch.

@@ -35,11 +35,25 @@ struct SpaceLikeTable {
 };
 inline constexpr SpaceLikeTable kSpaceLike{};
 
+// Where a sequence stands before `position`: what a stream resumed there needs to decide the next
+// positions exactly as a stream fed every earlier position would (the rules look back two ids and
+// two entropies; the open patch started at last_start). Unknown entries (position < 2) are 0.
+struct PatchSeam {
+  int64_t position = 0;
+  int64_t last_start = 0;
+  uint16_t ids[2] = {0, 0};    // ids at position - 2, position - 1
+  float entropies[2] = {0, 0};  // H at position - 2, position - 1
+  bool have_ids = true;         // ids were given for the positions before
+};
+
 // Feeding a sequence in any chunking gives the same lengths as feeding it at once. Top-k entropy
 // patching looks at the whole sequence and is not streamable (use patch_sequence).
 class PatchStream {
  public:
   explicit PatchStream(const PatchRule& rule);
+  // A stream resumed at seam.position (as after feeding every earlier position). Lengths it
+  // appends are measured from seam.last_start, so the patch open across the seam is continued.
+  PatchStream(const PatchRule& rule, const PatchSeam& seam);
 
   // Positions [position(), position() + n). `ids` may be null unless the rule needs ids (then
   // boundaries are not forced at BOS/EOS); `entropies` (H[k] for each fed position) is required

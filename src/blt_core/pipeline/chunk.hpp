@@ -35,6 +35,11 @@ class GrowBuffer {
   size_t cap_ = 0;
 };
 
+// Per-chunk buffers of a ChunkStage (chunk_stage.hpp), pooled with the chunk.
+struct StageScratch {
+  virtual ~StageScratch() = default;
+};
+
 struct Chunk {
   uint64_t seq = 0;          // position in the stream, for the sequencer
   ByteSpan body;             // bytes to encode: a view into `in` or into an in-memory source
@@ -49,6 +54,7 @@ struct Chunk {
   // Why encoding failed, reported by the writer in stream order (the first bad byte of the input
   // wins, as in a one-shot encode, whichever chunk a worker happened to finish first).
   std::exception_ptr error;
+  std::unique_ptr<StageScratch> scratch;  // the ChunkStage's, if the run has one
 };
 
 }  // namespace blt

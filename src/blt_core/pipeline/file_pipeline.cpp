@@ -176,13 +176,30 @@ void encode_in_waves(size_t in_flight, int threads, ChunkReader& reader, RunStat
   }
 }
 
-}  // namespace
+using Clock = std::chrono::steady_clock;
 
-PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
-                              const PipelineOptions& opts) {
+uint64_t ns_since(Clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+}
+
+// A sink that takes nothing: with a stage, the stage writes.
+class NullSink final : public ByteSink {
+ public:
+  void write(const uint8_t*, size_t, const std::atomic<bool>&) override {}
+  bool can_rewrite_head() const override { return true; }
+  void rewrite_head(const uint8_t*, size_t) override {}
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string name_ = "<stage>";
+};
+
+PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
+                           ChunkStage* stage, const PipelineOptions& opts) {
   check_dtype_fits(tok, opts.dtype);
-  const IdFormat fmt(opts.format, opts.dtype);
-  if (opts.format == OutputFormat::npy && !sink.can_rewrite_head())
+  const IdFormat fmt(stage ? OutputFormat::bin : opts.format, opts.dtype);
+  if (!stage && opts.format == OutputFormat::npy && !sink.can_rewrite_head())
     throw std::invalid_argument("npy output to '" + sink.name() +
                                 "' needs a seekable file (the header holds the length); use "
                                 "format bin or jsonl for pipes");
@@ -203,6 +220,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   const bool exact = tok.body_size(ByteSpan{}).has_value();
   double per_byte = static_cast<double>(fmt.max_bytes_per_id(max_id));
   if (!fmt.binary() || !exact) per_byte += 4;
+  if (stage) per_byte += stage->bytes_per_id();
   req.out_bytes_per_byte = per_byte;
   const ChunkPlan plan = plan_chunks(req);
 
@@ -214,7 +232,7 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   std::vector<uint32_t> head_ids, tail_ids;
   tok.prefix(head_ids);
   tok.suffix(tail_ids);
-  if (exact && fmt.binary() && source.size())
+  if (!stage && exact && fmt.binary() && source.size())
     sink.expect(fmt.head(0).size() +
                 (*source.size() + head_ids.size() + tail_ids.size()) * dtype_size(opts.dtype));
 
@@ -222,6 +240,9 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   const bool forked = in_forked_child();
   if (!forked) run.ctx = std::make_unique<tbb::task_group_context>();
   std::atomic<uint64_t> bytes_done{0};
+  std::atomic<uint64_t> encode_ns{0}, write_ns{0};
+  std::atomic<int64_t> waiting{0};  // chunks encoded, not yet taken by the writer
+  uint64_t queue_sum = 0, queue_samples = 0, queue_max = 0;
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool finished = false;
@@ -235,7 +256,16 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         OrderedWriter writer(sink, fmt, run.stop);
         auto head = fmt.head(0);
         if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
-        writer.write_ids(head_ids);
+        if (stage) {
+          // One id per input byte (a probe decides): the count is bounded by the input size.
+          const uint8_t probe[64] = {};
+          auto per = tok.body_size(ByteSpan(probe, sizeof probe));
+          if (per && *per == sizeof probe && source.size())
+            stage->expect_ids(*source.size() + head_ids.size() + tail_ids.size());
+          stage->prefix(head_ids, opts.dtype);
+        } else {
+          writer.write_ids(head_ids);
+        }
 
         std::vector<std::unique_ptr<Chunk>> owned;
         ChunkReader reader(tok, source, plan, run.stop);
@@ -246,7 +276,10 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
           c->error = nullptr;
           if (!run.stop.load(std::memory_order_relaxed)) {
             try {
+              const auto t = Clock::now();
               encode_chunk(tok, fmt, max_id, *c);
+              encode_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+              if (stage) stage->process(*c, opts.dtype);
             } catch (const OffsetError& e) {
               // The tokenizer saw only this chunk: name the offset in the whole input.
               c->error = std::make_exception_ptr(e.rebased(c->start_offset));
@@ -254,15 +287,26 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
               c->error = std::current_exception();
             }
           }
+          waiting.fetch_add(1, std::memory_order_relaxed);
         };
         auto write = [&](Chunk* c) {
+          const uint64_t depth =
+              static_cast<uint64_t>(std::max<int64_t>(0, waiting.fetch_sub(1, std::memory_order_relaxed)));
+          queue_sum += depth;
+          ++queue_samples;
+          queue_max = std::max(queue_max, depth);
           if (c->error) {
             // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
             run.fail(c->error);
             c->error = nullptr;
           } else if (!run.stop.load(std::memory_order_relaxed)) {
             try {
-              writer.write(c->out_ptr, c->out_len);
+              const auto t = Clock::now();
+              if (stage)
+                stage->assemble(*c, opts.dtype);
+              else
+                writer.write(c->out_ptr, c->out_len);
+              write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
               ids_out += c->n_ids;
               ++chunks;
               bytes_done.store(c->end_offset, std::memory_order_relaxed);
@@ -278,8 +322,17 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
           run_graph(plan, reader, run, owned, encode, write);
 
         if (run.stop.load()) return;
-        writer.write_ids(tail_ids);
         ids_out += tail_ids.size();
+        if (stage) {
+          const auto t = Clock::now();
+          stage->finish(tail_ids, opts.dtype);
+          write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+          stats.ids_out = ids_out;
+          stats.chunks = chunks;
+          stats.bytes_in = reader.consumed();
+          return;
+        }
+        writer.write_ids(tail_ids);
         auto tail = fmt.tail();
         if (!tail.empty()) sink.write(tail.data(), tail.size(), run.stop);
         if (opts.format == OutputFormat::npy) {
@@ -323,8 +376,27 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
   driver.join();
   if (run.error) std::rethrow_exception(run.error);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats.stage_times.push_back({"encode", static_cast<double>(encode_ns.load()) * 1e-9});
+  if (stage)
+    for (const StageTime& t : stage->times()) stats.stage_times.push_back(t);
+  stats.stage_times.push_back({"write", static_cast<double>(write_ns.load()) * 1e-9});
+  stats.queue_max = queue_max;
+  stats.queue_mean = queue_samples ? static_cast<double>(queue_sum) / static_cast<double>(queue_samples) : 0;
   if (opts.progress) opts.progress(stats.bytes_in, total ? total : stats.bytes_in);
   return stats;
+}
+
+}  // namespace
+
+PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
+                              const PipelineOptions& opts) {
+  return run_pipeline(tok, source, sink, nullptr, opts);
+}
+
+PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ChunkStage& stage,
+                              const PipelineOptions& opts) {
+  NullSink sink;
+  return run_pipeline(tok, source, sink, &stage, opts);
 }
 
 }  // namespace blt

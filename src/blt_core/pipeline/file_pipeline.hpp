@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "blt_core/dtype.hpp"
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/io/id_format.hpp"
 #include "blt_core/pipeline/chunk_plan.hpp"
+#include "blt_core/pipeline/chunk_stage.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt {
@@ -36,6 +38,12 @@ struct PipelineStats {
   double seconds = 0;
   int threads = 0;
   ChunkPlan plan;
+  // Where the time went: busy seconds of each step summed over threads ("encode", the stage's
+  // own steps, "write"), and how many encoded chunks waited for the ordered writer (sampled each
+  // time it took one: a deep queue means the writer limits the run).
+  std::vector<StageTime> stage_times;
+  double queue_mean = 0;
+  uint64_t queue_max = 0;
 };
 
 // Writes the one-shot Tokenizer::encode result of the whole source to `sink`, in `format`:
@@ -45,6 +53,12 @@ struct PipelineStats {
 // throwing progress callback the graph is cancelled, all threads of the run are joined and the
 // exception is rethrown. The sink may hold a partial document then: discard it.
 PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,
+                              const PipelineOptions& opts);
+
+// The same graph with `stage` run on every chunk's ids (in parallel, then in order) and owning
+// the output: ids go to it raw in opts.dtype (opts.format is ignored). Errors as above; the
+// stage's output is then incomplete: discard it.
+PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ChunkStage& stage,
                               const PipelineOptions& opts);
 
 }  // namespace blt
