@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   // 1 = the file as given).
   for (int order = 1; order <= patch::kMaxOrder; ++order) {
     patch::NgramCounter counter(order);
-    std::vector<ByteSpan> docs{fuzz::as_bytes(text), fuzz::as_bytes(std::string("abcabcabd\nxy"))};
+    const std::string second = "abcabcabd\nxy";
+    std::vector<ByteSpan> docs{fuzz::as_bytes(text), fuzz::as_bytes(second)};
     counter.add(docs, 1);
     const std::string tmp = (dir / "model.tmp").string();
     counter.build(1).save(tmp);

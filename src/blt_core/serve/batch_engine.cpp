@@ -8,6 +8,7 @@
 #include "blt_core/offset_error.hpp"
 #include "blt_core/parallel.hpp"
 #include "blt_core/serve/ids_json.hpp"
+#include "blt_core/tsan.hpp"
 
 namespace blt::serve {
 
@@ -187,7 +188,12 @@ void BatchEngine::batcher_loop() {
                  kBatchSizeBounds.begin();
       batch_counts_[b].fetch_add(1, std::memory_order_relaxed);
       auto shared = std::make_shared<std::vector<Pending>>(std::move(batch));
-      arena_.enqueue([this, shared] { run_batch(*shared); });
+      // The batch moves to a TBB worker through libtbb's queue, which TSan cannot see into.
+      tsan_release(shared.get());
+      arena_.enqueue([this, shared] {
+        tsan_acquire(shared.get());
+        run_batch(*shared);
+      });
     }
     lk.lock();
   }
