@@ -260,14 +260,36 @@ def hf_json(vocab_map: Dict[str, int], merges: Merges, specials: Dict[str, int],
     }
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _object_without_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    # json keeps the last of repeated keys silently; in a vocabulary that hides an ambiguity.
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: Set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return d
+
+
 def load_json(path: PathLike) -> Any:
+    """The JSON document at ``path``; ValueError naming the file for invalid JSON, text that is
+    not UTF-8, a key repeated within one object, or nesting too deep for the parser."""
     try:
         with open(path, "r", encoding="utf-8") as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 ({e})") from None
+    except _DuplicateKey as e:
+        raise ValueError(f"{path}: duplicate key {e.args[0]!r} in one JSON object") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to read") from None
 
 
 def parse_merges_txt(path: PathLike) -> List[Tuple[str, str]]:

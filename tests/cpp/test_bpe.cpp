@@ -56,6 +56,23 @@ TEST(BpeVocabIo, TiktokenErrorsNameTheLine) {
   expect_error("YQ== 0\nYg== 0\n", "duplicate rank");
   expect_error("YQ== 0\nYQ== 1\n", "duplicate token");
   expect_error("YQ== x\n", "bad rank");
+  // One token at a huge rank would need a dense id table of that size (32 GB near 2^32).
+  expect_error("YQ== 4000000000\n", "f.tiktoken:1: token id 4000000000 is too large");
+}
+
+TEST(BpeVocab, SparseHugeIdsAreRefusedNotAllocated) {
+  Vocab v;
+  EXPECT_THROW(v.add(bytes_of("a"), 4000000000u), std::invalid_argument);
+  EXPECT_THROW(v.add(bytes_of("a"), Vocab::kDenseIds), std::invalid_argument);
+  EXPECT_EQ(v.id_end(), 0u);  // nothing was allocated for the refused ids
+  EXPECT_TRUE(v.add(bytes_of("a"), Vocab::kDenseIds - 1));  // below kDenseIds: any order
+  // Above it, an id must stay below kIdsPerToken times the token count (this one included).
+  const uint32_t n = 70000;
+  for (uint32_t i = 0; i < n - 1; ++i) ASSERT_TRUE(v.add(bytes_of("t" + std::to_string(i)), i));
+  ASSERT_EQ(v.size(), n);
+  const uint32_t limit = (n + 1) * Vocab::kIdsPerToken;
+  EXPECT_THROW(v.add(bytes_of("c"), limit), std::invalid_argument);
+  EXPECT_TRUE(v.add(bytes_of("b"), limit - 1));
 }
 
 // The merge loop of tiktoken's reference implementation, written out naively (quadratic): the

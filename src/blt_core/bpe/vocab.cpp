@@ -1,12 +1,18 @@
 #include "blt_core/bpe/vocab.hpp"
 
 #include <stdexcept>
+#include <string>
 
 namespace blt::bpe {
 
 bool Vocab::add(std::span<const uint8_t> token, uint32_t id) {
   if (token.empty()) throw std::invalid_argument("empty token");
   if (id == kNoId) throw std::invalid_argument("token id too large");
+  if (id >= kDenseIds && id / kIdsPerToken >= count_ + 1)
+    throw std::invalid_argument("token id " + std::to_string(id) + " is too large for a vocabulary of " +
+                                std::to_string(count_ + 1) + " tokens (ids above " +
+                                std::to_string(kDenseIds) + " need a token per " +
+                                std::to_string(kIdsPerToken) + " ids)");
   if (contains(id) || find(token) != kNoId) return false;
   if (arena_.size() + token.size() > 0xFFFFFFFFull) throw std::invalid_argument("vocabulary too large");
   if (id >= spans_.size()) spans_.resize(static_cast<size_t>(id) + 1, Span{0, 0});

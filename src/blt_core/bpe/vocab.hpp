@@ -60,7 +60,14 @@ class Vocab {
  public:
   Vocab() = default;
 
-  // Adds `token` with `id`. Returns false if the bytes or the id are already present.
+  // Ids index a dense table, so an id far above the token count would cost memory out of all
+  // proportion to the file (one token at id 4e9: a 32 GB table). Ids below kDenseIds are always
+  // accepted; above it, an id must stay below kIdsPerToken times the tokens added so far.
+  static constexpr uint32_t kDenseIds = 1u << 22;
+  static constexpr uint32_t kIdsPerToken = 64;
+
+  // Adds `token` with `id`. Returns false if the bytes or the id are already present. Throws
+  // std::invalid_argument for an empty token or an id too large for the vocabulary (see above).
   bool add(std::span<const uint8_t> token, uint32_t id);
 
   void reserve(size_t n) {

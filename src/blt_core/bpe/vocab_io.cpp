@@ -97,7 +97,13 @@ Vocab parse_tiktoken(std::span<const uint8_t> data, const std::string& source) {
     if (tok.empty()) fail(source, line, "empty token");
     uint32_t r = static_cast<uint32_t>(rank);
     if (table.contains(r)) fail(source, line, "duplicate rank " + std::to_string(r));
-    if (!table.add(tok, r)) {
+    bool added = false;
+    try {
+      added = table.add(tok, r);
+    } catch (const std::invalid_argument& e) {
+      fail(source, line, e.what());
+    }
+    if (!added) {
       uint32_t other = table.find(tok);
       fail(source, line, "duplicate token (already has rank " + std::to_string(other) + ")");
     }

@@ -11,6 +11,7 @@
 #include "blt_core/parallel/fork_state.hpp"
 #include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/serve/ids_json.hpp"
+#include "blt_core/tsan.hpp"
 
 namespace blt::serve {
 
@@ -200,10 +201,16 @@ void BatchEngine::batcher_loop() {
                  kBatchSizeBounds.begin();
       batch_counts_[b].fetch_add(1, std::memory_order_relaxed);
       auto shared = std::make_shared<std::vector<Pending>>(std::move(batch));
-      if (arena_)
-        arena_->enqueue([this, shared] { run_batch(*shared); });
-      else
+      if (arena_) {
+        // The batch moves to a TBB worker through libtbb's queue, which TSan cannot see into.
+        tsan_release(shared.get());
+        arena_->enqueue([this, shared] {
+          tsan_acquire(shared.get());
+          run_batch(*shared);
+        });
+      } else {
         ForkPool::current().submit(static_cast<int>(max_inflight_), [this, shared] { run_batch(*shared); });
+      }
     }
     lk.lock();
   }
