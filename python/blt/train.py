@@ -46,8 +46,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 import numpy as np
 
 from . import _core
-from . import registry
-from .bpe import BPETokenizer, _special_list
+from ._patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
+from ._threads import resolve_num_threads
+from .bpe import BPETokenizer
+from .bpe_formats import special_entries
 
 PathLike = Union[str, "os.PathLike[str]"]
 Text = Union[str, bytes, bytearray]
@@ -55,11 +57,11 @@ Source = Union[PathLike, Sequence[PathLike], Iterable[Text]]
 
 # Split patterns by name; anything else is used as a regex (PCRE2).
 PATTERNS: Dict[str, str] = {
-    "gpt2": registry.GPT2_PATTERN,
-    "r50k": registry.GPT2_PATTERN,
-    "p50k": registry.GPT2_PATTERN,
-    "cl100k": registry._CL100K_PATTERN,
-    "o200k": registry._O200K_PATTERN,
+    "gpt2": GPT2_PATTERN,
+    "r50k": GPT2_PATTERN,
+    "p50k": GPT2_PATTERN,
+    "cl100k": CL100K_PATTERN,
+    "o200k": O200K_PATTERN,
 }
 
 # Bytes of iterator text counted per native call: a fixed amount, so memcap pruning (checked
@@ -154,7 +156,7 @@ def _learn(counter: _core.PieceCounter, vocab_size: int, specials: List[str], mi
 
 
 def _tokenizer(learned: _Learned, pattern: str, hf_compatible: bool, name: str) -> BPETokenizer:
-    specials = _special_list(learned.special_tokens)
+    specials = special_entries(learned.special_tokens)
     if hf_compatible:
         ids = [i for i, t in enumerate(learned.tokens) if t]
         tokens = [learned.tokens[i] for i in ids]
@@ -279,7 +281,7 @@ def count_pieces(
     1
     """
     pattern = resolve_pattern(pattern)
-    threads = 0 if num_threads is None else _check_int("num_threads", num_threads, 1)
+    threads = resolve_num_threads(num_threads if num_threads is None else _check_int("num_threads", num_threads, 1))
     if memcap is not None:
         memcap = _check_int("memcap", memcap, 1)
     if isinstance(source, (bytes, bytearray)):
