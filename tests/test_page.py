@@ -151,3 +151,21 @@ def test_inspect_api_answers_raw_bytes_and_names_bad_input(server):
         html = page.read().decode()
         assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert '<script src="/static/app.js"' in html and "http" not in html.replace("http-equiv", "")
+
+
+def test_dropped_file_is_sent_as_bytes(server, browser):
+    data = bytes(range(256)) + "héllo wörld\n".encode()
+    browser.get(server + "/")
+    _choose(browser, "tokenizer:bytes@1")
+    # What a drop of a file from the desktop gives the page: a File in a DataTransfer.
+    browser.execute_script(
+        "const dt = new DataTransfer();"
+        "dt.items.add(new File([new Uint8Array(arguments[0])], 'sample.bin'));"
+        "document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt}));",
+        list(data))
+    expected = blt.ByteTokenizer().encode(data).tolist()
+    kind, ids, count = _wait(browser, lambda d: (r := _shown(d))[2] == len(expected) and r)
+    assert ids == expected
+    assert browser.find_element(By.ID, "file-name").text == f"sample.bin ({len(data)} bytes)"
+    assert not browser.find_element(By.ID, "text").is_enabled()
+    _screenshot(browser, "serve-page-file.png")

@@ -42,10 +42,32 @@ def builtin_patchers(entropy_model: Optional[str] = None) -> Dict[str, Patcher]:
     return patchers
 
 
+def _utf8_length(lead: int) -> int:
+    """Length of the UTF-8 sequence a lead byte starts (0 for a byte that starts none)."""
+    if 0xC2 <= lead <= 0xDF:
+        return 2
+    if 0xE0 <= lead <= 0xEF:
+        return 3
+    if 0xF0 <= lead <= 0xF4:
+        return 4
+    return 0
+
+
 def _char_start(data: bytes, pos: int) -> int:
-    """``pos`` moved past UTF-8 continuation bytes, to where the next character starts."""
-    while pos < len(data) and data[pos] & 0xC0 == 0x80:
-        pos += 1
+    """``pos``, or past the end of the valid UTF-8 character it falls inside."""
+    for q in range(pos - 1, max(pos - 4, -1), -1):
+        n = _utf8_length(data[q])
+        if n:
+            end = q + n
+            if end > pos and end <= len(data):
+                try:
+                    data[q:end].decode("utf-8")
+                    return end
+                except UnicodeDecodeError:
+                    return pos
+            return pos
+        if data[q] & 0xC0 != 0x80:
+            return pos
     return pos
 
 
@@ -58,8 +80,8 @@ def pieces_of(data: bytes, sizes: List[int]) -> List[Optional[str]]:
     >>> from blt.serve.page import pieces_of
     >>> pieces_of("é!".encode(), [0, 1, 1, 1])
     [None, 'é', '', '!']
-    >>> pieces_of(b"\\xffa", [1, 1])
-    ['\\\\xff', 'a']
+    >>> pieces_of(b"\\xffa\\x80", [1, 1, 1])
+    ['\\\\xff', 'a', '\\\\x80']
     """
     out: List[Optional[str]] = []
     pos = 0
