@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,14 @@ patcher = blt.Patcher.entropy(model)
 lengths = patcher.patch(tok.encode(text))
 print("entropy patch lengths       ->", lengths.tolist())
 print("hash n-gram ids (n=3..8)    ->", blt.hash_ngrams(tok.encode(b"Lippy")).shape)
+
+# Threads: a call's num_threads, else blt.set_num_threads, else $BLT_NUM_THREADS, else all cores
+# (one inside a DataLoader worker). Tokenizers, patchers and models pickle small and deterministic.
+blt.set_num_threads(2)
+print("get_num_threads             ->", blt.get_num_threads())
+print("pickled cl100k_base         ->", len(pickle.dumps(enc)), "bytes; patcher:",
+      len(pickle.dumps(patcher)), "bytes with its model")
+blt.set_num_threads(None)
 
 # The file `make demo` wrote with the CLI.
 demo = Path("demo_out/en_prose.npy")

@@ -23,6 +23,7 @@ from .patcher import Patcher, PatchStream
 from .pipeline import TokenizeResult, TokenizeStats, tokenize_file
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Encoded, EncodedJson, Overloaded
+from ._threads import get_num_threads, set_num_threads
 
 __version__: str = _core.__version__  # written once, in pyproject.toml
 
@@ -48,5 +49,7 @@ __all__ = [
     "EntropyModel",
     "hash_ngrams",
     "NativeBacked",
+    "set_num_threads",
+    "get_num_threads",
     "__version__",
 ]

@@ -23,6 +23,7 @@ from ._atomic import AtomicOutput, os_error
 from ._deprecation import UNSET
 from ._native import native_tokenizer
 from ._sizes import ChunkSizeLike, parse_chunk_size, parse_memcap
+from ._threads import resolve_num_threads
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
 
 FORMATS = ("bin", "npy", "jsonl")
@@ -110,15 +111,6 @@ def _sync_position(f: Any, fd: int) -> None:
         pass
 
 
-def check_num_threads(num_threads: Optional[int], name: str = "num_threads") -> None:
-    """TypeError/ValueError unless ``num_threads`` is None or an int >= 1."""
-    if num_threads is not None:
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int):
-            raise TypeError(f"{name} must be an int, got {num_threads!r}")
-        if num_threads < 1:
-            raise ValueError(f"{name} must be >= 1, got {num_threads}")
-
-
 def run(
     src: Any,
     dst: Any,
@@ -140,7 +132,7 @@ def run(
     if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
         raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
     native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
-    check_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads)
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable (done, total) or None")
     cap = parse_memcap(memcap)
@@ -151,7 +143,7 @@ def run(
     if dst is None and fmt != "bin":
         raise ValueError("format applies to a destination; with dst=None the ids come back as an array")
 
-    kwargs: Dict[str, Any] = dict(dtype=dt, format=fmt, threads=num_threads or 0, memcap=cap, min_chunk=lo,
+    kwargs: Dict[str, Any] = dict(dtype=dt, format=fmt, threads=threads, memcap=cap, min_chunk=lo,
                                   max_chunk=hi, progress=progress, utf8_chunks=content_type == "text")
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None

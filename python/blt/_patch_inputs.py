@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._blt_ids import EOS, FIRST_META_ID, MAX_ID, OFFSET
+from ._threads import resolve_num_threads
 from .byte_tokenizer import ByteTokenizer
 from .ragged import RaggedIds
 
@@ -127,11 +128,8 @@ def reset_bytes(reset_context_at: Iterable[Any]) -> List[int]:
 
 
 def threads_arg(num_threads: Optional[int]) -> int:
-    if num_threads is None:
-        return 0
-    if num_threads < 1:
-        raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-    return int(num_threads)
+    """The core's thread count for a call's ``num_threads`` (see :mod:`blt._threads`)."""
+    return resolve_num_threads(num_threads)
 
 
 def starts(lengths: np.ndarray, offsets: Optional[np.ndarray] = None) -> np.ndarray:

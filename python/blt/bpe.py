@@ -4,8 +4,8 @@ Loading: :meth:`BPETokenizer.from_tiktoken` (rank files), :meth:`BPETokenizer.fr
 (an in-memory ``{token bytes: rank}``, tiktoken's ``Encoding(...)`` arguments),
 :meth:`BPETokenizer.from_gpt2` (``vocab.json`` + ``merges.txt``), :meth:`BPETokenizer.from_hf`
 (``tokenizer.json``) and :func:`blt.get_encoding` for the OpenAI encodings. The file formats are
-read and written by :mod:`blt.bpe_formats`. Tokenizers are immutable, thread-safe and pickle as
-one compact blob.
+read and written by :mod:`blt.bpe_formats`. Tokenizers are immutable, thread-safe and pickle
+deterministically (see ``BPETokenizer.__reduce__``).
 
 Input: ``str`` (encoded as UTF-8) or any bytes-like object, read in place. Bytes that are not valid
 UTF-8 are still encoded byte by byte, so ``decode_bytes(encode(b)) == b`` for every ``b``. A ``str``
@@ -29,6 +29,7 @@ from . import _core
 from . import bpe_formats as formats
 from ._inputs import BytesLike, fix_surrogates, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._patterns import GPT2_PATTERN
+from ._threads import resolve_num_threads
 from .bpe_formats import BYTE_TO_CHAR, byte_level_decode, byte_level_encode
 from .ragged import RaggedIds
 
@@ -70,7 +71,7 @@ class BPETokenizer:
     """
 
     __slots__ = ("_model", "_encoders", "_specials", "_special_set", "_default", "_ordinary",
-                 "_encode_default", "_encode_ordinary", "_token_ids", "__weakref__")
+                 "_encode_default", "_encode_ordinary", "_token_ids", "_pickle_as", "__weakref__")
 
     def __init__(self, model: "_core.BpeModel") -> None:
         """Wrap a native model; use the ``from_*`` constructors or :func:`get_encoding` instead."""
@@ -79,6 +80,7 @@ class BPETokenizer:
         self._special_set = frozenset(self._specials)
         self._encoders: Dict[Tuple[AbstractSet[str], AbstractSet[str]], _core.BpeEncoder] = {}
         self._token_ids: Optional[Dict[bytes, int]] = None  # built on the first encode_single_token
+        self._pickle_as: Optional[Tuple[Callable[..., "BPETokenizer"], Tuple[Any, ...]]] = None
         self._default = self._encoder(frozenset(), "all")
         self._ordinary = self._encoder(frozenset(), ())
         # encode(text) of the two default encoders as one-argument builtins (no method lookup, no
@@ -416,18 +418,18 @@ class BPETokenizer:
     ) -> RaggedIds:
         """Encode many texts in parallel (GIL released) into one :class:`blt.RaggedIds`.
 
-        ``num_threads=None`` uses every usable core.
+        ``num_threads=None`` uses :func:`blt.get_num_threads` threads (every usable core unless
+        set otherwise; 1 inside a DataLoader worker).
 
         >>> import blt
         >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
         >>> enc.encode_batch(["hello world", b"hi"]).to_list()
         [[15339, 1917], [6151]]
         """
-        if num_threads is not None and num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        threads = resolve_num_threads(num_threads)
         enc = self._pick(allowed_special, disallowed_special)
         seq: Sequence[BytesLike] = items if isinstance(items, (list, tuple)) else list(items)
-        ids, offsets = with_surrogate_fallback_batch(seq, lambda s: enc.encode_batch(s, "uint32", num_threads or 0))
+        ids, offsets = with_surrogate_fallback_batch(seq, lambda s: enc.encode_batch(s, "uint32", threads))
         return RaggedIds(ids, offsets)
 
     def encode_ordinary_batch(self, items: Iterable[BytesLike], *, num_threads: Optional[int] = None) -> RaggedIds:
@@ -580,8 +582,15 @@ class BPETokenizer:
 
     # ------------------------------------------------------------------------------ pickling
 
-    def __reduce__(self) -> Tuple[Callable[[bytes], "BPETokenizer"], Tuple[bytes]]:
-        return (_from_blob, (self._model.to_blob(),))
+    def __reduce__(self) -> Tuple[Callable[..., "BPETokenizer"], Tuple[Any, ...]]:
+        """From :func:`get_encoding`: name, rank-file SHA-256 and path (found and checked again,
+        never downloaded); else the vocabulary blob. Equal tokenizers pickle equal (``datasets``).
+
+        >>> import blt, pickle
+        >>> len(pickle.dumps(blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR))) < 500
+        True
+        """
+        return self._pickle_as or (_from_blob, (self._model.to_blob(),))
 
     def __repr__(self) -> str:
         return f"<BPETokenizer {self.name!r} n_vocab={self.n_vocab}>"

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ from . import _blt_ids, _core
 from ._deprecation import UNSET, deprecated_call, renamed
 from ._inputs import BytesLike, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._native import native_tokenizer
+from ._threads import resolve_num_threads
 from .ragged import RaggedIds
 
 __all__ = ["ByteTokenizer", "CONTENT_TYPES", "DTYPES"]
@@ -191,12 +192,11 @@ class ByteTokenizer:
         >>> blt.ByteTokenizer(bos=False, eos=False).encode_batch(["a", b"bc"]).to_list()
         [[101], [102, 103]]
         """
-        if num_threads is not None and num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        threads = resolve_num_threads(num_threads)
         content_type = renamed("ByteTokenizer.encode_batch", "meta", "content_type", meta, content_type)
         codec, dt = self._codec(bos, eos, content_type, strip_bom, dtype)
         seq: Sequence[BytesLike] = items if isinstance(items, (list, tuple)) else list(items)
-        ids, offsets = with_surrogate_fallback_batch(seq, lambda s: codec.encode_batch(s, dt, num_threads or 0))
+        ids, offsets = with_surrogate_fallback_batch(seq, lambda s: codec.encode_batch(s, dt, threads))
         return RaggedIds(ids, offsets)
 
     def decode_bytes(self, ids: IdsLike) -> bytes:
@@ -237,6 +237,18 @@ class ByteTokenizer:
         deprecated_call("ByteTokenizer.decode_str", "ByteTokenizer.decode")
         return self.decode(ids, errors)
 
+    def __reduce__(self) -> Tuple[Callable[..., "ByteTokenizer"], Tuple[Any, ...]]:
+        """Pickle as the default options (and the ``bpe=`` tokenizer, pickled by itself).
+
+        >>> import blt, pickle
+        >>> pickle.loads(pickle.dumps(blt.ByteTokenizer(eos=False))).encode("A").tolist()
+        [1, 69]
+        """
+        if self._bpe is not None and isinstance(self._bpe, _core.Tokenizer):
+            raise TypeError("a ByteTokenizer whose bpe= is a native encoder cannot be pickled; "
+                            "pass the BPETokenizer itself as bpe=")
+        return (_byte_tokenizer, (self._defaults, self._bpe))
+
     def __repr__(self) -> str:
         bos, eos, content_type, strip_bom, dt = self._defaults
         extra = "" if self._bpe is None else f", bpe={self._bpe!r}"
@@ -244,3 +256,9 @@ class ByteTokenizer:
             f"ByteTokenizer(bos={bos}, eos={eos}, content_type={content_type!r}, strip_bom={strip_bom}, "
             f"dtype={dt!r}{extra})"
         )
+
+
+def _byte_tokenizer(defaults: _Options, bpe: Any) -> ByteTokenizer:
+    """Unpickles a ByteTokenizer (see ``ByteTokenizer.__reduce__``)."""
+    bos, eos, content_type, strip_bom, dtype = defaults
+    return ByteTokenizer(bos=bos, eos=eos, content_type=content_type, strip_bom=strip_bom, dtype=dtype, bpe=bpe)

@@ -150,8 +150,12 @@ def get_encoding(name: str, *, vocab_dir: Optional[PathLike] = None) -> BPEToken
     """
     if name not in ENCODINGS:
         raise ValueError(f"unknown encoding {name!r}; known: {', '.join(list_encoding_names())}")
+    return _load_at(name, find_rank_file(name, vocab_dir))
+
+
+def _load_at(name: str, path: Path) -> BPETokenizer:
+    """Encoding ``name`` from its rank file at ``path`` (checked), one instance per file."""
     info = ENCODINGS[name]
-    path = find_rank_file(name, vocab_dir)
     st = path.stat()
     key = (name, str(path.resolve()), st.st_size, st.st_mtime_ns)
     with _cache_lock:
@@ -163,10 +167,32 @@ def get_encoding(name: str, *, vocab_dir: Optional[PathLike] = None) -> BPEToken
     tok = BPETokenizer(bpe_formats.load_rank_file(data, str(path), name, info.pattern, info.special_tokens))
     if tok.n_vocab != info.n_vocab:
         raise ValueError(f"{path}: {name} should have n_vocab {info.n_vocab}, got {tok.n_vocab}")
+    tok._pickle_as = (_unpickle_encoding, (name, info.sha256, str(path.resolve())))
     with _cache_lock:
         _encoding_cache[key] = tok
     return tok
 
 
+def _unpickle_encoding(name: str, sha256: str, path: str) -> BPETokenizer:
+    """A pickled registered encoding: its rank file where the pickling process found it, else
+    wherever :func:`get_encoding` looks; the file's SHA-256 must be the one pickled."""
+    if name not in ENCODINGS:
+        raise ValueError(f"cannot unpickle encoding {name!r}: not registered in this version of blt")
+    if ENCODINGS[name].sha256 != sha256:
+        raise ValueError(f"cannot unpickle encoding {name!r}: pickled with rank file SHA-256 {sha256}, "
+                         f"this version of blt expects {ENCODINGS[name].sha256}")
+    hint = Path(path)
+    return _load_at(name, hint if hint.is_file() else find_rank_file(name))
+
+
 _encoding_cache: Dict[Tuple[str, str, int, int], BPETokenizer] = {}
 _cache_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A thread of the parent may have held the lock at fork(); the child has only this thread.
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

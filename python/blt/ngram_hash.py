@@ -33,7 +33,8 @@ def hash_ngrams(
     0..count-1) or a list of function numbers (index into ``NGRAM_HASH_PRIMES``). Output:
     ``int64`` of shape ``(len, n_functions * n_sizes)``, function-major columns; a batch gives a
     ``RaggedIds`` whose ``ids`` has one such row per position. ``num_threads`` (default: all
-    usable cores) split long sequences into ranges. ``out`` (one sequence only): a C-contiguous
+    usable cores unless :func:`blt.set_num_threads` or ``$BLT_NUM_THREADS`` say otherwise) split
+    long sequences into ranges. ``out`` (one sequence only): a C-contiguous
     ``int64`` array of the result's shape to write into, e.g. reused across calls.
 
     >>> import blt

@@ -322,6 +322,16 @@ class Patcher:
         r = RaggedIds(lengths, offsets)
         return (r, RaggedIds(starts(lengths, offsets), offsets)) if return_starts else r
 
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickle as the constructor's arguments (the model pickles by itself).
+
+        >>> import blt, pickle
+        >>> pickle.loads(pickle.dumps(blt.Patcher.static(4))).patch(list(range(4, 14))).tolist()
+        [1, 4, 4, 1]
+        """
+        options = tuple((k, getattr(self, k)) for k in _OPTION_NAMES)
+        return (_patcher, (self.kind, options, self.model, self.reset_context_at))
+
     def __repr__(self) -> str:
         opts = [f"{k}={getattr(self, k)!r}" for k in ("patch_size", "threshold", "threshold_add",
                                                       "max_patch_length")
@@ -331,6 +341,16 @@ class Patcher:
         if self.include_next_token:
             opts.append("include_next_token=True")
         return f"Patcher.{self.kind}({', '.join(opts)})"
+
+
+_OPTION_NAMES = ("patch_size", "threshold", "threshold_add", "monotonicity", "max_patch_length",
+                 "include_next_token", "force_boundaries")
+
+
+def _patcher(kind: str, options: Tuple[Tuple[str, Any], ...], model: Optional[EntropyModel],
+             reset_context_at: Tuple[Any, ...]) -> Patcher:
+    """Unpickles a Patcher (see ``Patcher.__reduce__``)."""
+    return Patcher(kind, model=model, reset_context_at=reset_context_at, **dict(options))
 
 
 class PatchStream:
@@ -343,6 +363,10 @@ class PatchStream:
     >>> s.feed([1, 5]).tolist() + s.feed([6, 7, 8]).tolist() + s.finish().tolist()
     [1, 2, 2]
     """
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        raise TypeError("a PatchStream holds the state of one stream in progress and cannot be "
+                        "pickled; pickle its Patcher and start a new stream")
 
     def __init__(self, patcher: Patcher) -> None:
         self._patcher = patcher

@@ -80,6 +80,7 @@ PYBIND11_MODULE(_core, m) {
   namespace b = blt::bindings;
   m.doc() = "bltok native core (see the blt package for the documented API)";
   b::bind_common(m);
+  b::bind_parallel(m);
   b::bind_bytes(m);
   b::bind_pipeline(m);
   b::bind_text(m);

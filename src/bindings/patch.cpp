@@ -97,6 +97,22 @@ void bind_entropy_model(py::module_& m) {
              mdl.save(path);
            },
            py::arg("path"))
+      .def("to_bytes",
+           [](const patch::EntropyModel& mdl) {
+             std::string buf;
+             {
+               py::gil_scoped_release nogil;
+               buf = mdl.to_bytes();
+             }
+             return py::bytes(buf);
+           })
+      .def_static("from_bytes",
+                  [](py::bytes data) {
+                    std::string_view view(data);
+                    py::gil_scoped_release nogil;
+                    return patch::EntropyModel::from_bytes(view, "pickled entropy model");
+                  },
+                  py::arg("data"))
       .def_property_readonly("order", &patch::EntropyModel::order)
       .def_property_readonly("n_contexts", &patch::EntropyModel::n_contexts)
       .def_property_readonly("n_ngrams", &patch::EntropyModel::n_ngrams)

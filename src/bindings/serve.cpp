@@ -95,6 +95,10 @@ class PyBatchEngine {
     engine_ = std::make_unique<serve::BatchEngine>(o, std::move(sink));
   }
   ~PyBatchEngine() {
+    if (engine_ && !engine_->owned_by_this_process()) {
+      serve::discard(std::move(engine_));  // inherited through fork(): see discard
+      return;
+    }
     if (engine_ && engine_->on_own_thread()) {
       // Collected by Python code running on the engine's own completion thread (garbage
       // collection can run anywhere): that thread cannot wait for itself, so a helper thread
@@ -143,6 +147,10 @@ class PyBatchEngine {
 
   void close(bool drain) {
     if (!engine_) return;
+    if (!engine_->owned_by_this_process()) {
+      serve::discard(std::move(engine_));
+      return;
+    }
     {
       py::gil_scoped_release nogil;
       engine_->shutdown(drain);

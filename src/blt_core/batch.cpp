@@ -1,10 +1,8 @@
 #include "blt_core/batch.hpp"
 
-#include <oneapi/tbb/parallel_for.h>
-
 #include <cstring>
 
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 
 namespace blt {
 
@@ -36,38 +34,32 @@ RaggedIds encode_batch(const Tokenizer& tok, std::span<const ByteSpan> items, DT
     // Sizes known up front: each task writes its item straight into the final flat buffer.
     result.ids = IdBuffer::allocate(dt, static_cast<size_t>(offsets[n]));
     auto* base = result.ids.as<std::byte>();
-    run_in_arena(threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, n), [&](const tbb::blocked_range<size_t>& r) {
-        for (size_t i = r.begin(); i != r.end(); ++i) {
+    parallel_for(threads, n, 1, [&](size_t a, size_t b, int) {
+        for (size_t i = a; i != b; ++i) {
           std::byte* o = base + static_cast<size_t>(offsets[i]) * w;
           convert_ids(head.data(), head.size(), dt, o);
           size_t body = static_cast<size_t>(offsets[i + 1] - offsets[i]) - fixed;
           tok.encode_body_into(bodies[i], dt, o + head.size() * w);
           convert_ids(tail.data(), tail.size(), dt, o + (head.size() + body) * w);
         }
-      });
     });
   } else {
     // Unknown sizes: encode each item into its own vector, then copy into place in parallel.
     for (size_t i = 0; i < n; ++i) bodies[i] = items[i].subspan(tok.leading_skip(items[i]));
     std::vector<std::vector<uint32_t>> parts(n);
-    run_in_arena(threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, n), [&](const tbb::blocked_range<size_t>& r) {
-        for (size_t i = r.begin(); i != r.end(); ++i) {
-          parts[i] = head;
-          tok.encode_body(bodies[i], parts[i]);
-          parts[i].insert(parts[i].end(), tail.begin(), tail.end());
-        }
-      });
+    parallel_for(threads, n, 1, [&](size_t a, size_t b, int) {
+      for (size_t i = a; i != b; ++i) {
+        parts[i] = head;
+        tok.encode_body(bodies[i], parts[i]);
+        parts[i].insert(parts[i].end(), tail.begin(), tail.end());
+      }
     });
     for (size_t i = 0; i < n; ++i) offsets[i + 1] = offsets[i] + static_cast<int64_t>(parts[i].size());
     result.ids = IdBuffer::allocate(dt, static_cast<size_t>(offsets[n]));
     auto* base = result.ids.as<std::byte>();
-    run_in_arena(threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, n), [&](const tbb::blocked_range<size_t>& r) {
-        for (size_t i = r.begin(); i != r.end(); ++i)
-          convert_ids(parts[i].data(), parts[i].size(), dt, base + static_cast<size_t>(offsets[i]) * w);
-      });
+    parallel_for(threads, n, 1, [&](size_t a, size_t b, int) {
+      for (size_t i = a; i != b; ++i)
+        convert_ids(parts[i].data(), parts[i].size(), dt, base + static_cast<size_t>(offsets[i]) * w);
     });
   }
   result.offsets = IdBuffer::adopt(std::move(offsets));

@@ -1,5 +1,5 @@
 // Batch encoding: many documents through one Tokenizer into one ragged result (flat ids + offsets).
-// Work is spread over a task_arena of the caller's size; no Python, no locks on the hot path.
+// Work is spread by parallel_for over the caller's thread count; no Python, no locks on the hot path.
 #pragma once
 #include <span>
 

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _core
 from .._deprecation import UNSET, renamed
 from .._inputs import fix_surrogates
+from .._threads import resolve_num_threads
 from .tokenizer_registry import TokenizerEntry, TokenizerRegistry
 
 Overloaded = _core.Overloaded
@@ -85,7 +86,7 @@ class AsyncBatchTokenizer:
     A batch leaves when it holds ``max_batch_size`` requests, when its oldest request has waited
     ``max_wait_ms``, or (``flush_each_tick``, the default) at the end of the event-loop iteration
     that submitted it. ``queue_capacity`` bounds each priority's queue (then
-    :class:`blt.Overloaded`); ``num_threads`` sizes the oneTBB arena (None or 0: all cores; ``threads=``
+    :class:`blt.Overloaded`); ``num_threads`` sizes the worker pool (None or 0: :func:`blt.get_num_threads`; ``threads=``
     is its deprecated spelling); ``timeout_s``
     is the default per-request timeout.
 
@@ -131,7 +132,7 @@ class AsyncBatchTokenizer:
         self.max_batch_size = int(max_batch_size)
         self.max_wait_ms = float(max_wait_ms)
         self.queue_capacity = int(queue_capacity)
-        self.num_threads = int(num_threads or 0)
+        self.num_threads = resolve_num_threads(num_threads or None)
         self.timeout_s = timeout_s
         self.dtype = dtype
         # Requests submitted in one event-loop iteration leave together at the end of it instead

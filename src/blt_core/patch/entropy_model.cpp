@@ -1,8 +1,5 @@
 #include "blt_core/patch/entropy_model.hpp"
 
-#include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/parallel_sort.h>
 
 #include <algorithm>
 #include <bit>
@@ -13,7 +10,7 @@
 #include <stdexcept>
 
 #include "blt_core/codec/blt_ids.hpp"
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/prefetch.hpp"
 
 namespace blt::patch {
@@ -299,7 +296,7 @@ void EntropyModel::context_table(std::vector<uint64_t>& keys,
   }
 }
 
-void EntropyModel::save(const std::string& path) const {
+std::string EntropyModel::to_bytes() const {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, 8);
   h.version = kFormatVersion;
@@ -307,21 +304,28 @@ void EntropyModel::save(const std::string& path) const {
   h.smoothing = kSmoothingWittenBell;
   h.n_contexts = contexts_.size();
   h.n_ngrams = ngrams_.size();
+  std::vector<FileContext> contexts;
+  contexts.reserve(h.n_contexts);
+  for (const auto& s : contexts_.slots())
+    if (s.key != kEmptyKey) contexts.push_back(FileContext{s.key, s.value.entropy, s.value.types});
+  std::vector<FileNgram> ngrams;
+  ngrams.reserve(h.n_ngrams);
+  for (const auto& s : ngrams_.slots())
+    if (s.key != kEmptyKey) ngrams.push_back(FileNgram{s.key, s.value});
+  std::sort(contexts.begin(), contexts.end(), [](const FileContext& x, const FileContext& y) { return x.key < y.key; });
+  std::sort(ngrams.begin(), ngrams.end(), [](const FileNgram& x, const FileNgram& y) { return x.key < y.key; });
   std::string buf(sizeof(h), '\0');
   std::memcpy(buf.data(), &h, sizeof(h));
-  buf.reserve(sizeof(h) + h.n_contexts * sizeof(FileContext) + h.n_ngrams * sizeof(FileNgram) + 8);
-  for (const auto& s : contexts_.slots()) {
-    if (s.key == kEmptyKey) continue;
-    FileContext c{s.key, s.value.entropy, s.value.types};
-    buf.append(reinterpret_cast<const char*>(&c), sizeof(c));
-  }
-  for (const auto& s : ngrams_.slots()) {
-    if (s.key == kEmptyKey) continue;
-    FileNgram g{s.key, s.value};
-    buf.append(reinterpret_cast<const char*>(&g), sizeof(g));
-  }
+  buf.reserve(sizeof(h) + contexts.size() * sizeof(FileContext) + ngrams.size() * sizeof(FileNgram) + 8);
+  buf.append(reinterpret_cast<const char*>(contexts.data()), contexts.size() * sizeof(FileContext));
+  buf.append(reinterpret_cast<const char*>(ngrams.data()), ngrams.size() * sizeof(FileNgram));
   uint64_t sum = fnv1a(buf.data(), buf.size());
   buf.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+  return buf;
+}
+
+void EntropyModel::save(const std::string& path) const {
+  const std::string buf = to_bytes();
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) throw std::runtime_error("cannot open '" + path + "' for writing");
   f.write(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -333,9 +337,12 @@ EntropyModel EntropyModel::load(const std::string& path) {
   if (!f) throw std::runtime_error("cannot open entropy model file '" + path + "'");
   std::stringstream ss;
   ss << f.rdbuf();
-  const std::string buf = ss.str();
+  return from_bytes(ss.str(), "'" + path + "'");
+}
+
+EntropyModel EntropyModel::from_bytes(std::string_view buf, const std::string& what) {
   auto bad = [&](const std::string& why) {
-    return std::invalid_argument("'" + path + "' is not a valid entropy model file: " + why);
+    return std::invalid_argument(what + " is not a valid entropy model file: " + why);
   };
   if (buf.size() < sizeof(FileHeader) + 8) throw bad("too short");
   FileHeader h;
@@ -399,14 +406,14 @@ void NgramCounter::add(std::span<const ByteSpan> documents, int threads) {
     for (size_t a = 1; a < last; a += kRange) ranges.push_back({d, a, std::min(last, a + kRange)});
     bytes_ += documents[d].size();
   }
-  tbb::enumerable_thread_specific<LinearProbeTable<uint64_t>> locals;
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), ranges.size(), [&](size_t r) {
+  std::vector<LinearProbeTable<uint64_t>> locals(static_cast<size_t>(resolve_threads(threads)));
+  parallel_for(threads, ranges.size(), 1, [&](size_t first, size_t last, int slot) {
+    auto& table = locals[static_cast<size_t>(slot)];
+    for (size_t r = first; r != last; ++r) {
       const Range& rg = ranges[r];
       const ByteSpan doc = documents[rg.doc];
       const size_t len = doc.size();
       auto code = [&](size_t j) -> uint64_t { return j == 0 ? kBoundaryCode : uint64_t(doc[j - 1]) + 1; };
-      auto& table = locals.local();
       uint64_t ctx = 0;
       size_t from = rg.a > static_cast<size_t>(n_ctx) ? rg.a - n_ctx : 0;
       for (size_t j = from; j < rg.a; ++j) ctx = ((ctx >> kSlotBits) | (code(j) << kNewestShift)) & keep;
@@ -416,7 +423,7 @@ void NgramCounter::add(std::span<const ByteSpan> documents, int threads) {
         for (int l = 0; l <= lmax; ++l) table[((ctx & masks[l]) << kSlotBits) | w] += 1;
         if (i <= len) ctx = ((ctx >> kSlotBits) | ((w + 1) << kNewestShift)) & keep;
       }
-    });
+    }
   });
   for (auto& t : locals)
     for (const auto& s : t.slots())
@@ -439,9 +446,7 @@ EntropyModel NgramCounter::build(int threads) const {
     float entropy;
   };
   std::vector<Group> groups;
-  run_in_arena(threads, [&] {
-    tbb::parallel_sort(entries.begin(), entries.end());
-  });
+  parallel_sort(threads, entries);
   for (size_t i = 0; i < entries.size();) {
     uint64_t ctx = entries[i].first >> kSlotBits;
     size_t j = i;
@@ -476,15 +481,14 @@ EntropyModel NgramCounter::build(int threads) const {
     if (g == 1 || (groups[g].ctx >> kNewestShift) != (groups[g - 1].ctx >> kNewestShift))
       subtree_starts.push_back(g);
   subtree_starts.push_back(groups.size());
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), subtree_starts.size() - 1, [&](size_t s) {
-      std::vector<Dist> stack(kSlots + 1);
-      stack[0] = dist0;
+  parallel_for(threads, subtree_starts.size() - 1, 1, [&](size_t first, size_t last, int) {
+    std::vector<Dist> stack(kSlots + 1);
+    stack[0] = dist0;
+    for (size_t s = first; s != last; ++s)
       for (size_t g = subtree_starts[s]; g < subtree_starts[s + 1]; ++g) {
         int depth = context_depth(groups[g].ctx);
         groups[g].entropy = fill(groups[g], stack[depth - 1], stack[depth]);
       }
-    });
   });
   m.contexts_.reserve(groups.size());
   m.ngrams_.reserve(entries.size() + groups.size());

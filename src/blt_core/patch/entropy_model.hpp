@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "blt_core/linear_probe_table.hpp"
@@ -66,6 +67,12 @@ class EntropyModel {
   // file is not a model, has another version, is truncated or corrupt.
   void save(const std::string& path) const;
   static EntropyModel load(const std::string& path);
+
+  // The file's bytes. Entries are written sorted by key, so equal models give equal bytes
+  // whatever their tables' history (pickles and cache fingerprints rely on it). from_bytes
+  // validates as load does; `what` names the source in its errors.
+  std::string to_bytes() const;
+  static EntropyModel from_bytes(std::string_view data, const std::string& what);
 
  private:
   friend class NgramCounter;

@@ -4,12 +4,10 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 
 #include <xsimd/xsimd.hpp>
 
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/simd/dispatch.hpp"
 
 namespace blt::patch {
@@ -61,10 +59,7 @@ void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
       run(0, n);
       return;
     }
-    run_in_arena(threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, n, kGrain),
-                        [&](const tbb::blocked_range<size_t>& r) { run(r.begin(), r.end()); });
-    });
+    parallel_for(threads, n, kGrain, [&](size_t a, size_t b, int) { run(a, b); });
     return;
   }
   // Unsorted sizes: hash with sorted sizes, then permute the columns back.

@@ -1,7 +1,5 @@
 #include "blt_core/patch/patch_sequence.hpp"
 
-#include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +11,7 @@
 #include <numeric>
 #include <string>
 
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/patch/entropy_model.hpp"
 #include "blt_core/patch/patch_stream.hpp"
 
@@ -107,17 +105,17 @@ RaggedIds patch_items(const PatchRule& rule, std::span<const int64_t> offsets, i
   int32_t* const dst = r.ids.as<int32_t>();
   advise_huge_pages(dst, r.ids.nbytes());
   std::vector<int64_t> counts(items, 0);
-  tbb::enumerable_thread_specific<std::vector<int32_t>> scratch;
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), items, [&](size_t i) {
-      std::vector<int32_t>& out = scratch.local();
+  std::vector<std::vector<int32_t>> scratch(static_cast<size_t>(resolve_threads(threads)));
+  parallel_for(threads, items, 1, [&](size_t first, size_t last, int slot) {
+    std::vector<int32_t>& out = scratch[static_cast<size_t>(slot)];
+    for (size_t i = first; i != last; ++i) {
       out.clear();
       const size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
       patch_item(a, b, out);
       if (out.size() > b - a + 1) throw std::logic_error("patching produced more lengths than positions");
       std::copy(out.begin(), out.end(), dst + a + i);
       counts[i] = static_cast<int64_t>(out.size());
-    });
+    }
   });
   std::vector<int64_t> offs(items + 1, 0);
   for (size_t i = 0; i < items; ++i) {
@@ -187,12 +185,12 @@ RaggedIds patch_batch_with_model(const PatchRule& rule, const EntropyModel& mode
 void entropies_batch(const EntropyModel& model, const ContextReset& reset, const uint16_t* ids,
                      std::span<const int64_t> offsets, float* out, int threads) {
   check_offsets(offsets);
-  run_in_arena(threads, [&] {
-    tbb::parallel_for(size_t(0), offsets.size() - 1, [&](size_t i) {
+  parallel_for(threads, offsets.size() - 1, 1, [&](size_t first, size_t last, int) {
+    for (size_t i = first; i != last; ++i) {
       EntropyCursor cur;
       size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
       model.entropies(cur, reset, ids + a, b - a, out + a);
-    });
+    }
   });
 }
 

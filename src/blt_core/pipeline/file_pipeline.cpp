@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -16,8 +17,10 @@
 #include <vector>
 
 #include "blt_core/offset_error.hpp"
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/fork_state.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
+#include "blt_core/resources.hpp"
 
 namespace blt {
 namespace {
@@ -61,7 +64,8 @@ struct RunState {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::exception_ptr error;
-  tbb::task_group_context ctx;
+  // The flow graph's context; none in a forked child, which must not call into oneTBB.
+  std::unique_ptr<tbb::task_group_context> ctx;
 
   void fail(std::exception_ptr e) {
     {
@@ -72,7 +76,7 @@ struct RunState {
   }
   void cancel() {
     stop.store(true);
-    ctx.cancel_group_execution();
+    if (ctx) ctx->cancel_group_execution();
   }
 };
 
@@ -101,6 +105,76 @@ class OrderedWriter {
   const std::atomic<bool>& stop_;
   bool any_ = false;
 };
+
+using ChunkStep = std::function<void(Chunk*)>;
+
+// The flow graph: read -> limiter (in_flight) -> parallel encode -> sequencer -> serial write.
+void run_graph(const ChunkPlan& plan, ChunkReader& reader, RunState& run,
+               std::vector<std::unique_ptr<Chunk>>& owned, const ChunkStep& encode, const ChunkStep& write) {
+  tbb::concurrent_queue<Chunk*> free_chunks;
+  for (size_t i = 0; i < plan.buffers; ++i) {
+    owned.push_back(std::make_unique<Chunk>());
+    free_chunks.push(owned.back().get());
+  }
+  flow::graph g(*run.ctx);
+  flow::input_node<Chunk*> read_node(g, [&](tbb::flow_control& fc) -> Chunk* {
+    try {
+      Chunk* c = nullptr;
+      if (!free_chunks.try_pop(c)) {
+        // Cannot happen with buffers = in_flight + 1; stay correct if it ever does.
+        owned.push_back(std::make_unique<Chunk>());
+        c = owned.back().get();
+      }
+      if (reader.next(*c)) return c;
+      free_chunks.push(c);
+    } catch (...) {
+      run.fail(std::current_exception());
+    }
+    fc.stop();
+    return nullptr;
+  });
+  flow::limiter_node<Chunk*> gate(g, plan.in_flight);
+  flow::function_node<Chunk*, Chunk*> encode_node(g, flow::unlimited, [&](Chunk* c) {
+    encode(c);
+    return c;
+  });
+  flow::sequencer_node<Chunk*> order(g, [](Chunk* const& c) { return c->seq; });
+  flow::function_node<Chunk*, flow::continue_msg> write_node(g, flow::serial, [&](Chunk* c) {
+    write(c);
+    free_chunks.push(c);
+    return flow::continue_msg();
+  });
+  flow::make_edge(read_node, gate);
+  flow::make_edge(gate, encode_node);
+  flow::make_edge(encode_node, order);
+  flow::make_edge(order, write_node);
+  flow::make_edge(write_node, gate.decrementer());
+  read_node.activate();
+  g.wait_for_all();
+}
+
+// A forked child's pipeline (no oneTBB there): reads up to in_flight chunks, encodes them in
+// parallel on the ForkPool, writes them in order, and repeats; memory stays within the plan.
+void encode_in_waves(size_t in_flight, int threads, ChunkReader& reader, RunState& run,
+                     std::vector<std::unique_ptr<Chunk>>& owned, const ChunkStep& encode,
+                     const ChunkStep& write) {
+  in_flight = std::max<size_t>(in_flight, 1);
+  while (owned.size() < in_flight) owned.push_back(std::make_unique<Chunk>());
+  std::vector<Chunk*> wave;
+  for (bool more = true; more && !run.stop.load();) {
+    wave.clear();
+    try {
+      while (wave.size() < in_flight && (more = reader.next(*owned[wave.size()]))) wave.push_back(owned[wave.size()].get());
+    } catch (...) {
+      run.fail(std::current_exception());
+      return;
+    }
+    parallel_for(threads, wave.size(), 1, [&](size_t a, size_t b, int) {
+      for (size_t i = a; i != b; ++i) encode(wave[i]);
+    });
+    for (Chunk* c : wave) write(c);
+  }
+}
 
 }  // namespace
 
@@ -145,52 +219,30 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
                 (*source.size() + head_ids.size() + tail_ids.size()) * dtype_size(opts.dtype));
 
   RunState run;
+  const bool forked = in_forked_child();
+  if (!forked) run.ctx = std::make_unique<tbb::task_group_context>();
   std::atomic<uint64_t> bytes_done{0};
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool finished = false;
 
-  // The graph runs on this helper thread, which joins an arena of `threads` slots as its master:
+  // The run goes on this helper thread, which joins an arena of `threads` slots as its master:
   // the caller stays free to report progress and notice cancellation (Python signals are only
   // delivered on the main thread).
   std::thread driver([&] {
     try {
-      tbb::task_arena arena(threads);
-      arena.execute([&] {
+      auto body = [&] {
         OrderedWriter writer(sink, fmt, run.stop);
         auto head = fmt.head(0);
         if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
         writer.write_ids(head_ids);
 
         std::vector<std::unique_ptr<Chunk>> owned;
-        tbb::concurrent_queue<Chunk*> free_chunks;
-        for (size_t i = 0; i < plan.buffers; ++i) {
-          owned.push_back(std::make_unique<Chunk>());
-          free_chunks.push(owned.back().get());
-        }
         ChunkReader reader(tok, source, plan, run.stop);
         uint64_t ids_out = head_ids.size();
         uint64_t chunks = 0;
 
-        flow::graph g(run.ctx);
-        flow::input_node<Chunk*> read_node(g, [&](tbb::flow_control& fc) -> Chunk* {
-          try {
-            Chunk* c = nullptr;
-            if (!free_chunks.try_pop(c)) {
-              // Cannot happen with buffers = in_flight + 1; stay correct if it ever does.
-              owned.push_back(std::make_unique<Chunk>());
-              c = owned.back().get();
-            }
-            if (reader.next(*c)) return c;
-            free_chunks.push(c);
-          } catch (...) {
-            run.fail(std::current_exception());
-          }
-          fc.stop();
-          return nullptr;
-        });
-        flow::limiter_node<Chunk*> gate(g, plan.in_flight);
-        flow::function_node<Chunk*, Chunk*> encode_node(g, flow::unlimited, [&](Chunk* c) {
+        auto encode = [&](Chunk* c) {
           c->error = nullptr;
           if (!run.stop.load(std::memory_order_relaxed)) {
             try {
@@ -202,36 +254,28 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
               c->error = std::current_exception();
             }
           }
-          return c;
-        });
-        flow::sequencer_node<Chunk*> order(g, [](Chunk* const& c) { return c->seq; });
-        flow::function_node<Chunk*, flow::continue_msg> write_node(
-            g, flow::serial, [&](Chunk* c) {
-              if (c->error) {
-                // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
-                run.fail(c->error);
-                c->error = nullptr;
-              } else if (!run.stop.load(std::memory_order_relaxed)) {
-                try {
-                  writer.write(c->out_ptr, c->out_len);
-                  ids_out += c->n_ids;
-                  ++chunks;
-                  bytes_done.store(c->end_offset, std::memory_order_relaxed);
-                  source.release_before(c->end_offset);
-                } catch (...) {
-                  run.fail(std::current_exception());
-                }
-              }
-              free_chunks.push(c);
-              return flow::continue_msg();
-            });
-        flow::make_edge(read_node, gate);
-        flow::make_edge(gate, encode_node);
-        flow::make_edge(encode_node, order);
-        flow::make_edge(order, write_node);
-        flow::make_edge(write_node, gate.decrementer());
-        read_node.activate();
-        g.wait_for_all();
+        };
+        auto write = [&](Chunk* c) {
+          if (c->error) {
+            // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
+            run.fail(c->error);
+            c->error = nullptr;
+          } else if (!run.stop.load(std::memory_order_relaxed)) {
+            try {
+              writer.write(c->out_ptr, c->out_len);
+              ids_out += c->n_ids;
+              ++chunks;
+              bytes_done.store(c->end_offset, std::memory_order_relaxed);
+              source.release_before(c->end_offset);
+            } catch (...) {
+              run.fail(std::current_exception());
+            }
+          }
+        };
+        if (forked)
+          encode_in_waves(plan.in_flight, threads, reader, run, owned, encode, write);
+        else
+          run_graph(plan, reader, run, owned, encode, write);
 
         if (run.stop.load()) return;
         writer.write_ids(tail_ids);
@@ -245,7 +289,13 @@ PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink
         stats.ids_out = ids_out;
         stats.chunks = chunks;
         stats.bytes_in = reader.consumed();
-      });
+      };
+      if (forked) {
+        body();
+      } else {
+        tbb::task_arena arena(threads);
+        arena.execute(body);
+      }
     } catch (...) {
       run.fail(std::current_exception());
     }

@@ -40,7 +40,8 @@ struct PipelineStats {
 
 // Writes the one-shot Tokenizer::encode result of the whole source to `sink`, in `format`:
 // output is byte-identical for every chunk size and thread count. Runs the graph on a helper
-// thread in its own task_arena while the calling thread reports progress; on any error or a
+// thread in its own task_arena (in a forked child, where oneTBB must not be used, waves of
+// in_flight chunks encoded on the ForkPool instead) while the calling thread reports progress; on any error or a
 // throwing progress callback the graph is cancelled, all threads of the run are joined and the
 // exception is rethrown. The sink may hold a partial document then: discard it.
 PipelineStats tokenize_stream(const Tokenizer& tok, ByteSource& source, ByteSink& sink,

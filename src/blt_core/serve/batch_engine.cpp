@@ -2,11 +2,14 @@
 
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 
 #include "blt_core/offset_error.hpp"
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/fork_pool.hpp"
+#include "blt_core/parallel/fork_state.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/serve/ids_json.hpp"
 
 namespace blt::serve {
@@ -32,12 +35,19 @@ int arena_workers(int threads) {
   int market = std::max(1, tbb::info::default_concurrency() - 1);
   return std::min(resolve_threads(threads), market);
 }
+
+void check_owner(const BatchEngine& e) {
+  if (!e.owned_by_this_process())
+    throw std::runtime_error("this batch engine was created before the process forked; create a new one in this process");
+}
 }  // namespace
 
 BatchEngine::BatchEngine(EngineOptions opts, std::shared_ptr<CompletionSink> sink)
     : opts_(opts),
       sink_(std::move(sink)),
-      arena_(arena_workers(opts.threads), 0) {
+      fork_generation_(fork_generation()) {
+  // A forked child must not call into oneTBB (not even tbb::info): batches go to its ForkPool.
+  if (!in_forked_child()) arena_ = std::make_unique<tbb::task_arena>(arena_workers(opts.threads), 0);
   if (!sink_) throw std::invalid_argument("BatchEngine needs a completion sink");
   if (opts_.max_batch_size == 0) throw std::invalid_argument("max_batch_size must be >= 1");
   if (opts_.queue_capacity == 0) throw std::invalid_argument("queue_capacity must be >= 1");
@@ -57,6 +67,7 @@ BatchEngine::BatchEngine(EngineOptions opts, std::shared_ptr<CompletionSink> sin
 BatchEngine::~BatchEngine() { shutdown(false); }
 
 uint64_t BatchEngine::submit(Request&& req) {
+  check_owner(*this);
   if (!req.tokenizer) throw std::invalid_argument("request has no tokenizer");
   if (req.decode && req.segment) throw std::invalid_argument("a decode request cannot be a stream segment");
   if (!req.decode) check_dtype_fits(*req.tokenizer, req.dtype);
@@ -86,6 +97,7 @@ uint64_t BatchEngine::submit(Request&& req) {
 }
 
 bool BatchEngine::cancel(uint64_t id) {
+  check_owner(*this);
   Pending removed;
   {
     std::lock_guard lk(mu_);
@@ -102,6 +114,7 @@ bool BatchEngine::cancel(uint64_t id) {
 }
 
 void BatchEngine::flush() {
+  check_owner(*this);
   {
     std::lock_guard lk(mu_);
     if (total_queued_locked() == 0) return;
@@ -187,7 +200,10 @@ void BatchEngine::batcher_loop() {
                  kBatchSizeBounds.begin();
       batch_counts_[b].fetch_add(1, std::memory_order_relaxed);
       auto shared = std::make_shared<std::vector<Pending>>(std::move(batch));
-      arena_.enqueue([this, shared] { run_batch(*shared); });
+      if (arena_)
+        arena_->enqueue([this, shared] { run_batch(*shared); });
+      else
+        ForkPool::current().submit(static_cast<int>(max_inflight_), [this, shared] { run_batch(*shared); });
     }
     lk.lock();
   }
@@ -275,8 +291,8 @@ void BatchEngine::run_batch(std::vector<Pending>& batch) {
   std::vector<Completion> done(batch.size());
   // Requests with deadlines that passed while the batch waited for a worker are not encoded.
   auto now = Clock::now();
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, batch.size()), [&](const tbb::blocked_range<size_t>& r) {
-    for (size_t i = r.begin(); i != r.end(); ++i) {
+  auto encode_range = [&](size_t first, size_t last) {
+    for (size_t i = first; i != last; ++i) {
       if (batch[i].deadline <= now) {
         done[i].id = batch[i].id;
         done[i].status = Status::timed_out;
@@ -286,7 +302,13 @@ void BatchEngine::run_batch(std::vector<Pending>& batch) {
       }
       done[i].tokenizer = std::move(batch[i].req.tokenizer);
     }
-  });
+  };
+  if (arena_) {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, batch.size()),
+                      [&](const tbb::blocked_range<size_t>& r) { encode_range(r.begin(), r.end()); });
+  } else {
+    encode_range(0, batch.size());  // on one ForkPool worker; batches run side by side
+  }
   size_t timed = 0;
   for (auto& c : done) timed += c.status == Status::timed_out;
   if (timed) timed_out_.fetch_add(timed, std::memory_order_relaxed);
@@ -331,7 +353,14 @@ void BatchEngine::completer_loop() {
 
 bool BatchEngine::on_own_thread() const { return t_engine == this; }
 
+bool BatchEngine::owned_by_this_process() const { return fork_generation_ == fork_generation(); }
+
+void discard(std::unique_ptr<BatchEngine> engine) {
+  if (engine && !engine->owned_by_this_process()) (void)engine.release();
+}
+
 void BatchEngine::shutdown(bool drain) {
+  if (!owned_by_this_process()) return;
   if (on_own_thread())
     throw std::logic_error("BatchEngine::shutdown called from an engine thread");
   std::lock_guard serial(shutdown_mu_);
@@ -358,6 +387,7 @@ void BatchEngine::shutdown(bool drain) {
 }
 
 std::array<size_t, kPriorities> BatchEngine::queue_depth() const {
+  check_owner(*this);
   std::lock_guard lk(mu_);
   std::array<size_t, kPriorities> d{};
   for (size_t i = 0; i < kPriorities; ++i) d[i] = queues_[i].size();
@@ -365,6 +395,7 @@ std::array<size_t, kPriorities> BatchEngine::queue_depth() const {
 }
 
 EngineStats BatchEngine::stats() const {
+  check_owner(*this);
   EngineStats s;
   s.submitted = submitted_.load();
   s.completed = completed_.load();

@@ -1,5 +1,6 @@
 // BatchEngine: bounded per-priority queues of encode requests, a batcher thread that groups them by
-// size or deadline, oneTBB workers that encode each batch, and one thread that hands results out.
+// size or deadline, oneTBB workers (a ForkPool in a forked child) that encode each batch, and one
+// thread that hands results out.
 #pragma once
 #include <oneapi/tbb/task_arena.h>
 
@@ -148,6 +149,11 @@ class BatchEngine {
   // True on this engine's batcher or completion thread (where shutdown() would wait for itself).
   bool on_own_thread() const;
 
+  // False in a process forked after this engine was built: its threads do not exist there and
+  // its locks may be held by them. Every call then throws std::runtime_error (shutdown() returns
+  // at once) and the engine must be given to discard(), never deleted.
+  bool owned_by_this_process() const;
+
   std::array<size_t, kPriorities> queue_depth() const;
   EngineStats stats() const;
   const EngineOptions& options() const { return opts_; }
@@ -172,7 +178,8 @@ class BatchEngine {
 
   EngineOptions opts_;
   std::shared_ptr<CompletionSink> sink_;
-  tbb::task_arena arena_;
+  uint64_t fork_generation_;               // the process that built the engine
+  std::unique_ptr<tbb::task_arena> arena_;  // null when built in a forked child (ForkPool then)
   size_t max_inflight_;
 
   mutable std::mutex mu_;
@@ -203,5 +210,10 @@ class BatchEngine {
   std::thread batcher_;
   std::thread completer_;
 };
+
+// Destroys an engine, or leaks it when it was built before this process forked: joining its
+// (absent) threads or destroying its (possibly held) mutexes and condition variables there could
+// block forever. Callers that own an engine release it through here.
+void discard(std::unique_ptr<BatchEngine> engine);
 
 }  // namespace blt::serve
