@@ -108,6 +108,7 @@ void bind_text(py::module_& m);
 void bind_bpe(py::module_& m);
 void bind_serve(py::module_& m);
 void bind_patch(py::module_& m);
+void bind_megatron(py::module_& m);
 
 // --- template definitions ---------------------------------------------------------------------------
 namespace detail {
