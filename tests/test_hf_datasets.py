@@ -61,3 +61,12 @@ def test_missing_column_is_a_clear_error():
         blt.hf.TokenizeBatch("bytes", column="body")({"text": ["a"]})
     with pytest.raises(TypeError, match="offsets_column needs a BPE encoding"):
         blt.hf.TokenizeBatch("bytes", offsets_column="o")({"text": ["a"]})
+
+
+def test_keep_columns_false_and_replacing_a_column():
+    ds = datasets.Dataset.from_dict({"text": ["ab", "c"], "input_ids": [[0], [0]]})
+    out = ds.map(blt.hf.TokenizeBatch("bytes"), batched=True)
+    assert out.column_names == ["text", "input_ids"]
+    assert out["input_ids"] == [[1, 101, 102, 2], [1, 103, 2]]
+    only = ds.map(blt.hf.TokenizeBatch("bytes", keep_columns=False), batched=True)
+    assert only.column_names == ["input_ids"]

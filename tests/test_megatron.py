@@ -16,6 +16,8 @@ import blt
 import blt.megatron
 from support import assert_failed_cleanly, run_cli
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
 DOCS = ["Hello world", "", "héllo \"quoted\" and \\ back\nslash", "emoji 😀 tab\t", "a" * 3000,
         "<|endoftext|> as text", "plain"]
 

@@ -26,7 +26,8 @@ def local_ray():
 def test_map_batches_actor_pool_to_parquet(local_ray, tmp_path, vocab_dir, cl100k):
     ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(TEXTS)]).repartition(4)
     out = ds.map_batches(blt.ray.Tokenize, fn_constructor_kwargs={"tokenizer": "cl100k_base", "vocab_dir": str(vocab_dir)},
-                         batch_format="pyarrow", batch_size=64, compute=ray.data.ActorPoolStrategy(size=2))
+                         batch_format="pyarrow", batch_size=64, compute=ray.data.ActorPoolStrategy(size=2),
+                         num_cpus=0.5)  # two actors leave a CPU of the two for the read tasks
     out.write_parquet(str(tmp_path / "tokens"))
     table = pq.read_table(tmp_path / "tokens").sort_by("id")
     assert table["id"].to_pylist() == list(range(len(TEXTS)))

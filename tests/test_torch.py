@@ -111,8 +111,8 @@ def test_token_windows_map_style(token_files):
         blt.torch.TokenWindows(d / "missing.npy", seq_len=4)
 
 
-@pytest.mark.parametrize("context", ["fork", "spawn"])
-def test_dataloader_workers_cover_every_window_once(token_files, context):
+def test_dataloader_workers_cover_every_window_once(token_files):
+    context = "fork"  # spawn workers: test_documents_of_a_megatron_shard_through_dataloader
     d, a, b = token_files
     # The raw .bin needs its dtype; the .npy carries its own.
     npy = blt.torch.TokenStream(d / "a.npy", seq_len=32)

@@ -15,14 +15,47 @@ function pickles as its options plus the tokenizer (by name when given by name),
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from ._lazy_tokenizer import LazyTokenizer, TokenizerSpec
 from .ragged import RaggedIds
 
-__all__ = ["TokenizeBatch", "texts_of"]
+__all__ = ["TokenizeBatch", "texts_of", "table_of"]
+
+
+def table_of(batch: Any) -> Any:
+    """A batch as a ``pyarrow.Table``: a table itself, the table behind a ``datasets`` lazy batch,
+    or a dict of lists or NumPy arrays (converted).
+
+    >>> table_of({"text": ["a"], "n": np.array([1])}).column_names
+    ['text', 'n']
+    """
+    if isinstance(batch, pa.Table):
+        return batch
+    behind = getattr(batch, "pa_table", None)  # datasets' LazyBatch: the Arrow data it formats
+    if isinstance(behind, pa.Table) and isinstance(batch, Mapping) and list(batch.keys()) == behind.column_names:
+        return behind
+    if isinstance(batch, Mapping):
+        return pa.table({k: _arrow_column(batch[k]) for k in batch.keys()})
+    raise TypeError(f"batch must be a pyarrow.Table or a mapping of columns, got {type(batch).__name__}")
+
+
+def with_column(table: Any, name: str, values: Any) -> Any:
+    """``table`` with column ``name`` set to ``values`` (replaced if present, else appended)."""
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)
+
+
+def _arrow_column(values: Any) -> Any:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    if isinstance(values, np.ndarray) and (values.dtype == object or values.ndim > 1):
+        return pa.array(values.tolist())
+    return pa.array(values)
 
 
 def texts_of(column: Any) -> Sequence[Any]:
@@ -43,7 +76,12 @@ def texts_of(column: Any) -> Sequence[Any]:
 
 
 class TokenizeBatch:
-    """``batch[column]`` -> ``{output: LargeListArray of ids}`` for ``Dataset.map(batched=True)``.
+    """``batch[column]`` -> a ``pyarrow.Table`` with an ``output`` column of ``large_list`` ids, for
+    ``Dataset.map(batched=True)``.
+
+    ``datasets`` keeps a returned table as it is (it merges only returned dicts, whose values
+    must be lists or arrays), so the table holds the batch's columns too unless
+    ``keep_columns=False`` (use that instead of ``remove_columns``).
 
     ``tokenizer``: an encoding name (``"cl100k_base"``, loaded from ``vocab_dir``), ``"bytes"``
     (a default :class:`blt.ByteTokenizer`) or a tokenizer object. With ``offsets_column`` the
@@ -53,8 +91,8 @@ class TokenizeBatch:
     >>> import blt.hf
     >>> fn = blt.hf.TokenizeBatch("cl100k_base", vocab_dir=VOCAB_DIR, offsets_column="offsets")
     >>> out = fn({"text": ["hello world"]})
-    >>> out["input_ids"].to_pylist(), out["offsets"].to_pylist()
-    ([[15339, 1917]], [[0, 5]])
+    >>> out.column_names, out["input_ids"].to_pylist(), out["offsets"].to_pylist()
+    (['text', 'input_ids', 'offsets'], [[15339, 1917]], [[0, 5]])
     """
 
     def __init__(
@@ -64,6 +102,7 @@ class TokenizeBatch:
         column: str = "text",
         output: str = "input_ids",
         offsets_column: Optional[str] = None,
+        keep_columns: bool = True,
         num_threads: Optional[int] = None,
         vocab_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
@@ -71,6 +110,7 @@ class TokenizeBatch:
         self.column = column
         self.output = output
         self.offsets_column = offsets_column
+        self.keep_columns = keep_columns
         self.num_threads = num_threads
 
     def encode(self, texts: Sequence[Any]) -> RaggedIds:
@@ -78,15 +118,15 @@ class TokenizeBatch:
         batch: RaggedIds = self.tokenizer.get().encode_batch(list(texts), num_threads=self.num_threads)
         return batch
 
-    def __call__(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
-        try:
-            column = batch[self.column]
-        except KeyError:
-            raise KeyError(f"batch has no column {self.column!r} (columns: {sorted(batch)})") from None
-        texts = texts_of(column)
-        out: Dict[str, Any] = {self.output: self.encode(texts).to_arrow()}
+    def __call__(self, batch: Any) -> Any:
+        table = table_of(batch)
+        if self.column not in table.column_names:
+            raise KeyError(f"batch has no column {self.column!r} (columns: {sorted(table.column_names)})")
+        texts = texts_of(table.column(self.column))
+        ids = self.encode(texts).to_arrow()
+        out = with_column(table, self.output, ids) if self.keep_columns else pa.table({self.output: ids})
         if self.offsets_column is not None:
-            out[self.offsets_column] = self._offsets(texts)
+            out = with_column(out, self.offsets_column, self._offsets(texts))
         return out
 
     def _offsets(self, texts: Sequence[Any]) -> Any:

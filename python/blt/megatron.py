@@ -58,7 +58,7 @@ def megatron_dtype(n_vocab: int) -> str:
 class MegatronIndexTable:
     """The tables of a ``.idx`` file (arrays are views of a memory map)."""
 
-    dtype: np.dtype  # type: ignore[type-arg]
+    dtype: np.dtype[Any]
     sequence_lengths: npt.NDArray[np.int32]
     sequence_pointers: npt.NDArray[np.int64]
     document_indices: npt.NDArray[np.int64]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from typing import Any, Optional, Union
 
-import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from ._lazy_tokenizer import TokenizerSpec
@@ -56,36 +55,19 @@ class Tokenize:
         num_threads: Optional[int] = None,
         vocab_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
-        self._fn = TokenizeBatch(tokenizer, column=column, output=output, num_threads=num_threads,
-                                 vocab_dir=vocab_dir)
+        self._fn = TokenizeBatch(tokenizer, column=column, output=output, keep_columns=keep_columns,
+                                 num_threads=num_threads, vocab_dir=vocab_dir)
         self._fn.tokenizer.get()  # once per actor, not per batch
         self.column = column
         self.output = output
         self.keep_columns = keep_columns
 
     def __call__(self, batch: Any) -> Any:
-        if isinstance(batch, pa.Table):
-            ids = self._fn.encode(texts_of(batch.column(self.column))).to_arrow()
-            if not self.keep_columns:
-                return pa.table({self.output: ids})
-            return batch.append_column(self.output, ids)
-        if isinstance(batch, dict):
-            if self.column not in batch:
-                raise KeyError(f"batch has no column {self.column!r} (columns: {sorted(batch)})")
-            ids = self._fn.encode(texts_of(batch[self.column])).to_arrow()
-            cols = {k: _arrow_column(v) for k, v in batch.items()} if self.keep_columns else {}
-            cols[self.output] = ids
-            return pa.table(cols)
         if hasattr(batch, "columns") and hasattr(batch, "assign"):  # a pandas DataFrame
             ragged = self._fn.encode(texts_of(batch[self.column].to_numpy()))
             out = batch if self.keep_columns else batch[[]]
             return out.assign(**{self.output: list(ragged)})
-        raise TypeError(f"batch must be a pyarrow.Table, a dict of arrays or a pandas DataFrame, got {type(batch).__name__}")
-
-
-def _arrow_column(values: Any) -> Any:
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        return pa.array(values.tolist())
-    if isinstance(values, np.ndarray) and values.ndim > 1:
-        return pa.array(list(values))
-    return pa.array(values)
+        if not isinstance(batch, (pa.Table, dict)):
+            raise TypeError(f"batch must be a pyarrow.Table, a dict of arrays or a pandas DataFrame, "
+                            f"got {type(batch).__name__}")
+        return self._fn(batch)
