@@ -23,9 +23,9 @@ import blt.hf  # noqa: E402
 import blt.torch  # noqa: E402
 
 DOC_BYTES = 2000
-LOADER_DOCS = 12_000
-MAP_DOCS = 12_000
-RUNS = 3
+LOADER_DOCS = 3_000
+MAP_DOCS = 3_000
+RUNS = 2
 
 
 def documents(n: int) -> list[str]:

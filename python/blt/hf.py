@@ -8,7 +8,7 @@ function pickles as its options plus the tokenizer (by name when given by name),
 
 >>> import blt.hf, datasets
 >>> ds = datasets.Dataset.from_dict({"text": ["Hi", "yo"]})
->>> ds.map(blt.hf.TokenizeBatch("bytes"), batched=True)["input_ids"]
+>>> ds.map(blt.hf.TokenizeBatch("bytes"), batched=True)["input_ids"][:]
 [[1, 76, 109, 2], [1, 125, 115, 2]]
 """
 
