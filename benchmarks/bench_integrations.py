@@ -23,7 +23,7 @@ import blt.hf  # noqa: E402
 import blt.torch  # noqa: E402
 
 DOC_BYTES = 2000
-LOADER_DOCS = 3_000
+LOADER_DOCS = 30_000
 MAP_DOCS = 3_000
 RUNS = 2
 
