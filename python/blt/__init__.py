@@ -4,6 +4,10 @@
 :class:`RaggedIds`; call ``.tolist()`` for lists. ``decode`` returns ``str`` and ``decode_bytes``
 ``bytes`` on every tokenizer.
 
+Integrations (imported on their own, each needs its library): :mod:`blt.torch` (collate and
+token-file datasets), :mod:`blt.hf_datasets` (``datasets.map`` returning Arrow), :mod:`blt.ray` (Ray Data),
+and :mod:`blt.megatron` (Megatron-LM shards, no extra library).
+
 >>> import blt
 >>> blt.ByteTokenizer().encode(b"Hi").tolist()
 [1, 76, 109, 2]
@@ -11,7 +15,7 @@
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, megatron
 from ._native import NativeBacked
 from .bpe import BPETokenizer, EncodedPrefix, TokenOffsets
 from .byte_tokenizer import CONTENT_TYPES, ByteTokenizer
@@ -54,5 +58,6 @@ __all__ = [
     "get_num_threads",
     "train_bpe",
     "train_bpe_from_counts",
+    "megatron",
     "__version__",
 ]

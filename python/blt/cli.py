@@ -19,6 +19,8 @@ from ._sizes import parse_chunk_size, parse_memcap
 from .bpe import BPETokenizer
 from .byte_tokenizer import CONTENT_TYPES, DTYPES
 from .encodings import ENCODINGS, get_encoding, list_encoding_names
+from ._cli_megatron import EPILOG as MEGATRON_EPILOG
+from ._cli_megatron import add_megatron_arguments, check_megatron_arguments, megatron_work
 from .patch_pipeline import PatchConfigError, load_patch_config, schema_help, tokenize_and_patch
 from .pipeline import FORMATS, TokenizeStats, format_for, tokenize_file
 
@@ -112,16 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tokenize a file or stream into BLT byte ids (or BPE ids with --vocab/--merges), in "
         "parallel and in bounded memory.\nThe output equals ByteTokenizer.encode (or the BPE "
         "encoding's encode) of the whole input, id for id.",
-        epilog=EPILOG,
+        epilog=EPILOG + "\n" + MEGATRON_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--input", "-i", required=True, metavar="PATH|-", help="input file, or - for stdin")
+    p.add_argument("--input", "-i", required=True, nargs="+", metavar="PATH|-",
+                   help="input file, or - for stdin (several files with --format megatron)")
     p.add_argument("--output", "-o", required=True, metavar="PATH|-", help="output file, or - for stdout")
     p.add_argument("--type", choices=CONTENT_TYPES, default=None,
                    help="content type: adds its meta token after BOS; text also keeps UTF-8 "
                         "characters whole within chunks (default: none; bytes only)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: from the output extension .npy/.jsonl, else bin)")
+    p.add_argument("--format", choices=FORMATS + ("megatron",), default=None,
+                   help="output format (default: from the output extension .npy/.jsonl, else bin); "
+                        "megatron writes OUTPUT.bin and OUTPUT.idx")
     p.add_argument("--dtype", choices=DTYPES, default=None,
                    help="id type (default: uint16 for bytes, uint32 with --vocab/--merges)")
     p.add_argument("--bos", action=argparse.BooleanOptionalAction, default=None,
@@ -155,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the run, print to stderr each pipeline step's busy time and MB/s per "
                         "thread and the writer's queue depth (which step limits the run)")
     _add_patch_arguments(p)
+    add_megatron_arguments(p)
     return p
 
 
@@ -329,13 +334,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run blt-tokenize with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    fmt = args.format or format_for(args.output)
+    check_megatron_arguments(args, fmt, parser.error)
+    if fmt != "megatron":
+        args.input = args.input[0]
     if args.patch is not None:
         if args.vocab is not None or args.merges is not None:
             # Patchers work on BLT byte ids; BPE enters a patch run through the YAML `bpe:` key.
             parser.error("--patch works on byte ids: give the BPE encoding as `bpe:` in the patch "
                          "YAML instead of --vocab/--merges")
         return _main_patch(args)
-    fmt = args.format or format_for(args.output)
 
     tokenizer = None
     bpe = args.vocab is not None or args.merges is not None
@@ -358,7 +366,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         allowed = _allowed_special(args.allowed_special, enc, parser)
         dtype = args.dtype or "uint32"
-        if dtype == "uint16" and enc.n_vocab > 65536:
+        if args.dtype == "uint16" and enc.n_vocab > 65536:
             parser.error(f"--dtype uint16 cannot hold {enc.name}'s ids (n_vocab {enc.n_vocab} > 65536); "
                          "use uint32")
         tokenizer = enc.native(allowed_special=allowed, disallowed_special="all")
@@ -369,6 +377,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 parser.error(f"{flag} goes with --vocab NAME or --merges FILE")
         dtype = args.dtype or "uint16"
     byte_opts = {} if bpe else _byte_options(args)
+    if fmt == "megatron":
+        # The dtype is Megatron's choice for the vocabulary unless --dtype says otherwise.
+        eot = enc.eot_token if bpe else None
+        return _run_reporting(args, megatron_work(args, tokenizer, byte_opts, args.dtype, eot),
+                              lambda e: _error_line(e, " ".join(args.input)))
 
     def work(progress: Optional[Callable[[int, int], None]]) -> None:
         res = tokenize_file(

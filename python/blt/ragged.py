@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Union, overload
+from typing import TYPE_CHECKING, Iterator, List, Union, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 
 class RaggedIds:
@@ -67,6 +70,25 @@ class RaggedIds:
         flat = self.ids.tolist()
         offs = self.offsets.tolist()
         return [flat[offs[i] : offs[i + 1]] for i in range(len(self))]
+
+    def to_arrow(self) -> "pa.LargeListArray":
+        """The batch as a ``pyarrow.LargeListArray`` over the same two buffers (no copy).
+
+        The list values are ``ids`` and the list offsets are ``offsets`` (int64), so a
+        ``datasets`` map function or a Ray Data batch can return the ids as one Arrow column.
+
+        >>> import blt
+        >>> arr = blt.ByteTokenizer(bos=False, eos=False).encode_batch(["ab", ""]).to_arrow()
+        >>> arr.to_pylist(), str(arr.type)
+        ([[101, 102], []], 'large_list<item: uint16>')
+        """
+        import pyarrow as pa
+
+        ids = np.ascontiguousarray(self.ids)
+        offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        values = pa.Array.from_buffers(pa.from_numpy_dtype(ids.dtype), len(ids), [None, pa.py_buffer(ids)])
+        offs = pa.Array.from_buffers(pa.int64(), len(offsets), [None, pa.py_buffer(offsets)])
+        return pa.LargeListArray.from_arrays(offs, values)
 
     def __repr__(self) -> str:
         return f"RaggedIds(n={len(self)}, total={len(self.ids)}, dtype={self.ids.dtype})"

@@ -110,6 +110,7 @@ void bind_serve(py::module_& m);
 void bind_patch(py::module_& m);
 void bind_train(py::module_& m);
 void bind_parallel(py::module_& m);
+void bind_megatron(py::module_& m);
 
 // --- template definitions ---------------------------------------------------------------------------
 namespace detail {

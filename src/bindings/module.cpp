@@ -88,4 +88,5 @@ PYBIND11_MODULE(_core, m) {
   b::bind_patch(m);
   b::bind_serve(m);
   b::bind_train(m);
+  b::bind_megatron(m);
 }
