@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "blt_core/io/json_field.hpp"
-#include "blt_core/parallel.hpp"
+#include "blt_core/parallel/fork_state.hpp"
+#include "blt_core/parallel/parallel_for.hpp"
+#include "blt_core/resources.hpp"
 #include "blt_core/pipeline/driven_run.hpp"
 
 namespace blt {
@@ -134,6 +136,11 @@ class LineReader {
 
 DocumentStats tokenize_jsonl(const Tokenizer& tok, ByteSource& source, ByteSink& bin,
                              MegatronIndex& index, const DocumentOptions& opts) {
+  // This graph runs on oneTBB, which a forked child must not touch (its workers did not survive
+  // the fork): refuse clearly rather than hang.
+  if (in_forked_child())
+    throw std::runtime_error("JSONL-to-Megatron conversion cannot run in a forked child process; "
+                             "run it in the parent or a spawned process");
   const DType dt = index.dtype();
   check_dtype_fits(tok, dt);
   if (opts.eod && *opts.eod > dtype_max_id(dt))
