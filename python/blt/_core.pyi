@@ -415,6 +415,7 @@ class PieceCounter(metaclass=_pybind11_type):
     @property
     def prune_threshold(self) -> int: ...
 
+@type_check_only
 class TrainedVocabDict(TypedDict):
     tokens: list[bytes]
     specials: list[Tuple[str, int]]

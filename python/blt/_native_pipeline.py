@@ -255,12 +255,12 @@ def run_npz(
     if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
         raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
     native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
-    check_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads)
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable (done, total) or None")
     cap = parse_memcap(memcap)
     lo, hi = parse_chunk_size(chunk_size)
-    kwargs: Dict[str, Any] = dict(dtype=dt, threads=num_threads or 0, memcap=cap, min_chunk=lo, max_chunk=hi,
+    kwargs: Dict[str, Any] = dict(dtype=dt, threads=threads, memcap=cap, min_chunk=lo, max_chunk=hi,
                                   progress=progress, utf8_chunks=content_type == "text", **stage)
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None

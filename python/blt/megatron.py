@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Mapping, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,8 @@ import numpy.typing as npt
 from . import _blt_ids, _core
 from ._atomic import AtomicOutput, os_error
 from ._deprecation import UNSET
-from ._native_pipeline import check_num_threads, resolve_tokenizer
+from ._native_pipeline import resolve_tokenizer
+from ._threads import resolve_num_threads
 from ._sizes import parse_memcap
 from .bpe import BPETokenizer
 from .byte_tokenizer import ByteTokenizer
@@ -204,7 +205,7 @@ def write_megatron(
                         else [os.fspath(p) for p in inputs])
     if not paths:
         raise ValueError("write_megatron needs at least one input file")
-    check_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads)
     if json_key is not None and not isinstance(json_key, str):
         raise TypeError(f"json_key must be a str or None, got {type(json_key).__name__}")
     if progress is not None and not callable(progress):
@@ -228,6 +229,7 @@ def write_megatron(
     bytes_in = 0
     seconds = 0.0
     with AtomicOutput(prefix + ".bin") as bin_out, AtomicOutput(prefix + ".idx") as idx_out:
+        res: Mapping[str, Any]
         for path in paths:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -239,11 +241,11 @@ def write_megatron(
                 if json_key is not None:
                     res = _core.tokenize_jsonl(native, index, input_fd=fd, input_name=path, bin_fd=bin_out.fd,
                                                bin_name=bin_out.target, json_key=json_key, eod=eod,
-                                               threads=num_threads or 0, memcap=cap, progress=progress)
+                                               threads=threads, memcap=cap, progress=progress)
                 else:
                     res = _core.tokenize_stream(native, input_fd=fd, input_name=path, output_fd=bin_out.fd,
                                                 output_name=bin_out.target, dtype=dt, format="bin",
-                                                threads=num_threads or 0, memcap=cap, progress=progress)
+                                                threads=threads, memcap=cap, progress=progress)
                     n = int(res["ids_out"])
                     if eod_bytes and n:
                         os.write(bin_out.fd, eod_bytes)
