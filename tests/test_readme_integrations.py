@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import blt
-import blt.hf
+import blt.hf_datasets
 import blt.megatron
 import blt.ray
 import blt.torch
@@ -27,8 +27,8 @@ def test_each_snippet_is_under_ten_lines():
 
 
 def test_names_in_snippets_exist():
-    names = set(re.findall(r"blt\.(torch|hf|ray|megatron)\.(\w+)", section()))
-    assert {m for m, _ in names} == {"torch", "hf", "ray", "megatron"}
-    modules = {"torch": blt.torch, "hf": blt.hf, "ray": blt.ray, "megatron": blt.megatron}
+    names = set(re.findall(r"blt\.(torch|hf_datasets|ray|megatron)\.(\w+)", section()))
+    assert {m for m, _ in names} == {"torch", "hf_datasets", "ray", "megatron"}
+    modules = {"torch": blt.torch, "hf_datasets": blt.hf_datasets, "ray": blt.ray, "megatron": blt.megatron}
     for module, name in names:
         assert hasattr(modules[module], name), f"blt.{module}.{name}"

@@ -421,7 +421,7 @@ class TrainedVocabDict(TypedDict):
     specials: list[Tuple[str, int]]
     merges: npt.NDArray[np.uint32]
 
-def train_vocab(counter: PieceCounter, vocab_size: int, specials: list[str] = ..., min_frequency: int = 2,
+def train_vocab(counter: PieceCounter, vocab_size: int, specials: list[str] = [], min_frequency: int = 2,
                 max_token_length: Optional[int] = None, hf_compatible: bool = False,
                 progress: Optional[Callable[[int], None]] = None) -> TrainedVocabDict: ...
 

@@ -3,7 +3,7 @@
 a ``PreTrainedTokenizer`` for the BLT byte ids, so ``AutoTokenizer``-style code
 (``tok(texts, padding=True, truncation=True, return_tensors="np")``, ``save_pretrained`` /
 ``from_pretrained``) works with either. Needs ``transformers`` (``pip install bltok[hf]``).
-``TokenizeBatch`` (from :mod:`blt.hf_datasets`) is the batched ``datasets.map`` function.
+The batched ``datasets.map`` function is :class:`blt.hf_datasets.TokenizeBatch`.
 
 >>> from blt.hf import BltTokenizer
 >>> tok = BltTokenizer()
@@ -21,9 +21,8 @@ from tokenizers import AddedToken
 from transformers import PreTrainedTokenizer, PreTrainedTokenizerFast
 
 from . import _blt_ids as ids
-from .hf_datasets import TokenizeBatch
 
-__all__ = ["BltTokenizer", "bpe_to_transformers", "TokenizeBatch"]
+__all__ = ["BltTokenizer", "bpe_to_transformers"]
 
 
 class SavesHF(Protocol):
