@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +34,22 @@ from blt import _core
 CHILD_SECONDS = 30
 
 
+HANG_STACKS: List[str] = []  # native stacks of hung children, for the report
+
+
+def native_stacks(pid: int) -> str:
+    """Every thread's native stack of process pid (gdb, when installed), so a hang names its place."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "gdb not installed"
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                             capture_output=True, text=True, timeout=60)
+        return out.stdout[-4000:]
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"gdb failed: {e!r}"
+
+
 def wait_child(pid: int, limit: float) -> Tuple[bool, int]:
     """(finished, exit code) of child pid; kills it after `limit` seconds (finished False)."""
     deadline = time.monotonic() + limit
@@ -40,6 +58,7 @@ def wait_child(pid: int, limit: float) -> Tuple[bool, int]:
         if done:
             return True, os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
+            HANG_STACKS.append(native_stacks(pid))
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             return False, -9
@@ -190,7 +209,7 @@ def main() -> None:
     for abt in abt_holder:
         abt.close()
     print(json.dumps({"kind": kind, "forks": forks, "hangs": hangs, "failures": failures,
-                      "min_child_workers": min_workers, "errors": errors,
+                      "min_child_workers": min_workers, "errors": errors, "hang_stacks": HANG_STACKS,
                       "background_rounds": background.rounds,
                       "background_error": [repr(e) for e in background.error]}))
 
