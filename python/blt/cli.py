@@ -294,16 +294,23 @@ def _run_reporting(
                 bar.close()
     except usage_errors:
         raise
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
-        if _raised_while_interrupted(e):
-            sys.stderr.write(f"{PROG}: interrupted\n")
-            return 130
-        sys.stderr.write(f"{PROG}: error: {error_line(e)}\n")
-        return 1
+    except RUNTIME_ERRORS as e:
+        return failure_exit(PROG, e, error_line)
     return 0
+
+
+# What a CLI run reports as a runtime failure (exit 1, or 130 for Ctrl-C) rather than a traceback.
+RUNTIME_ERRORS = (KeyboardInterrupt, OSError, ValueError, TypeError, RuntimeError, MemoryError)
+
+
+def failure_exit(prog: str, e: BaseException, error_line: Callable[[BaseException], str]) -> int:
+    """Writes the one stderr line for a failed run and returns its exit code: 130 for Ctrl-C
+    (also an error raised while a Ctrl-C was unwinding), else 1."""
+    if isinstance(e, KeyboardInterrupt) or _raised_while_interrupted(e):
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    sys.stderr.write(f"{prog}: error: {error_line(e)}\n")
+    return 1
 
 
 def _raised_while_interrupted(e: BaseException) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import List, Literal, Optional, cast
 
 from .bpe import BPETokenizer
-from .cli import _memcap, _one_line, _Parser, _raised_while_interrupted, _threads
+from .cli import RUNTIME_ERRORS, _memcap, _one_line, _Parser, _threads, failure_exit
 
 PROG = "blt-train"
 Format = Literal["tiktoken", "hf", "gpt2"]
@@ -115,15 +115,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             hf_compatible=args.hf_compatible, name=args.name or target.name.split(".")[0],
         )
         save_atomically(enc, target, cast(Format, args.format))
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as e:
-        if _raised_while_interrupted(e):
-            sys.stderr.write(f"{PROG}: interrupted\n")
-            return 130
-        sys.stderr.write(f"{PROG}: error: {_one_line(e)}\n")
-        return 1
+    except RUNTIME_ERRORS as e:
+        return failure_exit(PROG, e, _one_line)
     return 0
 
 
