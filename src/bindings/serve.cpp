@@ -2,6 +2,7 @@
 // Python references held by requests are released safely from engine threads.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,40 @@ bool python_finalizing() {
 #endif
 }
 
+// A Python thread state kept by an engine thread (a thread Python did not create) from its first
+// entry into Python until it exits. pybind11's gil_scoped_acquire alone creates and deletes a
+// thread state on every entry, each time under CPython's runtime lock (HEAD_LOCK), which it takes
+// without the GIL; CPython before 3.12 resets that lock in a forked child only after using it
+// (CPython gh-112275), so an os.fork() by another thread at that moment left the child
+// deadlocked inside os.fork(). With the state kept, entering Python takes only the GIL.
+struct KeptThreadState {
+  bool kept = false;
+  ~KeptThreadState() {
+    // While or after the interpreter finalizes, it deletes the state itself.
+    if (!kept || python_finalizing() || !Py_IsInitialized()) return;
+    py::gil_scoped_acquire gil;
+    gil.dec_ref();  // drops the count kept below: this acquire's end deletes the state
+  }
+};
+thread_local KeptThreadState t_kept_state;
+
+// Holds the GIL on any thread; on a thread Python did not create, keeps the thread state.
+class EngineThreadGil {
+ public:
+  EngineThreadGil() {
+    if (first_native_entry_) {
+      gil_.inc_ref();  // the count the thread keeps until its KeptThreadState ends
+      t_kept_state.kept = true;
+    }
+  }
+
+ private:
+  // Decided before gil_ is constructed (members initialise in declaration order), while the
+  // thread has no state yet; PyGILState_GetThisThreadState needs no GIL.
+  bool first_native_entry_ = !t_kept_state.kept && PyGILState_GetThisThreadState() == nullptr;
+  py::gil_scoped_acquire gil_;
+};
+
 // Releases a Python reference from any thread: takes the GIL, except while the interpreter is
 // finalizing, when the reference is deliberately leaked (taking the GIL then would hang).
 void release_py_ref(py::object* ref) {
@@ -29,7 +64,7 @@ void release_py_ref(py::object* ref) {
     delete ref;
     return;
   }
-  py::gil_scoped_acquire gil;
+  EngineThreadGil gil;
   delete ref;
 }
 
@@ -50,7 +85,7 @@ class LoopSink final : public serve::HostSink {
   bool host_alive() const override { return !python_finalizing(); }
 
   void hand_over(std::vector<serve::Completion>& done) override {
-    py::gil_scoped_acquire gil;
+    EngineThreadGil gil;
     try {
       py::list out(done.size());
       for (size_t i = 0; i < done.size(); ++i) {
@@ -189,7 +224,7 @@ class PyBatchEngine {
   // A request on `tokenizer` (TypeError unless a blt._core.Tokenizer) with its priority and
   // timeout; the request holds a reference to the Python object until the engine drops it.
   static serve::Request new_request(py::object tokenizer, const std::string& priority, double timeout_s) {
-    auto* raw = tokenizer.cast<const Tokenizer*>();
+    const Tokenizer* raw = &as_tokenizer(tokenizer);
     serve::Request r;
     r.priority = serve::parse_priority(priority);
     if (timeout_s < 0) throw py::value_error("timeout must be >= 0");
