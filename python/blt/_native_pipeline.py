@@ -132,6 +132,20 @@ def _sync_position(f: Any, fd: int) -> None:
         pass
 
 
+def _run_options(tokenizer: Any, content_type: Any, bos: Any, eos: Any, strip_bom: Any, dtype: Any,
+                 num_threads: Optional[int], memcap: Union[str, int, None], chunk_size: ChunkSizeLike,
+                 progress: Optional[Progress]) -> Tuple[Any, Dict[str, Any]]:
+    """The native tokenizer and the checked keyword arguments both native pipelines take."""
+    if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
+        raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
+    native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be a callable (done, total) or None")
+    lo, hi = parse_chunk_size(chunk_size)
+    return native, dict(dtype=dt, threads=resolve_num_threads(num_threads), memcap=parse_memcap(memcap),
+                        min_chunk=lo, max_chunk=hi, progress=progress, utf8_chunks=content_type == "text")
+
+
 def run(
     src: Any,
     dst: Any,
@@ -150,22 +164,15 @@ def run(
 ) -> Tuple[TokenizeStats, Optional[npt.NDArray[Any]]]:
     """Tokenize ``src`` into ``dst`` (see :func:`blt.tokenize_file`): the run's statistics, and
     the ids when ``dst`` is None."""
-    if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
-        raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
-    native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
-    threads = resolve_num_threads(num_threads)
-    if progress is not None and not callable(progress):
-        raise TypeError("progress must be a callable (done, total) or None")
-    cap = parse_memcap(memcap)
-    lo, hi = parse_chunk_size(chunk_size)
+    native, kwargs = _run_options(tokenizer, content_type, bos, eos, strip_bom, dtype, num_threads, memcap,
+                                  chunk_size, progress)
     fmt = format or (format_for(dst) if dst is not None else "bin")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     if dst is None and fmt != "bin":
         raise ValueError("format applies to a destination; with dst=None the ids come back as an array")
 
-    kwargs: Dict[str, Any] = dict(dtype=dt, format=fmt, threads=threads, memcap=cap, min_chunk=lo,
-                                  max_chunk=hi, progress=progress, utf8_chunks=content_type == "text")
+    kwargs["format"] = fmt
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None
     try:
@@ -198,7 +205,7 @@ def run(
         if out is not None:
             out.discard()
 
-    return _stats(res, fmt, dt), (res["ids"] if dst is None else None)
+    return _stats(res, fmt, kwargs["dtype"]), (res["ids"] if dst is None else None)
 
 
 def _stats(res: Any, fmt: str, dt: str) -> TokenizeStats:
@@ -252,16 +259,9 @@ def run_npz(
     ``hash_sizes``, ``hash_funcs``, ``max_hash``, ``hash_dtype`` of
     ``_core.tokenize_patch_stream``). Returns the statistics and the native result dict, plus
     ``arrays`` (name -> array) when ``dst`` is None."""
-    if content_type is not UNSET and content_type is not None and content_type not in CONTENT_TYPES:
-        raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
-    native, dt = resolve_tokenizer(tokenizer, bos, eos, content_type, strip_bom, dtype)
-    threads = resolve_num_threads(num_threads)
-    if progress is not None and not callable(progress):
-        raise TypeError("progress must be a callable (done, total) or None")
-    cap = parse_memcap(memcap)
-    lo, hi = parse_chunk_size(chunk_size)
-    kwargs: Dict[str, Any] = dict(dtype=dt, threads=threads, memcap=cap, min_chunk=lo, max_chunk=hi,
-                                  progress=progress, utf8_chunks=content_type == "text", **stage)
+    native, kwargs = _run_options(tokenizer, content_type, bos, eos, strip_bom, dtype, num_threads, memcap,
+                                  chunk_size, progress)
+    kwargs.update(stage)
     close_fds: List[int] = []
     out: Optional[AtomicOutput] = None
     arrays: Dict[str, Any] = {}
@@ -292,4 +292,4 @@ def run_npz(
     result: Dict[str, Any] = dict(res)
     if dst is None:
         result["arrays"] = arrays
-    return _stats(res, "npz", dt), result
+    return _stats(res, "npz", kwargs["dtype"]), result

@@ -558,10 +558,10 @@ class BPETokenizer:
 
         >>> import blt, os, tempfile
         >>> enc = blt.get_encoding("r50k_base", vocab_dir=VOCAB_DIR)
-        >>> path = os.path.join(tempfile.mkdtemp(), "tokenizer.json")
-        >>> enc.save(path, format="hf")
-        >>> blt.BPETokenizer.from_hf(path).encode("hello world").tolist()
-        [31373, 995]
+        >>> path = os.path.join(tempfile.mkdtemp(), "mine.tiktoken")
+        >>> enc.save(path)  # the rank file and mine.meta.json (pattern and specials)
+        >>> blt.BPETokenizer.from_tiktoken(path).encode("hello <|endoftext|>", allowed_special="all").tolist()
+        [31373, 220, 50256]
         """
         formats.save(self._model, path, format)
 

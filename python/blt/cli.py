@@ -83,14 +83,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _threads(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid thread count {text!r}: expected an integer >= 1") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"invalid thread count {n}: must be >= 1")
-    return n
+def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type`` taking an integer >= ``minimum``; errors name ``what`` and the value."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected an integer >= {minimum}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"invalid {what} {n}: must be >= {minimum}")
+        return n
+
+    return parse
+
+
+_threads = int_at_least(1, "thread count")
 
 
 def _memcap(text: str) -> int:

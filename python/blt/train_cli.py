@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import List, Literal, Optional, cast
 
 from .bpe import BPETokenizer
-from .cli import RUNTIME_ERRORS, _memcap, _one_line, _Parser, _threads, failure_exit
+from .cli import RUNTIME_ERRORS, _memcap, _one_line, _Parser, _threads, failure_exit, int_at_least
 
 PROG = "blt-train"
 Format = Literal["tiktoken", "hf", "gpt2"]
@@ -33,28 +33,21 @@ merges.txt). Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted.
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{n} must be >= 0")
-    return n
+_count = int_at_least(0, "count")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Train a byte-level BPE tokenizer on text files.", epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", nargs="+", required=True, metavar="FILE", help="training text files")
-    p.add_argument("--vocab-size", type=_positive, required=True, metavar="N",
+    p.add_argument("--vocab-size", type=_count, required=True, metavar="N",
                    help="tokens in the vocabulary, counting the 256 bytes and the specials")
     p.add_argument("--output", required=True, metavar="PATH", help="where to save the tokenizer")
     p.add_argument("--format", choices=("tiktoken", "hf", "gpt2"), default="tiktoken")
     p.add_argument("--pattern", default="cl100k", help="split regex: gpt2, cl100k, o200k or a regex (default cl100k)")
     p.add_argument("--special", action="append", default=[], metavar="TEXT", help="special token (repeatable)")
-    p.add_argument("--min-frequency", type=_positive, default=2, metavar="N")
-    p.add_argument("--max-token-length", type=_positive, default=None, metavar="N")
+    p.add_argument("--min-frequency", type=_count, default=2, metavar="N")
+    p.add_argument("--max-token-length", type=_count, default=None, metavar="N")
     p.add_argument("--threads", type=_threads, default=None, metavar="N")
     p.add_argument("--memcap", type=_memcap, default=None, metavar="SIZE",
                    help="bytes the piece table may hold, e.g. 2GB or 50%% (rare pieces are pruned beyond)")

@@ -52,6 +52,15 @@ std::span<const uint8_t> bytes_span(py::handle b) {
   return {reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n)};
 }
 
+const Tokenizer& as_tokenizer(py::handle obj) {
+  try {
+    return *obj.cast<const Tokenizer*>();
+  } catch (const py::cast_error&) {
+    throw py::type_error("tokenizer must be a native blt tokenizer, got " +
+                         std::string(Py_TYPE(obj.ptr())->tp_name));
+  }
+}
+
 namespace {
 
 py::dtype numpy_dtype(DType dt) {

@@ -5,12 +5,17 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/id_buffer.hpp"
+#include "blt_core/pipeline/run_stats.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt::bindings {
@@ -38,6 +43,10 @@ class InputView {
 
 // Views of every item of a sequence, and their spans (the views must outlive the spans).
 std::vector<ByteSpan> view_all(py::sequence items, std::vector<InputView>& views);
+
+// The native Tokenizer behind a Python object (any class bound with blt::Tokenizer as its pybind11
+// base); TypeError naming the object's type otherwise. Valid while the object lives.
+const Tokenizer& as_tokenizer(py::handle obj);
 
 // The bytes of a Python bytes object (no copy; valid while the object lives).
 std::span<const uint8_t> bytes_span(py::handle b);
@@ -99,6 +108,28 @@ void def_encode_methods(Class& cls, const char* default_dtype) {
 // type (no conversion copy for uint16/uint32/int32/int64/uint64). Empty input decodes to "".
 template <class Decode>
 std::string decode_ids(py::handle ids_obj, const Decode& decode);
+
+// --- progress callbacks of long native runs ------------------------------------------------------------
+// A callback for native code running without the GIL: it takes the GIL, raises a pending signal
+// (Ctrl-C) as an exception that cancels the run, then calls `progress` unless it is None. Native
+// runs call it from the caller's thread, where Python delivers signals. Refers to `progress`,
+// which must outlive it.
+template <class... Args>
+std::function<void(Args...)> progress_callback(const py::object& progress) {
+  return [&progress](Args... args) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!progress.is_none()) progress(args...);
+  };
+}
+
+// Seconds between progress calls, as the pipelines take it (at least 1 ms).
+inline std::chrono::milliseconds progress_interval_ms(double seconds) {
+  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(seconds * 1000)));
+}
+
+// The fields every pipeline run reports (RunStats) as a dict; each binding adds its own.
+py::dict run_stats_dict(const RunStats& st);
 
 // --- one registration function per area -------------------------------------------------------------
 void bind_common(py::module_& m);

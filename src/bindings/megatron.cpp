@@ -13,15 +13,6 @@
 namespace blt::bindings {
 namespace {
 
-const Tokenizer& as_tokenizer(py::handle obj) {
-  try {
-    return *obj.cast<const Tokenizer*>();
-  } catch (const py::cast_error&) {
-    throw py::type_error("tokenizer must be a native blt tokenizer, got " +
-                         std::string(Py_TYPE(obj.ptr())->tp_name));
-  }
-}
-
 py::dict tokenize_jsonl_py(py::object tokenizer, MegatronIndex& index, int input_fd, int bin_fd,
                            const std::string& input_name, const std::string& bin_name,
                            const std::string& json_key, std::optional<uint32_t> eod, int threads,
@@ -34,13 +25,8 @@ py::dict tokenize_jsonl_py(py::object tokenizer, MegatronIndex& index, int input
   o.threads = threads;
   o.memcap = memcap;
   o.chunk = chunk;
-  o.progress_interval = std::chrono::milliseconds(
-      std::max<int64_t>(1, static_cast<int64_t>(progress_interval * 1000)));
-  o.progress = [&progress](uint64_t done, uint64_t total) {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    if (!progress.is_none()) progress(done, total);
-  };
+  o.progress_interval = progress_interval_ms(progress_interval);
+  o.progress = progress_callback<uint64_t, uint64_t>(progress);
   FdSource src(input_fd, input_name);
   FdSink sink(bin_fd, bin_name);
   DocumentStats st;
@@ -48,13 +34,8 @@ py::dict tokenize_jsonl_py(py::object tokenizer, MegatronIndex& index, int input
     py::gil_scoped_release nogil;
     st = tokenize_jsonl(tok, src, sink, index, o);
   }
-  py::dict out;
-  out["bytes_in"] = st.bytes_in;
+  py::dict out = run_stats_dict(st);
   out["documents"] = st.documents;
-  out["ids_out"] = st.ids_out;
-  out["chunks"] = st.chunks;
-  out["seconds"] = st.seconds;
-  out["threads"] = st.threads;
   return out;
 }
 

@@ -17,6 +17,17 @@
 #include "blt_core/pipeline/patch_stage.hpp"
 
 namespace blt::bindings {
+
+py::dict run_stats_dict(const RunStats& st) {
+  py::dict out;
+  out["bytes_in"] = st.bytes_in;
+  out["ids_out"] = st.ids_out;
+  out["chunks"] = st.chunks;
+  out["seconds"] = st.seconds;
+  out["threads"] = st.threads;
+  return out;
+}
+
 namespace {
 
 // The native Tokenizer behind a Python object: a ByteCodec (copied, so text chunks can keep UTF-8
@@ -27,12 +38,7 @@ const Tokenizer& native_tokenizer(py::handle obj, bool utf8_chunks, std::optiona
     copy->keep_utf8_chars = utf8_chunks;
     return *copy;
   }
-  try {
-    return *obj.cast<const Tokenizer*>();
-  } catch (const py::cast_error&) {
-    throw py::type_error("tokenizer must be a native blt tokenizer, got " +
-                         std::string(Py_TYPE(obj.ptr())->tp_name));
-  }
+  return as_tokenizer(obj);
 }
 
 // Ids collected in memory (raw bytes of dtype `dt`) become a NumPy array owning the vector.
@@ -54,14 +60,8 @@ PipelineOptions pipeline_options(const std::string& dtype, const std::string& fo
   o.memcap = memcap;
   o.min_chunk = min_chunk;
   o.max_chunk = max_chunk;
-  o.progress_interval = std::chrono::milliseconds(
-      std::max<int64_t>(1, static_cast<int64_t>(progress_interval * 1000)));
-  // Runs on the calling (main) thread between waits: the place where Ctrl-C is noticed.
-  o.progress = [&progress](uint64_t done, uint64_t total) {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    if (!progress.is_none()) progress(done, total);
-  };
+  o.progress_interval = progress_interval_ms(progress_interval);
+  o.progress = progress_callback<uint64_t, uint64_t>(progress);
   return o;
 }
 
@@ -75,12 +75,7 @@ std::unique_ptr<ByteSource> byte_source(py::object& input, int input_fd, const s
 }
 
 py::dict stats_dict(const PipelineStats& st) {
-  py::dict out;
-  out["bytes_in"] = st.bytes_in;
-  out["ids_out"] = st.ids_out;
-  out["chunks"] = st.chunks;
-  out["seconds"] = st.seconds;
-  out["threads"] = st.threads;
+  py::dict out = run_stats_dict(st);
   out["chunk_size"] = st.plan.chunk;
   out["in_flight"] = st.plan.in_flight;
   out["buffer_bytes"] = st.plan.buffer_bytes * st.plan.buffers;

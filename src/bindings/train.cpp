@@ -1,19 +1,15 @@
 // Python binding of the BPE trainer (blt_core/train): buffers in, GIL released, classes registered.
 // The Pythonic API (train_bpe, train_bpe_from_counts) is python/blt/train.py.
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
 #include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bindings/converters.hpp"
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/train/piece_counter.hpp"
 #include "blt_core/train/trainer.hpp"
 
-namespace py = pybind11;
 using blt::train::PieceCounter;
 
 namespace blt::bindings {
@@ -66,11 +62,7 @@ void bind_train(py::module_& m) {
           [](PieceCounter& c, int fd, const std::string& name, py::object progress) {
             blt::FdSource src(fd, name);
             std::atomic<bool> stop{false};
-            auto cb = [&progress](uint64_t done) {
-              py::gil_scoped_acquire gil;
-              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-              if (!progress.is_none()) progress(done);
-            };
+            auto cb = progress_callback<uint64_t>(progress);
             py::gil_scoped_release nogil;
             c.count_source(src, cb, stop);
           },
@@ -106,11 +98,7 @@ void bind_train(py::module_& m) {
         o.min_frequency = min_frequency;
         o.max_token_length = max_token_length;
         o.hf_compatible = hf_compatible;
-        o.progress = [&progress](uint64_t done) {
-          py::gil_scoped_acquire gil;
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-          if (!progress.is_none()) progress(done);
-        };
+        o.progress = progress_callback<uint64_t>(progress);
         blt::train::TrainedVocab v;
         {
           py::gil_scoped_release nogil;

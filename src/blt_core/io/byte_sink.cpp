@@ -49,17 +49,22 @@ void FdSink::write(const uint8_t* p, size_t n, const std::atomic<bool>& stop) {
   }
 }
 
-void FdSink::rewrite_head(const uint8_t* p, size_t n) {
-  if (!seekable_) throw std::logic_error("rewrite_head on a non-seekable output");
+void pwrite_all(int fd, const void* p, size_t n, uint64_t offset, const std::string& name) {
+  const auto* b = static_cast<const uint8_t*>(p);
   size_t done = 0;
   while (done < n) {
-    ssize_t k = ::pwrite(fd_, p + done, n - done, start_ + static_cast<off_t>(done));
+    ssize_t k = ::pwrite(fd, b + done, n - done, static_cast<off_t>(offset + done));
     if (k < 0) {
       if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "cannot write '" + name_ + "'");
+      throw std::system_error(errno, std::generic_category(), "cannot write '" + name + "'");
     }
     done += static_cast<size_t>(k);
   }
+}
+
+void FdSink::rewrite_head(const uint8_t* p, size_t n) {
+  if (!seekable_) throw std::logic_error("rewrite_head on a non-seekable output");
+  pwrite_all(fd_, p, n, static_cast<uint64_t>(start_), name_);
 }
 
 void VectorSink::rewrite_head(const uint8_t* p, size_t n) {

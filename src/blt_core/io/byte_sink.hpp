@@ -9,6 +9,10 @@
 
 namespace blt {
 
+// Writes all n bytes of p at `offset` of descriptor fd (retrying EINTR and short writes); throws
+// std::system_error "cannot write '<name>'" on failure.
+void pwrite_all(int fd, const void* p, size_t n, uint64_t offset, const std::string& name);
+
 class ByteSink {
  public:
   virtual ~ByteSink() = default;

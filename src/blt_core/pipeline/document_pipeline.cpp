@@ -1,8 +1,5 @@
 #include "blt_core/pipeline/document_pipeline.hpp"
 
-#include <oneapi/tbb/concurrent_queue.h>
-#include <oneapi/tbb/flow_graph.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -16,11 +13,10 @@
 #include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/resources.hpp"
 #include "blt_core/pipeline/driven_run.hpp"
+#include "blt_core/pipeline/ordered_graph.hpp"
 
 namespace blt {
 namespace {
-
-namespace flow = tbb::flow;
 
 // Whole lines of input, their encoded ids (in the shard's dtype) and their document lengths.
 struct LineChunk {
@@ -161,64 +157,30 @@ DocumentStats tokenize_jsonl(const Tokenizer& tok, ByteSource& source, ByteSink&
 
   auto body = [&] {
     std::vector<std::unique_ptr<LineChunk>> owned;
-    tbb::concurrent_queue<LineChunk*> free_chunks;
-    for (size_t i = 0; i < in_flight + 1; ++i) {
-      owned.push_back(std::make_unique<LineChunk>());
-      free_chunks.push(owned.back().get());
-    }
     LineReader reader(source, opts.chunk, run.stop);
     uint64_t lines_done = 0;
-
-    flow::graph g(run.ctx);
-    flow::input_node<LineChunk*> read_node(g, [&](tbb::flow_control& fc) -> LineChunk* {
+    auto encode = [&](LineChunk& c) {
+      if (!run.stop.load(std::memory_order_relaxed)) encode_lines(tok, opts, dt, c);
+    };
+    auto write = [&](LineChunk& c) {
+      if (run.stop.load(std::memory_order_relaxed)) return;
       try {
-        LineChunk* c = nullptr;
-        if (!free_chunks.try_pop(c)) {
-          owned.push_back(std::make_unique<LineChunk>());
-          c = owned.back().get();
-        }
-        if (reader.next(*c)) return c;
-        free_chunks.push(c);
+        if (c.failed)
+          throw std::invalid_argument(name + " line " + std::to_string(lines_done + c.error_line + 1) +
+                                      ": " + c.error);
+        if (!c.out.empty()) bin.write(c.out.data(), c.out.size(), run.stop);
+        for (uint64_t n : c.lengths) index.add_document(n);
+        lines_done += c.lines;
+        stats.documents += c.lengths.size();
+        stats.ids_out += c.out.size() / dtype_size(dt);
+        ++stats.chunks;
+        run.done.store(c.end_offset, std::memory_order_relaxed);
+        source.release_before(c.end_offset);
       } catch (...) {
         run.fail(std::current_exception());
       }
-      fc.stop();
-      return nullptr;
-    });
-    flow::limiter_node<LineChunk*> gate(g, in_flight);
-    flow::function_node<LineChunk*, LineChunk*> encode_node(g, flow::unlimited, [&](LineChunk* c) {
-      if (!run.stop.load(std::memory_order_relaxed)) encode_lines(tok, opts, dt, *c);
-      return c;
-    });
-    flow::sequencer_node<LineChunk*> order(g, [](LineChunk* const& c) { return c->seq; });
-    flow::function_node<LineChunk*, flow::continue_msg> write_node(g, flow::serial, [&](LineChunk* c) {
-      if (!run.stop.load(std::memory_order_relaxed)) {
-        try {
-          if (c->failed)
-            throw std::invalid_argument(name + " line " + std::to_string(lines_done + c->error_line + 1) +
-                                        ": " + c->error);
-          if (!c->out.empty()) bin.write(c->out.data(), c->out.size(), run.stop);
-          for (uint64_t n : c->lengths) index.add_document(n);
-          lines_done += c->lines;
-          stats.documents += c->lengths.size();
-          stats.ids_out += c->out.size() / dtype_size(dt);
-          ++stats.chunks;
-          run.done.store(c->end_offset, std::memory_order_relaxed);
-          source.release_before(c->end_offset);
-        } catch (...) {
-          run.fail(std::current_exception());
-        }
-      }
-      free_chunks.push(c);
-      return flow::continue_msg();
-    });
-    flow::make_edge(read_node, gate);
-    flow::make_edge(gate, encode_node);
-    flow::make_edge(encode_node, order);
-    flow::make_edge(order, write_node);
-    flow::make_edge(write_node, gate.decrementer());
-    read_node.activate();
-    g.wait_for_all();
+    };
+    run_ordered_graph(run, in_flight, owned, [&](LineChunk& c) { return reader.next(c); }, encode, write);
     stats.bytes_in = reader.consumed();
   };
 

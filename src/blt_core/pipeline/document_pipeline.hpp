@@ -10,6 +10,7 @@
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/io/megatron_index.hpp"
+#include "blt_core/pipeline/run_stats.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt {
@@ -26,13 +27,8 @@ struct DocumentOptions {
   std::chrono::milliseconds progress_interval{50};
 };
 
-struct DocumentStats {
-  uint64_t bytes_in = 0;
+struct DocumentStats : RunStats {
   uint64_t documents = 0;
-  uint64_t ids_out = 0;
-  uint64_t chunks = 0;
-  double seconds = 0;
-  int threads = 0;
 };
 
 // Each non-blank line of `source` is a JSON object; the string under opts.json_key is encoded as

@@ -11,8 +11,11 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+
+#include "blt_core/parallel/fork_state.hpp"
 
 namespace blt {
 
@@ -20,10 +23,14 @@ namespace blt {
 struct RunControl {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};  // progress in input bytes, stored by the body
-  tbb::task_group_context ctx;
+  // The flow graph's context; none in a forked child, which must not call into oneTBB (its
+  // workers did not survive the fork).
+  std::unique_ptr<tbb::task_group_context> ctx =
+      in_forked_child() ? nullptr : std::make_unique<tbb::task_group_context>();
   std::mutex mu;
   std::exception_ptr error;
 
+  bool forked() const { return !ctx; }
   void fail(std::exception_ptr e) {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -33,12 +40,13 @@ struct RunControl {
   }
   void cancel() {
     stop.store(true);
-    ctx.cancel_group_execution();
+    if (ctx) ctx->cancel_group_execution();
   }
 };
 
-// Runs body() in an arena of `threads` slots on a helper thread (Python only delivers signals on
-// the main thread, so the caller must stay free to notice them through `progress`).
+// Runs body() on a helper thread (Python only delivers signals on the main thread, so the caller
+// must stay free to notice them through `progress`): in an arena of `threads` slots, or directly
+// in a forked child, where the body must use the fork pool instead of oneTBB.
 inline void run_driven(RunControl& run, int threads, const std::function<void()>& body,
                        const std::function<void(uint64_t, uint64_t)>& progress,
                        std::chrono::milliseconds interval, uint64_t total) {
@@ -47,8 +55,12 @@ inline void run_driven(RunControl& run, int threads, const std::function<void()>
   bool finished = false;
   std::thread driver([&] {
     try {
-      tbb::task_arena arena(threads);
-      arena.execute(body);
+      if (run.forked()) {
+        body();
+      } else {
+        tbb::task_arena arena(threads);
+        arena.execute(body);
+      }
     } catch (...) {
       run.fail(std::current_exception());
     }

@@ -1,31 +1,23 @@
 #include "blt_core/pipeline/file_pipeline.hpp"
 
-#include <oneapi/tbb/concurrent_queue.h>
-#include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
-
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "blt_core/offset_error.hpp"
-#include "blt_core/parallel/fork_state.hpp"
 #include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
+#include "blt_core/pipeline/driven_run.hpp"
+#include "blt_core/pipeline/ordered_graph.hpp"
 #include "blt_core/resources.hpp"
 
 namespace blt {
 namespace {
-
-namespace flow = tbb::flow;
 
 // Encodes c.body and formats it; runs on any worker thread, touches only its own chunk.
 void encode_chunk(const Tokenizer& tok, const IdFormat& fmt, uint64_t max_id, Chunk& c) {
@@ -59,27 +51,6 @@ void encode_chunk(const Tokenizer& tok, const IdFormat& fmt, uint64_t max_id, Ch
   c.out_len = fmt.write_ids(c.ids.data(), c.ids.size(), out);
 }
 
-// Shared state of one run: the first error wins, and cancellation reaches every stage.
-struct RunState {
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::exception_ptr error;
-  // The flow graph's context; none in a forked child, which must not call into oneTBB.
-  std::unique_ptr<tbb::task_group_context> ctx;
-
-  void fail(std::exception_ptr e) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!error) error = e;
-    }
-    cancel();
-  }
-  void cancel() {
-    stop.store(true);
-    if (ctx) ctx->cancel_group_execution();
-  }
-};
-
 // Writes ids' formatted bytes in order and keeps the jsonl first-comma rule.
 class OrderedWriter {
  public:
@@ -106,56 +77,11 @@ class OrderedWriter {
   bool any_ = false;
 };
 
-using ChunkStep = std::function<void(Chunk*)>;
-
-// The flow graph: read -> limiter (in_flight) -> parallel encode -> sequencer -> serial write.
-void run_graph(const ChunkPlan& plan, ChunkReader& reader, RunState& run,
-               std::vector<std::unique_ptr<Chunk>>& owned, const ChunkStep& encode, const ChunkStep& write) {
-  tbb::concurrent_queue<Chunk*> free_chunks;
-  for (size_t i = 0; i < plan.buffers; ++i) {
-    owned.push_back(std::make_unique<Chunk>());
-    free_chunks.push(owned.back().get());
-  }
-  flow::graph g(*run.ctx);
-  flow::input_node<Chunk*> read_node(g, [&](tbb::flow_control& fc) -> Chunk* {
-    try {
-      Chunk* c = nullptr;
-      if (!free_chunks.try_pop(c)) {
-        // Cannot happen with buffers = in_flight + 1; stay correct if it ever does.
-        owned.push_back(std::make_unique<Chunk>());
-        c = owned.back().get();
-      }
-      if (reader.next(*c)) return c;
-      free_chunks.push(c);
-    } catch (...) {
-      run.fail(std::current_exception());
-    }
-    fc.stop();
-    return nullptr;
-  });
-  flow::limiter_node<Chunk*> gate(g, plan.in_flight);
-  flow::function_node<Chunk*, Chunk*> encode_node(g, flow::unlimited, [&](Chunk* c) {
-    encode(c);
-    return c;
-  });
-  flow::sequencer_node<Chunk*> order(g, [](Chunk* const& c) { return c->seq; });
-  flow::function_node<Chunk*, flow::continue_msg> write_node(g, flow::serial, [&](Chunk* c) {
-    write(c);
-    free_chunks.push(c);
-    return flow::continue_msg();
-  });
-  flow::make_edge(read_node, gate);
-  flow::make_edge(gate, encode_node);
-  flow::make_edge(encode_node, order);
-  flow::make_edge(order, write_node);
-  flow::make_edge(write_node, gate.decrementer());
-  read_node.activate();
-  g.wait_for_all();
-}
+using ChunkStep = std::function<void(Chunk&)>;
 
 // A forked child's pipeline (no oneTBB there): reads up to in_flight chunks, encodes them in
 // parallel on the ForkPool, writes them in order, and repeats; memory stays within the plan.
-void encode_in_waves(size_t in_flight, int threads, ChunkReader& reader, RunState& run,
+void encode_in_waves(size_t in_flight, int threads, ChunkReader& reader, RunControl& run,
                      std::vector<std::unique_ptr<Chunk>>& owned, const ChunkStep& encode,
                      const ChunkStep& write) {
   in_flight = std::max<size_t>(in_flight, 1);
@@ -170,9 +96,9 @@ void encode_in_waves(size_t in_flight, int threads, ChunkReader& reader, RunStat
       return;
     }
     parallel_for(threads, wave.size(), 1, [&](size_t a, size_t b, int) {
-      for (size_t i = a; i != b; ++i) encode(wave[i]);
+      for (size_t i = a; i != b; ++i) encode(*wave[i]);
     });
-    for (Chunk* c : wave) write(c);
+    for (Chunk* c : wave) write(*c);
   }
 }
 
@@ -236,145 +162,105 @@ PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& s
     sink.expect(fmt.head(0).size() +
                 (*source.size() + head_ids.size() + tail_ids.size()) * dtype_size(opts.dtype));
 
-  RunState run;
-  const bool forked = in_forked_child();
-  if (!forked) run.ctx = std::make_unique<tbb::task_group_context>();
-  std::atomic<uint64_t> bytes_done{0};
+  RunControl run;
   std::atomic<uint64_t> encode_ns{0}, write_ns{0};
   std::atomic<int64_t> waiting{0};  // chunks encoded, not yet taken by the writer
   uint64_t queue_sum = 0, queue_samples = 0, queue_max = 0;
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool finished = false;
 
-  // The run goes on this helper thread, which joins an arena of `threads` slots as its master:
-  // the caller stays free to report progress and notice cancellation (Python signals are only
-  // delivered on the main thread).
-  std::thread driver([&] {
-    try {
-      auto body = [&] {
-        OrderedWriter writer(sink, fmt, run.stop);
-        auto head = fmt.head(0);
-        if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
-        if (stage) {
-          // One id per input byte (a probe decides): the count is bounded by the input size.
-          const uint8_t probe[64] = {};
-          auto per = tok.body_size(ByteSpan(probe, sizeof probe));
-          if (per && *per == sizeof probe && source.size())
-            stage->expect_ids(*source.size() + head_ids.size() + tail_ids.size());
-          stage->prefix(head_ids, opts.dtype);
-        } else {
-          writer.write_ids(head_ids);
-        }
+  auto body = [&] {
+    OrderedWriter writer(sink, fmt, run.stop);
+    auto head = fmt.head(0);
+    if (!head.empty()) sink.write(head.data(), head.size(), run.stop);
+    if (stage) {
+      // One id per input byte (a probe decides): the count is bounded by the input size.
+      const uint8_t probe[64] = {};
+      auto per = tok.body_size(ByteSpan(probe, sizeof probe));
+      if (per && *per == sizeof probe && source.size())
+        stage->expect_ids(*source.size() + head_ids.size() + tail_ids.size());
+      stage->prefix(head_ids, opts.dtype);
+    } else {
+      writer.write_ids(head_ids);
+    }
 
-        std::vector<std::unique_ptr<Chunk>> owned;
-        ChunkReader reader(tok, source, plan, run.stop);
-        uint64_t ids_out = head_ids.size();
-        uint64_t chunks = 0;
+    std::vector<std::unique_ptr<Chunk>> owned;
+    ChunkReader reader(tok, source, plan, run.stop);
+    uint64_t ids_out = head_ids.size();
+    uint64_t chunks = 0;
 
-        auto encode = [&](Chunk* c) {
-          c->error = nullptr;
-          if (!run.stop.load(std::memory_order_relaxed)) {
-            try {
-              const auto t = Clock::now();
-              encode_chunk(tok, fmt, max_id, *c);
-              encode_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
-              if (stage) stage->process(*c, opts.dtype);
-            } catch (const OffsetError& e) {
-              // The tokenizer saw only this chunk: name the offset in the whole input.
-              c->error = std::make_exception_ptr(e.rebased(c->start_offset));
-            } catch (...) {
-              c->error = std::current_exception();
-            }
-          }
-          waiting.fetch_add(1, std::memory_order_relaxed);
-        };
-        auto write = [&](Chunk* c) {
-          const uint64_t depth =
-              static_cast<uint64_t>(std::max<int64_t>(0, waiting.fetch_sub(1, std::memory_order_relaxed)));
-          queue_sum += depth;
-          ++queue_samples;
-          queue_max = std::max(queue_max, depth);
-          if (c->error) {
-            // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
-            run.fail(c->error);
-            c->error = nullptr;
-          } else if (!run.stop.load(std::memory_order_relaxed)) {
-            try {
-              const auto t = Clock::now();
-              if (stage)
-                stage->assemble(*c, opts.dtype);
-              else
-                writer.write(c->out_ptr, c->out_len);
-              write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
-              ids_out += c->n_ids;
-              ++chunks;
-              bytes_done.store(c->end_offset, std::memory_order_relaxed);
-              source.release_before(c->end_offset);
-            } catch (...) {
-              run.fail(std::current_exception());
-            }
-          }
-        };
-        if (forked)
-          encode_in_waves(plan.in_flight, threads, reader, run, owned, encode, write);
-        else
-          run_graph(plan, reader, run, owned, encode, write);
-
-        if (run.stop.load()) return;
-        ids_out += tail_ids.size();
-        if (stage) {
+    auto encode = [&](Chunk& c) {
+      c.error = nullptr;
+      if (!run.stop.load(std::memory_order_relaxed)) {
+        try {
           const auto t = Clock::now();
-          stage->finish(tail_ids, opts.dtype);
-          write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
-          stats.ids_out = ids_out;
-          stats.chunks = chunks;
-          stats.bytes_in = reader.consumed();
-          return;
+          encode_chunk(tok, fmt, max_id, c);
+          encode_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+          if (stage) stage->process(c, opts.dtype);
+        } catch (const OffsetError& e) {
+          // The tokenizer saw only this chunk: name the offset in the whole input.
+          c.error = std::make_exception_ptr(e.rebased(c.start_offset));
+        } catch (...) {
+          c.error = std::current_exception();
         }
-        writer.write_ids(tail_ids);
-        auto tail = fmt.tail();
-        if (!tail.empty()) sink.write(tail.data(), tail.size(), run.stop);
-        if (opts.format == OutputFormat::npy) {
-          auto h = fmt.head(ids_out);
-          sink.rewrite_head(h.data(), h.size());
-        }
-        stats.ids_out = ids_out;
-        stats.chunks = chunks;
-        stats.bytes_in = reader.consumed();
-      };
-      if (forked) {
-        body();
-      } else {
-        tbb::task_arena arena(threads);
-        arena.execute(body);
       }
-    } catch (...) {
-      run.fail(std::current_exception());
+      waiting.fetch_add(1, std::memory_order_relaxed);
+    };
+    auto write = [&](Chunk& c) {
+      const uint64_t depth =
+          static_cast<uint64_t>(std::max<int64_t>(0, waiting.fetch_sub(1, std::memory_order_relaxed)));
+      queue_sum += depth;
+      ++queue_samples;
+      queue_max = std::max(queue_max, depth);
+      if (c.error) {
+        // Every earlier chunk encoded fine: this is the error a one-shot encode raises.
+        run.fail(c.error);
+        c.error = nullptr;
+      } else if (!run.stop.load(std::memory_order_relaxed)) {
+        try {
+          const auto t = Clock::now();
+          if (stage)
+            stage->assemble(c, opts.dtype);
+          else
+            writer.write(c.out_ptr, c.out_len);
+          write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+          ids_out += c.n_ids;
+          ++chunks;
+          run.done.store(c.end_offset, std::memory_order_relaxed);
+          source.release_before(c.end_offset);
+        } catch (...) {
+          run.fail(std::current_exception());
+        }
+      }
+    };
+    if (run.forked())
+      encode_in_waves(plan.in_flight, threads, reader, run, owned, encode, write);
+    else
+      run_ordered_graph(run, plan.in_flight, owned, [&](Chunk& c) { return reader.next(c); }, encode, write);
+
+    if (run.stop.load()) return;
+    ids_out += tail_ids.size();
+    if (stage) {
+      const auto t = Clock::now();
+      stage->finish(tail_ids, opts.dtype);
+      write_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
+      stats.ids_out = ids_out;
+      stats.chunks = chunks;
+      stats.bytes_in = reader.consumed();
+      return;
     }
-    {
-      std::lock_guard<std::mutex> lock(done_mu);
-      finished = true;
+    writer.write_ids(tail_ids);
+    auto tail = fmt.tail();
+    if (!tail.empty()) sink.write(tail.data(), tail.size(), run.stop);
+    if (opts.format == OutputFormat::npy) {
+      auto h = fmt.head(ids_out);
+      sink.rewrite_head(h.data(), h.size());
     }
-    done_cv.notify_all();
-  });
+    stats.ids_out = ids_out;
+    stats.chunks = chunks;
+    stats.bytes_in = reader.consumed();
+  };
 
   const uint64_t total = source.size().value_or(0);
-  try {
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(done_mu);
-        if (done_cv.wait_for(lock, opts.progress_interval, [&] { return finished; })) break;
-      }
-      if (opts.progress) opts.progress(bytes_done.load(std::memory_order_relaxed), total);
-    }
-  } catch (...) {
-    run.cancel();
-    driver.join();
-    throw;
-  }
-  driver.join();
-  if (run.error) std::rethrow_exception(run.error);
+  run_driven(run, threads, body, opts.progress, opts.progress_interval, total);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stats.stage_times.push_back({"encode", static_cast<double>(encode_ns.load()) * 1e-9});
   if (stage)

@@ -12,6 +12,7 @@
 #include "blt_core/io/id_format.hpp"
 #include "blt_core/pipeline/chunk_plan.hpp"
 #include "blt_core/pipeline/chunk_stage.hpp"
+#include "blt_core/pipeline/run_stats.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt {
@@ -31,12 +32,7 @@ struct PipelineOptions {
   std::chrono::milliseconds progress_interval{50};
 };
 
-struct PipelineStats {
-  uint64_t bytes_in = 0;   // input bytes consumed (including a skipped BOM)
-  uint64_t ids_out = 0;    // ids written (prefix + body + suffix)
-  uint64_t chunks = 0;
-  double seconds = 0;
-  int threads = 0;
+struct PipelineStats : RunStats {
   ChunkPlan plan;
   // Where the time went: busy seconds of each step summed over threads ("encode", the stage's
   // own steps, "write"), and how many encoded chunks waited for the ordered writer (sampled each

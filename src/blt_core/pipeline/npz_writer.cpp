@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "blt_core/io/byte_sink.hpp"
 #include "blt_core/pipeline/crc32.hpp"
 
 namespace blt {
@@ -37,16 +38,7 @@ void put64(std::string& s, uint64_t v) {
 }  // namespace
 
 void SpoolFile::append(const void* p, size_t n, uint32_t crc) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  size_t done = 0;
-  while (done < n) {
-    ssize_t k = ::pwrite(fd_, b + done, n - done, static_cast<off_t>(size_ + done));
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      write_error(name_);
-    }
-    done += static_cast<size_t>(k);
-  }
+  pwrite_all(fd_, p, n, size_, name_);
   crc_ = crc32_combine(crc_, crc, n);
   size_ += n;
 }
@@ -64,18 +56,7 @@ NpzWriter::NpzWriter(int fd, std::string name) : fd_(fd), name_(std::move(name))
   dos_date_ = static_cast<uint16_t>(((year - 1980) << 9) | ((t.tm_mon + 1) << 5) | t.tm_mday);
 }
 
-void NpzWriter::write_at(uint64_t offset, const void* p, size_t n) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  size_t done = 0;
-  while (done < n) {
-    ssize_t k = ::pwrite(fd_, b + done, n - done, static_cast<off_t>(offset + done));
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      write_error(name_);
-    }
-    done += static_cast<size_t>(k);
-  }
-}
+void NpzWriter::write_at(uint64_t offset, const void* p, size_t n) { pwrite_all(fd_, p, n, offset, name_); }
 
 std::string NpzWriter::local_header(const Entry& m) const {
   std::string s;

@@ -255,15 +255,7 @@ void PatchStage::assemble(Chunk& c, DType dt) {
     if (static_stream_) {
       static_stream_->feed(ids, nullptr, n, out_lengths_);
     } else {
-      PatchSeam seam;
-      seam.position = static_cast<int64_t>(pos_);
-      seam.last_start = last_start_;
-      seam.have_ids = pos_ > 0;
-      seam.ids[0] = tail >= 2 ? tail_ids_[tail - 2] : 0;
-      seam.ids[1] = tail >= 1 ? tail_ids_[tail - 1] : 0;
-      seam.entropies[0] = tail_h_[0];
-      seam.entropies[1] = tail_h_[1];
-      PatchStream ps(free_rule_, seam);
+      PatchStream ps(free_rule_, stream_seam());
       s.lens.clear();
       const size_t head = std::min(seam_, n);
       ps.feed(ids, entropy_ ? s.h.data() : nullptr, head, s.lens);
@@ -332,6 +324,19 @@ void PatchStage::prefix(const std::vector<uint32_t>& ids, DType dt) {
   sequential(ids, dt);
 }
 
+patch::PatchSeam PatchStage::stream_seam() const {
+  PatchSeam seam;
+  const size_t tail = tail_ids_.size();
+  seam.position = static_cast<int64_t>(pos_);
+  seam.last_start = last_start_;
+  seam.have_ids = pos_ > 0;
+  seam.ids[0] = tail >= 2 ? tail_ids_[tail - 2] : 0;
+  seam.ids[1] = tail >= 1 ? tail_ids_[tail - 1] : 0;
+  seam.entropies[0] = tail_h_[0];
+  seam.entropies[1] = tail_h_[1];
+  return seam;
+}
+
 void PatchStage::finish(const std::vector<uint32_t>& suffix, DType dt) {
   sequential(suffix, dt);
   if (opt_.rule) {
@@ -339,16 +344,7 @@ void PatchStage::finish(const std::vector<uint32_t>& suffix, DType dt) {
     if (static_stream_) {
       static_stream_->finish(out);
     } else {
-      PatchSeam seam;
-      const size_t tail = tail_ids_.size();
-      seam.position = static_cast<int64_t>(pos_);
-      seam.last_start = last_start_;
-      seam.have_ids = pos_ > 0;
-      seam.ids[0] = tail >= 2 ? tail_ids_[tail - 2] : 0;
-      seam.ids[1] = tail >= 1 ? tail_ids_[tail - 1] : 0;
-      seam.entropies[0] = tail_h_[0];
-      seam.entropies[1] = tail_h_[1];
-      PatchStream ps(*opt_.rule, seam);
+      PatchStream ps(*opt_.rule, stream_seam());
       ps.finish(out);
     }
     if (!out.empty()) {

@@ -65,6 +65,8 @@ class PatchStage final : public ChunkStage {
   struct Scratch;
   Scratch& scratch(Chunk& c);
   void sequential(const std::vector<uint32_t>& ids, DType dt);
+  // Where the patch stream stands after the ids assembled so far (the next chunk starts there).
+  patch::PatchSeam stream_seam() const;
   void add_time(int step, std::chrono::steady_clock::time_point since) const;
 
   PatchStageOptions opt_;
