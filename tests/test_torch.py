@@ -27,8 +27,8 @@ def reference(items, *, pad_id, max_length, bos, eos):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    items=st.lists(st.lists(st.integers(0, 60000), max_size=12), max_size=6),
-    max_length=st.one_of(st.none(), st.integers(2, 10)),
+    items=st.lists(st.lists(st.integers(0, 60000), max_size=40), max_size=6),  # both copy paths
+    max_length=st.one_of(st.none(), st.integers(2, 30)),
     bos=st.one_of(st.none(), st.just(1)),
     eos=st.one_of(st.none(), st.just(2)),
     multiple=st.one_of(st.none(), st.integers(1, 4)),

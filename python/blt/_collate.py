@@ -39,19 +39,42 @@ def flatten(items: Sequence[Any]) -> Tuple[npt.NDArray[Any], I64]:
     return flat, offsets
 
 
+# Below this many ids per item on average, one gather over all ids beats a copy per item.
+_SLICES_FROM_MEAN_LENGTH = 8
+
+
 def _place(out: I64, starts: I64, flat: npt.NDArray[Any], offsets: I64, kept: I64,
            bos: Optional[int], eos: Optional[int]) -> None:
     """Write item i at out[starts[i]:]: BOS, flat[offsets[i] : offsets[i] + kept[i]], EOS."""
     nb = 0 if bos is None else 1
-    item = np.repeat(np.arange(len(kept)), kept)
-    first = np.zeros(len(kept) + 1, np.int64)
-    np.cumsum(kept, out=first[1:])
-    within = np.arange(int(first[-1]), dtype=np.int64) - first[:-1][item]
-    out[starts[item] + nb + within] = flat[offsets[:-1][item] + within]
+    total = int(kept.sum())
+    if len(kept) and total >= _SLICES_FROM_MEAN_LENGTH * len(kept):
+        # One copy per item (a loop over items, not ids): each runs at memory speed, where the
+        # gather below costs several passes and an index array per id.
+        for s, o, k in zip((starts + nb).tolist(), offsets[:-1].tolist(), kept.tolist()):
+            out[s : s + k] = flat[o : o + k]
+    else:
+        item = np.repeat(np.arange(len(kept)), kept)
+        first = np.zeros(len(kept) + 1, np.int64)
+        np.cumsum(kept, out=first[1:])
+        within = np.arange(total, dtype=np.int64) - first[:-1][item]
+        out[starts[item] + nb + within] = flat[offsets[:-1][item] + within]
     if bos is not None:
         out[starts] = bos
     if eos is not None:
         out[starts + nb + kept] = eos
+
+
+def _positions(cu: I64, n: I64) -> I64:
+    """0, 1, ... restarting at each item of lengths n (item i starts at cu[i])."""
+    total = int(cu[-1])
+    if len(n) and total >= _SLICES_FROM_MEAN_LENGTH * len(n):
+        ramp = np.arange(int(n.max()), dtype=np.int64)
+        out = np.empty(total, np.int64)
+        for s, k in zip(cu[:-1].tolist(), n.tolist()):
+            out[s : s + k] = ramp[:k]
+        return out
+    return np.arange(total, dtype=np.int64) - np.repeat(cu[:-1], n)
 
 
 def lengths_after(offsets: I64, max_length: Optional[int], bos: Optional[int],
@@ -106,5 +129,5 @@ def packed(flat: npt.NDArray[Any], offsets: I64, *, max_length: Optional[int], b
     total = int(cu[-1])
     out = np.empty(total, np.int64)
     _place(out, cu[:-1], flat, offsets, kept, bos, eos)
-    positions = np.arange(total, dtype=np.int64) - np.repeat(cu[:-1], n)
+    positions = _positions(cu, n)
     return out, positions, cu.astype(np.int32), int(n.max()) if len(n) else 0
