@@ -86,3 +86,38 @@ def test_bad_arguments():
         blt.hash_ngrams([1, 2], group_sizes=[0])
     with pytest.raises(ValueError):
         blt.hash_ngrams([1, 999])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 264), min_size=0, max_size=300),
+    sizes=st.lists(st.integers(1, 20), min_size=1, max_size=4),
+    funcs=st.lists(st.integers(0, 10), min_size=1, max_size=3),
+    max_hash=st.sampled_from([1, 7, 500002, 2**31 - 1, 2**31]),
+    threads=st.integers(1, 3),
+)
+def test_int32_equals_int64(ids, sizes, funcs, max_hash, threads):
+    ids = np.asarray(ids, dtype=np.uint16)
+    kw = dict(group_sizes=sizes, hash_functions=funcs, max_hash=max_hash, num_threads=threads)
+    wide = blt.hash_ngrams(ids, **kw)
+    narrow = blt.hash_ngrams(ids, dtype="int32", **kw)
+    assert narrow.dtype == np.int32 and narrow.shape == wide.shape
+    np.testing.assert_array_equal(narrow.astype(np.int64), wide)
+    into = np.full(wide.shape, -1, dtype=np.int32)
+    assert blt.hash_ngrams(ids, out=into, **kw) is into  # out's dtype is the default dtype
+    np.testing.assert_array_equal(into, narrow)
+    seqs = [ids[:5], ids[5:], ids[:0]]
+    r32, r64 = blt.hash_ngrams(seqs, dtype=np.int32, **kw), blt.hash_ngrams(seqs, **kw)
+    assert r32.ids.dtype == np.int32
+    np.testing.assert_array_equal(r32.ids.astype(np.int64), r64.ids)
+
+
+def test_int32_refuses_what_it_cannot_hold():
+    with pytest.raises(ValueError, match="2\\^31"):
+        blt.hash_ngrams([1, 2, 3], max_hash=2**31 + 1, dtype="int32")
+    with pytest.raises(ValueError, match="int32 or int64"):
+        blt.hash_ngrams([1, 2, 3], dtype="int16")
+    with pytest.raises(ValueError, match="out has dtype int64"):
+        blt.hash_ngrams([1, 2, 3], group_sizes=[3], out=np.zeros((3, 1), np.int64), dtype="int32")
+    with pytest.raises(ValueError, match="int32 array of shape"):
+        blt.hash_ngrams([1, 2, 3], group_sizes=[3], out=np.zeros((3, 2), np.int32))

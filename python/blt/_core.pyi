@@ -333,7 +333,8 @@ def hash_ngrams_batch(
     funcs: Sequence[int],
     max_hash: int,
     threads: int = 0,
-) -> npt.NDArray[np.int64]: ...
+    dtype: str = "int64",
+) -> npt.NDArray[Any]: ...
 
 def hash_ngrams(
     ids: npt.ArrayLike,
@@ -341,8 +342,9 @@ def hash_ngrams(
     funcs: Sequence[int],
     max_hash: int,
     threads: int = 1,
-    out: Optional[npt.NDArray[np.int64]] = None,
-) -> npt.NDArray[np.int64]: ...
+    out: Optional[npt.NDArray[Any]] = None,
+    dtype: str = "int64",
+) -> npt.NDArray[Any]: ...
 
 # --- serve.cpp ------------------------------------------------------------------------------------
 class Overloaded(RuntimeError):

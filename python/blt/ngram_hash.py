@@ -24,6 +24,7 @@ def hash_ngrams(
     max_hash: int = 500002,
     num_threads: Optional[int] = None,
     out: Optional[np.ndarray] = None,
+    dtype: Any = None,
 ) -> Union[np.ndarray, RaggedIds]:
     """Hashed byte n-gram ids of BLT (bit-identical to ``byte_group_hash_function``).
 
@@ -34,22 +35,44 @@ def hash_ngrams(
     ``int64`` of shape ``(len, n_functions * n_sizes)``, function-major columns; a batch gives a
     ``RaggedIds`` whose ``ids`` has one such row per position (its sequences hashed in parallel). ``num_threads`` (default: all
     usable cores unless :func:`blt.set_num_threads` or ``$BLT_NUM_THREADS`` say otherwise) split
-    long sequences into ranges. ``out`` (one sequence only): a C-contiguous
-    ``int64`` array of the result's shape to write into, e.g. reused across calls.
+    long sequences into ranges. ``dtype``: ``int64`` (default) or ``int32``, which holds every
+    id when ``max_hash <= 2**31`` and halves the bytes written. ``out`` (one sequence only): a
+    C-contiguous array of the result's shape and dtype to write into, e.g. reused across calls
+    (its dtype is the default ``dtype``).
 
     >>> import blt
     >>> blt.hash_ngrams([1, 76, 105, 112, 112, 115], group_sizes=[3])[:, 0].tolist()
     [443987, 124875, 393970, 386145, 358223, 190185]
+    >>> blt.hash_ngrams([1, 76, 105], group_sizes=[3], dtype="int32").dtype
+    dtype('int32')
     """
     funcs = list(range(hash_functions)) if isinstance(hash_functions, (int, np.integer)) else list(hash_functions)
     sizes = [int(s) for s in group_sizes]
     if not funcs:
         raise ValueError("hash_functions must name at least one function")
     threads = threads_arg(num_threads)
+    dt = _hash_dtype(dtype, out)
     if is_single(data):
-        return _core.hash_ngrams(ids_array(data), sizes, funcs, int(max_hash), threads, out)
+        return _core.hash_ngrams(ids_array(data), sizes, funcs, int(max_hash), threads, out, dt)
     if out is not None:
         raise ValueError("out= is only supported for a single sequence")
     ids, offsets = batch(data)
     # every sequence in parallel, in one task arena
-    return RaggedIds(_core.hash_ngrams_batch(ids, offsets, sizes, funcs, int(max_hash), threads), offsets)
+    return RaggedIds(_core.hash_ngrams_batch(ids, offsets, sizes, funcs, int(max_hash), threads, dt), offsets)
+
+
+def _hash_dtype(dtype: Any, out: Optional[np.ndarray]) -> str:
+    """'int32' or 'int64' from ``dtype`` (default: ``out``'s dtype, else int64)."""
+    if dtype is None:
+        if out is None:
+            return "int64"
+        dtype = out.dtype
+    try:
+        name = str(np.dtype(dtype).name)
+    except TypeError:
+        raise TypeError(f"dtype must be int32 or int64, got {dtype!r}") from None
+    if name not in ("int32", "int64"):
+        raise ValueError(f"hash id dtype must be int32 or int64, got {name}")
+    if out is not None and out.dtype.name != name:
+        raise ValueError(f"out has dtype {out.dtype.name}, but dtype={name} was asked for")
+    return name

@@ -57,22 +57,23 @@ py::tuple patch_batch_py(const PatchRule& rule, std::optional<IdArray> ids,
   return to_numpy(std::move(r));
 }
 
-py::array hash_ngrams_py(IdArray ids, const std::vector<int>& sizes, const std::vector<int>& funcs,
-                         int64_t max_hash, int threads, std::optional<py::array> out_arg) {
+// Hash ids written as the dtype asked for ("int64" or "int32"), into `out` when given.
+template <class T>
+py::array hash_ngrams_as(IdArray& ids, const std::vector<int>& sizes, const std::vector<int>& funcs,
+                         int64_t max_hash, int threads, std::optional<py::array>& out_arg, const char* name) {
   const size_t n = static_cast<size_t>(ids.size());
   const ssize_t cols = static_cast<ssize_t>(sizes.size() * funcs.size());
   py::array out;
   if (out_arg) {  // caller's buffer, written in place (no new pages to fault in)
     out = *out_arg;
-    if (!out.dtype().is(py::dtype::of<int64_t>()) || out.ndim() != 2 ||
-        out.shape(0) != static_cast<ssize_t>(n) || out.shape(1) != cols ||
-        !(out.flags() & py::array::c_style) || !out.writeable())
-      throw py::value_error("out must be a writable C-contiguous int64 array of shape (" +
+    if (!out.dtype().is(py::dtype::of<T>()) || out.ndim() != 2 || out.shape(0) != static_cast<ssize_t>(n) ||
+        out.shape(1) != cols || !(out.flags() & py::array::c_style) || !out.writeable())
+      throw py::value_error("out must be a writable C-contiguous " + std::string(name) + " array of shape (" +
                             std::to_string(n) + ", " + std::to_string(cols) + ")");
   } else {
-    out = py::array_t<int64_t>({static_cast<ssize_t>(n), cols});
+    out = py::array_t<T>({static_cast<ssize_t>(n), cols});
   }
-  int64_t* o = static_cast<int64_t*>(out.mutable_data());
+  T* o = static_cast<T*>(out.mutable_data());
   const uint16_t* ip = ids.data();
   {
     py::gil_scoped_release nogil;
@@ -81,18 +82,34 @@ py::array hash_ngrams_py(IdArray ids, const std::vector<int>& sizes, const std::
   return out;
 }
 
-py::array hash_ngrams_batch_py(IdArray ids, OffsetArray offsets, const std::vector<int>& sizes,
+py::array hash_ngrams_py(IdArray ids, const std::vector<int>& sizes, const std::vector<int>& funcs,
+                         int64_t max_hash, int threads, std::optional<py::array> out, const std::string& dtype) {
+  if (dtype == "int32") return hash_ngrams_as<int32_t>(ids, sizes, funcs, max_hash, threads, out, "int32");
+  if (dtype == "int64") return hash_ngrams_as<int64_t>(ids, sizes, funcs, max_hash, threads, out, "int64");
+  throw py::value_error("hash id dtype must be int32 or int64, got '" + dtype + "'");
+}
+
+template <class T>
+py::array hash_ngrams_batch_as(IdArray& ids, OffsetArray& offsets, const std::vector<int>& sizes,
                                const std::vector<int>& funcs, int64_t max_hash, int threads) {
   const size_t n = static_cast<size_t>(ids.size());
   auto offs = offsets_span(offsets, n);
-  py::array_t<int64_t> out({static_cast<ssize_t>(n), static_cast<ssize_t>(sizes.size() * funcs.size())});
-  int64_t* o = out.mutable_data();
+  py::array_t<T> out({static_cast<ssize_t>(n), static_cast<ssize_t>(sizes.size() * funcs.size())});
+  T* o = out.mutable_data();
   const uint16_t* ip = ids.data();
   {
     py::gil_scoped_release nogil;
     patch::hash_ngrams_batch(ip, offs, sizes, funcs, max_hash, o, threads);
   }
   return out;
+}
+
+py::array hash_ngrams_batch_py(IdArray ids, OffsetArray offsets, const std::vector<int>& sizes,
+                               const std::vector<int>& funcs, int64_t max_hash, int threads,
+                               const std::string& dtype) {
+  if (dtype == "int32") return hash_ngrams_batch_as<int32_t>(ids, offsets, sizes, funcs, max_hash, threads);
+  if (dtype == "int64") return hash_ngrams_batch_as<int64_t>(ids, offsets, sizes, funcs, max_hash, threads);
+  throw py::value_error("hash id dtype must be int32 or int64, got '" + dtype + "'");
 }
 
 void bind_entropy_model(py::module_& m) {
@@ -248,9 +265,11 @@ void bind_patch(py::module_& m) {
       });
 
   m.def("hash_ngrams", &hash_ngrams_py, py::arg("ids"), py::arg("sizes"), py::arg("funcs"),
-        py::arg("max_hash"), py::arg("threads") = 1, py::arg("out") = py::none());
+        py::arg("max_hash"), py::arg("threads") = 1, py::arg("out") = py::none(),
+        py::arg("dtype") = "int64");
   m.def("hash_ngrams_batch", &hash_ngrams_batch_py, py::arg("ids"), py::arg("offsets"),
-        py::arg("sizes"), py::arg("funcs"), py::arg("max_hash"), py::arg("threads") = 0);
+        py::arg("sizes"), py::arg("funcs"), py::arg("max_hash"), py::arg("threads") = 0,
+        py::arg("dtype") = "int64");
   m.attr("DEFAULT_THRESHOLD") = patch::kDefaultThreshold;
   m.attr("DEFAULT_RESET_BYTE") = patch::kDefaultResetByte;
   m.attr("NGRAM_HASH_PRIMES") = py::cast(std::vector<uint64_t>(

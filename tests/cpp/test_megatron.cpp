@@ -66,7 +66,7 @@ TEST(MegatronIndex, DtypeRule) {
   EXPECT_EQ(megatron_dtype_for_vocab(65500), DType::i32);
   EXPECT_EQ(megatron_dtype_code(DType::i32), 4);
   EXPECT_EQ(megatron_dtype_code(DType::i64), 5);
-  EXPECT_THROW(MegatronIndex(DType::u32), std::invalid_argument);
+  EXPECT_THROW(MegatronIndex{DType::u32}, std::invalid_argument);  // braces: not a declaration
   MegatronIndex idx(DType::i32);
   EXPECT_THROW(idx.add_document(uint64_t{1} << 31), std::length_error);
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -257,4 +258,36 @@ TEST(NgramHashBatch, EqualsEachSequenceAlone) {
   const std::vector<int64_t> bad = {0, 7, 6};
   EXPECT_THROW(patch::hash_ngrams_batch(ids.data(), bad, sizes, funcs, 997, got.data(), 1),
                std::invalid_argument);
+}
+
+TEST(NgramHashInt32, EqualsInt64ForSortedAndUnsortedSizesAndAnyThreads) {
+  std::vector<uint16_t> ids(300000);
+  uint32_t x = 12345;
+  for (auto& v : ids) v = static_cast<uint16_t>((x = x * 1103515245u + 12345u) >> 20) % 260;
+  const std::vector<int> funcs = {0, 2};
+  for (const std::vector<int>& sizes : {std::vector<int>{3, 4, 8}, std::vector<int>{8, 3, 5}}) {
+    for (int64_t max_hash : {int64_t(500002), int64_t(1) << 31}) {
+      const size_t cols = sizes.size() * funcs.size();
+      std::vector<int64_t> wide(ids.size() * cols);
+      patch::hash_ngrams(ids.data(), ids.size(), sizes, funcs, max_hash, wide.data(), 1);
+      for (int threads : {1, 2, 3}) {
+        std::vector<int32_t> narrow(ids.size() * cols, -1);
+        patch::hash_ngrams(ids.data(), ids.size(), sizes, funcs, max_hash, narrow.data(), threads);
+        ASSERT_TRUE(std::equal(wide.begin(), wide.end(), narrow.begin(),
+                               [](int64_t w, int32_t n) { return w == static_cast<int64_t>(n) && n >= 0; }))
+            << "max_hash " << max_hash << ", threads " << threads;
+      }
+    }
+  }
+  std::vector<int32_t> out(ids.size() * 2);
+  EXPECT_THROW(patch::hash_ngrams(ids.data(), ids.size(), std::vector<int>{3}, std::vector<int>{0, 1},
+                                  (int64_t(1) << 31) + 1, out.data(), 1),
+               std::invalid_argument);
+  const std::vector<int64_t> offsets = {0, 5, 5, 1000, ids.size()};
+  std::vector<int64_t> wide(ids.size() * 2);
+  std::vector<int32_t> narrow(ids.size() * 2);
+  patch::hash_ngrams_batch(ids.data(), offsets, std::vector<int>{5}, std::vector<int>{0, 1}, 997, wide.data(), 2);
+  patch::hash_ngrams_batch(ids.data(), offsets, std::vector<int>{5}, std::vector<int>{0, 1}, 997, narrow.data(), 2);
+  EXPECT_TRUE(std::equal(wide.begin(), wide.end(), narrow.begin(),
+                         [](int64_t w, int32_t n) { return w == static_cast<int64_t>(n); }));
 }

@@ -23,70 +23,97 @@ extern template void FloorModKernel::operator()<xsimd::sse4_2>(xsimd::sse4_2, co
                                                                int64_t*, size_t, uint64_t) const;
 #endif
 
-void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
-                 std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads) {
-  if (max_hash < 1) throw std::invalid_argument("max_hash must be >= 1, got " + std::to_string(max_hash));
-  if (sizes.empty()) throw std::invalid_argument("hash_ngrams needs at least one group size");
-  if (funcs.empty()) throw std::invalid_argument("hash_ngrams needs at least one hash function");
-  for (int s : sizes)
-    if (s < 1 || s > kMaxNgramSize)
-      throw std::invalid_argument("group size " + std::to_string(s) + " out of range 1.." +
-                                  std::to_string(kMaxNgramSize));
+namespace {
+
+// The checked options of one call: primes of the functions, the kernel's ascending size order.
+struct HashPlan {
   std::vector<uint64_t> primes;
-  for (int f : funcs) {
-    if (f < 0 || f >= kNgramHashFunctions)
-      throw std::invalid_argument("hash function number " + std::to_string(f) +
-                                  " out of range 0.." + std::to_string(kNgramHashFunctions - 1));
-    primes.push_back(kNgramHashPrimes[f]);
-  }
-  // The kernel walks sizes in ascending order; columns keep the caller's order.
-  std::vector<int> order(sizes.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return sizes[a] < sizes[b]; });
-  bool sorted = std::is_sorted(sizes.begin(), sizes.end());
-  const int max_size = *std::max_element(sizes.begin(), sizes.end());
-  const size_t cols = sizes.size() * funcs.size();
-  if (sorted) {
-    const FloorMod mod(static_cast<uint64_t>(max_hash));
-    const bool stream = n * cols * sizeof(int64_t) >= kStreamBytes;
-    auto run = [&](size_t a, size_t b) {
-      NgramHashJob job{ids, a, b, sizes.data(), static_cast<int>(sizes.size()), primes.data(),
-                       static_cast<int>(primes.size()), max_size, mod, out + a * cols, stream};
-      simd::run_best(NgramHashKernel{}, job);
-    };
-    constexpr size_t kGrain = size_t(1) << 16;
-    if (threads == 1 || n <= kGrain) {
-      run(0, n);
-      return;
+  std::vector<int> sorted_sizes;  // ascending, as the kernel walks them
+  std::vector<int> column_of;     // sorted size i -> the caller's size index
+  bool sorted = true;
+  int max_size = 0;
+  size_t cols = 0;
+
+  HashPlan(std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash) {
+    if (max_hash < 1) throw std::invalid_argument("max_hash must be >= 1, got " + std::to_string(max_hash));
+    if (sizes.empty()) throw std::invalid_argument("hash_ngrams needs at least one group size");
+    if (funcs.empty()) throw std::invalid_argument("hash_ngrams needs at least one hash function");
+    for (int s : sizes)
+      if (s < 1 || s > kMaxNgramSize)
+        throw std::invalid_argument("group size " + std::to_string(s) + " out of range 1.." +
+                                    std::to_string(kMaxNgramSize));
+    for (int f : funcs) {
+      if (f < 0 || f >= kNgramHashFunctions)
+        throw std::invalid_argument("hash function number " + std::to_string(f) +
+                                    " out of range 0.." + std::to_string(kNgramHashFunctions - 1));
+      primes.push_back(kNgramHashPrimes[f]);
     }
-    parallel_for(threads, n, kGrain, [&](size_t a, size_t b, int) { run(a, b); });
+    column_of.resize(sizes.size());
+    for (size_t i = 0; i < column_of.size(); ++i) column_of[i] = static_cast<int>(i);
+    std::stable_sort(column_of.begin(), column_of.end(), [&](int a, int b) { return sizes[a] < sizes[b]; });
+    for (int i : column_of) sorted_sizes.push_back(sizes[i]);
+    sorted = std::is_sorted(sizes.begin(), sizes.end());
+    max_size = sorted_sizes.back();
+    cols = sizes.size() * funcs.size();
+  }
+
+  // Rows [a, b) of ids (windows look back before a) into out, in the kernel's column order.
+  void run(const uint16_t* ids, size_t a, size_t b, int64_t max_hash, int64_t* out, bool stream) const {
+    NgramHashJob job{ids, a, b, sorted_sizes.data(), static_cast<int>(sorted_sizes.size()), primes.data(),
+                     static_cast<int>(primes.size()), max_size, FloorMod(static_cast<uint64_t>(max_hash)),
+                     out, stream};
+    simd::run_best(NgramHashKernel{}, job);
+  }
+
+  // Row j of the kernel's order as the caller's columns, in the output type.
+  template <class T>
+  void emit(const int64_t* row, T* out) const {
+    const size_t ns = sorted_sizes.size();
+    for (size_t f = 0; f < primes.size(); ++f)
+      for (size_t i = 0; i < ns; ++i) out[f * ns + static_cast<size_t>(column_of[i])] = static_cast<T>(row[f * ns + i]);
+  }
+};
+
+constexpr size_t kGrain = size_t(1) << 16;
+
+// Positions in ranges of at least kGrain, on `threads` threads (one range below that).
+template <class Body>
+void over_ranges(size_t n, int threads, const Body& body) {
+  if (threads == 1 || n <= kGrain) {
+    body(size_t(0), n);
     return;
   }
-  // Unsorted sizes: hash with sorted sizes, then permute the columns back.
-  std::vector<int> sorted_sizes(sizes.size());
-  for (size_t i = 0; i < order.size(); ++i) sorted_sizes[i] = sizes[order[i]];
-  std::vector<int64_t> tmp(n * cols);
-  hash_ngrams(ids, n, sorted_sizes, funcs, max_hash, tmp.data(), threads);
-  const size_t ns = sizes.size();
-  for (size_t j = 0; j < n; ++j)
-    for (size_t f = 0; f < funcs.size(); ++f)
-      for (size_t i = 0; i < ns; ++i)
-        out[j * cols + f * ns + order[i]] = tmp[j * cols + f * ns + i];
+  parallel_for(threads, n, kGrain, [&](size_t a, size_t b, int) { body(a, b); });
 }
 
-void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
-                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
-                       int64_t* out, int threads) {
-  if (offsets.empty() || offsets[0] != 0)
-    throw std::invalid_argument("offsets must start at 0");
+// Rows hashed into a cache-sized int64 block, then permuted and narrowed into out.
+template <class T>
+void hash_through_blocks(const HashPlan& plan, const uint16_t* ids, size_t n, int64_t max_hash, T* out,
+                         int threads) {
+  over_ranges(n, threads, [&](size_t a, size_t b) {
+    constexpr size_t kRows = 2048;
+    std::vector<int64_t> block(kRows * plan.cols);
+    for (size_t lo = a; lo < b; lo += kRows) {
+      const size_t hi = std::min(b, lo + kRows);
+      plan.run(ids, lo, hi, max_hash, block.data(), false);
+      for (size_t j = lo; j < hi; ++j) plan.emit(block.data() + (j - lo) * plan.cols, out + j * plan.cols);
+    }
+  });
+}
+
+void check_offsets(std::span<const int64_t> offsets) {
+  if (offsets.empty() || offsets[0] != 0) throw std::invalid_argument("offsets must start at 0");
   for (size_t i = 1; i < offsets.size(); ++i)
     if (offsets[i] < offsets[i - 1])
       throw std::invalid_argument("offsets must be non-decreasing (item " + std::to_string(i - 1) + ")");
-  const size_t cols = sizes.size() * funcs.size();
-  const uint16_t one = 0;
-  int64_t probe[64 * kNgramHashFunctions];
-  if (cols > 64 * kNgramHashFunctions) throw std::invalid_argument("too many hash columns");
-  hash_ngrams(&one, 1, sizes, funcs, max_hash, probe, 1);  // validates the options once
+}
+
+// Every sequence of a ragged batch hashed on its own (windows never cross sequences), in parallel.
+template <class T>
+void hash_batch(const uint16_t* ids, std::span<const int64_t> offsets, std::span<const int> sizes,
+                std::span<const int> funcs, int64_t max_hash, T* out, int threads) {
+  check_offsets(offsets);
+  const size_t cols = HashPlan(sizes, funcs, max_hash).cols;  // validates the options once
   const size_t items = offsets.size() - 1;
   parallel_for(threads, items, 1, [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
@@ -94,6 +121,40 @@ void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
       if (b > a) hash_ngrams(ids + a, b - a, sizes, funcs, max_hash, out + a * cols, 1);
     }
   });
+}
+
+}  // namespace
+
+void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
+                 std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads) {
+  const HashPlan plan(sizes, funcs, max_hash);
+  if (!plan.sorted) {
+    hash_through_blocks(plan, ids, n, max_hash, out, threads);  // columns back in the caller's order
+    return;
+  }
+  const bool stream = n * plan.cols * sizeof(int64_t) >= kStreamBytes;
+  over_ranges(n, threads, [&](size_t a, size_t b) { plan.run(ids, a, b, max_hash, out + a * plan.cols, stream); });
+}
+
+void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
+                 std::span<const int> funcs, int64_t max_hash, int32_t* out, int threads) {
+  if (max_hash > (int64_t(1) << 31))
+    throw std::invalid_argument("int32 hash ids need max_hash <= 2^31, got " + std::to_string(max_hash));
+  hash_through_blocks(HashPlan(sizes, funcs, max_hash), ids, n, max_hash, out, threads);
+}
+
+void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
+                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
+                       int64_t* out, int threads) {
+  hash_batch(ids, offsets, sizes, funcs, max_hash, out, threads);
+}
+
+void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
+                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
+                       int32_t* out, int threads) {
+  if (max_hash > (int64_t(1) << 31))
+    throw std::invalid_argument("int32 hash ids need max_hash <= 2^31, got " + std::to_string(max_hash));
+  hash_batch(ids, offsets, sizes, funcs, max_hash, out, threads);
 }
 
 void floor_mod(const uint64_t* in, int64_t* out, size_t n, int64_t m) {

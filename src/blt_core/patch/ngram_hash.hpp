@@ -31,12 +31,20 @@ inline constexpr int kMaxNgramSize = 64;
 void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
                  std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads = 1);
 
+// The same ids as int32 (every id is below max_hash, which must be <= 2^31): half the bytes
+// written. Rows are hashed into a cache-sized int64 block and narrowed from there.
+void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
+                 std::span<const int> funcs, int64_t max_hash, int32_t* out, int threads = 1);
+
 // A ragged batch: sequence i is ids[offsets[i]:offsets[i+1]] (windows never cross sequences); out
 // has offsets.back() rows as above. Sequences run in parallel in one task arena (threads <= 0:
 // all usable cores). Throws std::invalid_argument for bad offsets or options.
 void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
                        std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
                        int64_t* out, int threads = 0);
+void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
+                       std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
+                       int32_t* out, int threads = 0);
 
 // Floored modulo of a signed 64-bit value by a constant, by multiplication (Barrett).
 struct FloorMod {
