@@ -27,6 +27,7 @@ from .patcher import Patcher, PatchStream
 from .pipeline import TokenizeResult, TokenizeStats, tokenize_file
 from .ragged import RaggedIds
 from .serve import AsyncBatchTokenizer, Encoded, EncodedJson, Overloaded
+from .stream_decoder import StreamDecoder
 from ._threads import get_num_threads, set_num_threads
 from .train import train_bpe, train_bpe_from_counts
 
@@ -53,6 +54,7 @@ __all__ = [
     "PatchStream",
     "EntropyModel",
     "hash_ngrams",
+    "StreamDecoder",
     "NativeBacked",
     "set_num_threads",
     "get_num_threads",

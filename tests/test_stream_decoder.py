@@ -1,0 +1,57 @@
+"""blt.StreamDecoder: pieces of text as ids arrive, equal to one decode of them all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import blt
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_stream_decoder_equals_decode_on_every_split(data, cl100k):
+    # Texts rich in multi-byte characters, then ids cut anywhere (also inside a character's bytes).
+    text = data.draw(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
+    ids = cl100k.encode(text).tolist()
+    # Arbitrary id sequences too: they may not decode to valid UTF-8 at all.
+    ids += data.draw(st.lists(st.integers(0, 100255), max_size=6))
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(ids)), max_size=6))))
+    stream = blt.StreamDecoder(cl100k)
+    pieces, start = [], 0
+    for cut in cuts + [len(ids)]:
+        pieces.append(stream.step(np.asarray(ids[start:cut], dtype=np.int64) if cut - start != 1 else ids[start]))
+        start = cut
+    pieces.append(stream.finish())
+    assert "".join(pieces) == cl100k.decode(ids)
+    assert stream.finish() == ""  # nothing left over: the decoder starts afresh
+
+
+@given(st.binary(max_size=30), st.lists(st.integers(0, 30), max_size=5))
+def test_stream_decoder_on_byte_ids_holds_back_partial_characters(raw, cuts):
+    tok = blt.ByteTokenizer(bos=False, eos=False)
+    ids = tok.encode(raw).tolist()
+    stream = blt.StreamDecoder(tok, errors="strict" if _valid_utf8(raw) else "replace")
+    pieces, start = [], 0
+    for cut in sorted(set(min(c, len(ids)) for c in cuts)) + [len(ids)]:
+        piece = stream.step(ids[start:cut])
+        assert "\ufffd" not in piece or not _valid_utf8(raw)
+        pieces.append(piece)
+        start = cut
+    pieces.append(stream.finish())
+    assert "".join(pieces) == raw.decode("utf-8", "strict" if _valid_utf8(raw) else "replace")
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def test_stream_decoder_refuses_what_cannot_decode():
+    with pytest.raises(TypeError, match="decode_bytes"):
+        blt.StreamDecoder(object())
