@@ -283,7 +283,7 @@ TEST(NgramHashInt32, EqualsInt64ForSortedAndUnsortedSizesAndAnyThreads) {
   EXPECT_THROW(patch::hash_ngrams(ids.data(), ids.size(), std::vector<int>{3}, std::vector<int>{0, 1},
                                   (int64_t(1) << 31) + 1, out.data(), 1),
                std::invalid_argument);
-  const std::vector<int64_t> offsets = {0, 5, 5, 1000, ids.size()};
+  const std::vector<int64_t> offsets = {0, 5, 5, 1000, static_cast<int64_t>(ids.size())};
   std::vector<int64_t> wide(ids.size() * 2);
   std::vector<int32_t> narrow(ids.size() * 2);
   patch::hash_ngrams_batch(ids.data(), offsets, std::vector<int>{5}, std::vector<int>{0, 1}, 997, wide.data(), 2);
