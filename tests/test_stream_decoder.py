@@ -55,3 +55,32 @@ def _valid_utf8(raw: bytes) -> bool:
 def test_stream_decoder_refuses_what_cannot_decode():
     with pytest.raises(TypeError, match="decode_bytes"):
         blt.StreamDecoder(object())
+
+
+# --- decode_batch / decode_bytes_batch: one native call for the whole batch ---------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 100255), max_size=8), max_size=12),
+       st.sampled_from(["ragged", "lists", "arrays", "generator"]))
+def test_batch_decode_equals_decoding_each_item(cl100k, items, form):
+    if form == "ragged":
+        batch = blt.RaggedIds(np.asarray([i for it in items for i in it], dtype=np.uint32),
+                              np.cumsum([0] + [len(it) for it in items]))
+    elif form == "arrays":
+        batch = [np.asarray(it, dtype=np.int64) for it in items]
+    elif form == "generator":
+        batch = (it for it in items)
+    else:
+        batch = items
+    want_bytes = [cl100k.decode_bytes(it) for it in items]
+    got = cl100k.decode_bytes_batch(batch if form != "generator" else (it for it in items))
+    assert got == want_bytes
+    assert cl100k.decode_batch(batch) == [b.decode("utf-8", "replace") for b in want_bytes]
+
+
+def test_batch_decode_errors_name_the_item(cl100k):
+    with pytest.raises(ValueError, match="item 1: token id 999999999"):
+        cl100k.decode_batch([[1, 2], [3, 999999999]])
+    with pytest.raises(UnicodeDecodeError):
+        cl100k.decode_batch([cl100k.encode("🦜").tolist()[:1]], errors="strict")
+    assert cl100k.decode_batch([]) == [] and cl100k.decode_batch([[], []]) == ["", ""]

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from . import _core
 from . import bpe_formats as formats
+from ._batch_decode import decode_ragged
 from ._inputs import BytesLike, fix_surrogates, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._patterns import GPT2_PATTERN
 from ._threads import resolve_num_threads
@@ -482,7 +483,7 @@ class BPETokenizer:
         >>> enc.decode_batch(enc.encode_batch(["a b", "c"]))
         ['a b', 'c']
         """
-        return [self.decode(x, errors) for x in batch]
+        return decode_ragged(self._model, batch, text=True, errors=errors)
 
     def decode_bytes_batch(self, batch: Iterable[IdsLike]) -> List[bytes]:
         """Bytes of each item of a batch.
@@ -492,7 +493,7 @@ class BPETokenizer:
         >>> enc.decode_bytes_batch(enc.encode_batch(["hi", "there"]))
         [b'hi', b'there']
         """
-        return [self.decode_bytes(x) for x in batch]
+        return decode_ragged(self._model, batch, text=False)
 
     def token_bytes(self, token_id: int) -> bytes:
         """Bytes of one token (ordinary or special).

@@ -172,6 +172,34 @@ std::shared_ptr<BpeModel> from_parts(const std::string& name, const std::string&
   return build_model(bpe::spec_from_parts(std::move(parts)));
 }
 
+// Decodes every item of (ids, offsets) into one buffer without the GIL, then returns a list of
+// bytes or str objects cut from it.
+py::list decode_ragged_py(const BpeModel& self, py::handle ids,
+                          py::array_t<int64_t, py::array::c_style | py::array::forcecast> offsets, bool text,
+                          const std::string& errors) {
+  if (offsets.ndim() != 1) throw py::value_error("offsets must be a 1-D array");
+  const std::span<const int64_t> offs(offsets.data(), static_cast<size_t>(offsets.size()));
+  std::vector<size_t> ends;
+  std::string all = decode_ids(ids, [&](const auto* p, size_t n, std::string& out) {
+    self.decode_ragged(p, n, offs, out, ends);
+  });
+  if (ends.size() + 1 != offs.size()) {  // no ids at all: decode_ids did not call in
+    std::string none;
+    self.decode_ragged(static_cast<const int64_t*>(nullptr), 0, offs, none, ends);
+  }
+  py::list out(ends.size());
+  size_t start = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    const char* p = all.data() + start;
+    const auto len = static_cast<ssize_t>(ends[i] - start);
+    PyObject* o = text ? PyUnicode_DecodeUTF8(p, len, errors.c_str()) : PyBytes_FromStringAndSize(p, len);
+    if (!o) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<ssize_t>(i), o);
+    start = ends[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 py::array encode_with(const BpeEncoder& t, py::handle data, DType dt) {
@@ -236,6 +264,10 @@ void bind_bpe(py::module_& m) {
              }));
            },
            py::arg("ids"))
+      .def("decode_ragged", &decode_ragged_py, py::arg("ids"), py::arg("offsets"), py::arg("text"),
+           py::arg("errors") = "replace",
+           "Each item of a ragged batch (ids, int64 offsets) decoded in one call: bytes, or str "
+           "when text (invalid UTF-8 handled by errors, as bytes.decode).")
       .def("vocab", [](const BpeModel& self) {
         py::list toks;
         std::vector<uint32_t> ids;

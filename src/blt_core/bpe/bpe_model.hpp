@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -65,6 +67,13 @@ class BpeModel {
   template <class T>
   void decode(const T* ids, size_t n, std::string& out) const;
 
+  // A ragged batch: item i is ids[offsets[i]:offsets[i+1]]; appends every item's bytes to out and
+  // out.size() after each item to ends. Throws std::invalid_argument for offsets that do not start
+  // at 0, decrease or end past n, and naming the item and position of an unknown id.
+  template <class T>
+  void decode_ragged(const T* ids, size_t n, std::span<const int64_t> offsets, std::string& out,
+                     std::vector<size_t>& ends) const;
+
   // Merges as (left, right) id pairs in priority order: the given list (HF / GPT-2), or for
   // tiktoken ranks every split of every token into two tokens, ordered by the merged token's rank.
   std::vector<std::array<uint32_t, 2>> merge_list() const;
@@ -100,6 +109,28 @@ void BpeModel::decode(const T* ids, size_t n, std::string& out) const {
                                   std::to_string(i) + ") is not in the vocabulary of " +
                                   (spec_.name.empty() ? std::string("this tokenizer") : spec_.name));
     out.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+}
+
+template <class T>
+void BpeModel::decode_ragged(const T* ids, size_t n, std::span<const int64_t> offsets, std::string& out,
+                             std::vector<size_t>& ends) const {
+  if (offsets.empty() || offsets[0] != 0) throw std::invalid_argument("offsets must start at 0");
+  if (static_cast<uint64_t>(offsets.back()) != n)
+    throw std::invalid_argument("offsets end at " + std::to_string(offsets.back()) + ", not at the " +
+                                std::to_string(n) + " ids");
+  for (size_t i = 1; i < offsets.size(); ++i)
+    if (offsets[i] < offsets[i - 1])
+      throw std::invalid_argument("offsets must be non-decreasing (item " + std::to_string(i - 1) + ")");
+  ends.reserve(ends.size() + offsets.size() - 1);
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    const size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
+    try {
+      decode(ids + a, b - a, out);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("item " + std::to_string(i) + ": " + e.what());
+    }
+    ends.push_back(out.size());
   }
 }
 
