@@ -84,3 +84,13 @@ def test_batch_decode_errors_name_the_item(cl100k):
     with pytest.raises(UnicodeDecodeError):
         cl100k.decode_batch([cl100k.encode("🦜").tolist()[:1]], errors="strict")
     assert cl100k.decode_batch([]) == [] and cl100k.decode_batch([[], []]) == ["", ""]
+
+
+def test_decode_bytes_of_every_token_equals_its_bytes(cl100k):
+    # Every id once, in order and reversed: long tokens, the arena's last ones and specials.
+    ids = np.arange(100256, dtype=np.int64)
+    want = [cl100k.token_bytes(int(i)) for i in ids]
+    assert cl100k.decode_bytes(ids) == b"".join(want)
+    assert cl100k.decode_bytes(ids[::-1].copy()) == b"".join(reversed(want))
+    special = cl100k.special_tokens["<|endoftext|>"]
+    assert cl100k.decode_bytes([special, 15339, special]) == b"<|endoftext|>hello<|endoftext|>"

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -99,6 +100,10 @@ class BpeModel {
 
 template <class T>
 void BpeModel::decode(const T* ids, size_t n, std::string& out) const {
+  // Two passes: the lengths (and any unknown id) first, then copies into output sized once. A
+  // token of up to 16 bytes is copied as one fixed 16-byte block where its arena allows (the
+  // output keeps 16 bytes of slack), instead of a variable-length copy per token.
+  size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
     auto v = ids[i];
     bool in_range = static_cast<uint64_t>(v) < 0xFFFFFFFFull;
@@ -108,8 +113,23 @@ void BpeModel::decode(const T* ids, size_t n, std::string& out) const {
       throw std::invalid_argument("token id " + std::to_string(v) + " (at position " +
                                   std::to_string(i) + ") is not in the vocabulary of " +
                                   (spec_.name.empty() ? std::string("this tokenizer") : spec_.name));
-    out.append(reinterpret_cast<const char*>(b.data()), b.size());
+    total += b.size();
   }
+  const size_t start = out.size();
+  out.resize(start + total + 16);
+  auto* dst = reinterpret_cast<uint8_t*>(out.data() + start);
+  for (size_t i = 0; i < n; ++i) {
+    const auto id = static_cast<uint32_t>(ids[i]);
+    auto b = spec_.vocab.bytes(id);
+    if (!b.empty() && b.size() <= 16 && spec_.vocab.readable16(b.data())) {
+      std::memcpy(dst, b.data(), 16);
+    } else {
+      if (b.empty()) b = special_bytes_.bytes(id);
+      std::memcpy(dst, b.data(), b.size());
+    }
+    dst += b.size();
+  }
+  out.resize(start + total);
 }
 
 template <class T>

@@ -110,6 +110,9 @@ class Vocab {
     return {arena_.data() + spans_[id].off, spans_[id].len};
   }
   bool contains(uint32_t id) const { return id < spans_.size() && spans_[id].len > 0; }
+  // Whether 16 bytes from p, which points into bytes() of this vocabulary, lie inside its arena
+  // (so a short token can be copied as one fixed 16-byte block).
+  bool readable16(const uint8_t* p) const { return static_cast<size_t>(arena_.data() + arena_.size() - p) >= 16; }
 
   size_t size() const { return count_; }
   // One past the largest id (ids need not be contiguous).
