@@ -28,11 +28,11 @@ import numpy.typing as npt
 
 from . import _core
 from . import bpe_formats as formats
-from ._batch_decode import decode_ragged
 from ._inputs import BytesLike, fix_surrogates, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._patterns import GPT2_PATTERN
 from ._threads import resolve_num_threads
 from .bpe_formats import BYTE_TO_CHAR, byte_level_decode, byte_level_encode
+from .bpe_decoding import BpeDecoding, IdsLike
 from .bpe_results import EncodedPrefix, TokenOffsets
 from .ragged import RaggedIds
 
@@ -45,12 +45,11 @@ __all__ = ["BPETokenizer", "TokenOffsets", "EncodedPrefix", "GPT2_PATTERN", "BYT
 PathLike = Union[str, "os.PathLike[str]"]
 SpecialSet = Union[AbstractSet[str], Literal["all"]]
 SpecialCollection = Union[Collection[str], Literal["all"]]
-IdsLike = Union[npt.NDArray[Any], Iterable[int]]
 
 _ALL: Literal["all"] = "all"  # the default of disallowed_special: `is _ALL` is the fast test for it
 
 
-class BPETokenizer:
+class BPETokenizer(BpeDecoding):
     """Byte-level BPE tokenizer (tiktoken / GPT-2 / HF ``tokenizers`` compatible ids).
 
     >>> import blt
@@ -452,48 +451,6 @@ class BPETokenizer:
         if found is None:
             raise KeyError(text_or_bytes)
         return int(found)
-
-    # ------------------------------------------------------------------------------ decoding
-
-    def decode_bytes(self, ids: IdsLike) -> bytes:
-        """Bytes of a sequence of ids (specials give their text). Unknown ids raise ValueError.
-
-        >>> import blt
-        >>> blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR).decode_bytes([15339, 1917])
-        b'hello world'
-        """
-        if isinstance(ids, np.ndarray):
-            return self._model.decode_bytes(ids.reshape(-1) if ids.ndim != 1 else ids)
-        return self._model.decode_bytes(np.asarray(list(ids), dtype=np.int64))
-
-    def decode(self, ids: IdsLike, errors: str = "replace") -> str:
-        """Text of a sequence of ids; invalid UTF-8 is handled by ``errors`` (``bytes.decode``).
-
-        >>> import blt
-        >>> blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR).decode([15339, 1917])
-        'hello world'
-        """
-        return self.decode_bytes(ids).decode("utf-8", errors)
-
-    def decode_batch(self, batch: Iterable[IdsLike], errors: str = "replace") -> List[str]:
-        """Decode each item of a :class:`RaggedIds` or a sequence of id sequences.
-
-        >>> import blt
-        >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
-        >>> enc.decode_batch(enc.encode_batch(["a b", "c"]))
-        ['a b', 'c']
-        """
-        return decode_ragged(self._model, batch, text=True, errors=errors)
-
-    def decode_bytes_batch(self, batch: Iterable[IdsLike]) -> List[bytes]:
-        """Bytes of each item of a batch.
-
-        >>> import blt
-        >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
-        >>> enc.decode_bytes_batch(enc.encode_batch(["hi", "there"]))
-        [b'hi', b'there']
-        """
-        return decode_ragged(self._model, batch, text=False)
 
     def token_bytes(self, token_id: int) -> bytes:
         """Bytes of one token (ordinary or special).
