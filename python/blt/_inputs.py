@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 T = TypeVar("T")
 
 # What encode() accepts without copying: str (its UTF-8), bytes, bytearray, memoryview, mmap and
@@ -38,3 +41,12 @@ def with_surrogate_fallback_batch(items: Sequence[Any], fn: Callable[[Sequence[A
     except UnicodeEncodeError:
         fixed = [fix_surrogates(s) if isinstance(s, str) else s for s in items]
         return fn(fixed)
+
+
+def encode_into(native: Any, data: Any, out: Any) -> "npt.NDArray[Any]":
+    """``native.encode_into(data, out)`` with the str fallback; the filled view ``out[:n]``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+    n: int = with_surrogate_fallback(data, lambda d: native.encode_into(d, out))
+    view: npt.NDArray[Any] = out[:n]
+    return view

@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from . import _core
 from . import bpe_formats as formats
-from ._inputs import BytesLike, fix_surrogates, with_surrogate_fallback, with_surrogate_fallback_batch
+from ._inputs import (BytesLike, encode_into, fix_surrogates, with_surrogate_fallback,
+                      with_surrogate_fallback_batch)
 from ._patterns import GPT2_PATTERN
 from ._threads import resolve_num_threads
 from .bpe_formats import BYTE_TO_CHAR, byte_level_decode, byte_level_encode
@@ -278,6 +279,7 @@ class BPETokenizer(BpeDecoding):
         allowed_special: SpecialSet = frozenset(),
         disallowed_special: SpecialCollection = _ALL,
         max_tokens: Optional[int] = None,
+        out: Optional[np.ndarray] = None,
     ) -> np.ndarray:
         """Token ids of ``text`` (str or bytes-like) as a NumPy ``uint32`` array.
 
@@ -291,6 +293,9 @@ class BPETokenizer(BpeDecoding):
         ``max_tokens=N`` returns only the first N ids (see :meth:`encode_prefix` to learn how
         much input they cover). Bytes that are not valid UTF-8 are encoded byte-level; a str
         with lone surrogates is encoded with each replaced by U+FFFD, as tiktoken does.
+        ``out``: a writable 1-D C-contiguous array (uint32, int32, int64, or uint16 when the ids
+        fit) to write into, e.g. one buffer reused by a loop; returns the filled view ``out[:n]``
+        and raises ValueError when the ids do not fit.
 
         >>> import blt
         >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
@@ -301,8 +306,12 @@ class BPETokenizer(BpeDecoding):
         """
         # The default call is written out rather than going through _pick and
         # with_surrogate_fallback: for a short string those Python calls cost more than encoding.
-        if disallowed_special is _ALL and max_tokens is None and not allowed_special:
+        if disallowed_special is _ALL and max_tokens is None and not allowed_special and out is None:
             encode = self._encode_default
+        elif out is not None:
+            if max_tokens is not None:
+                raise ValueError("out= and max_tokens= cannot be combined")
+            return encode_into(self._pick(allowed_special, disallowed_special), text, out)
         else:
             if max_tokens is not None:
                 return self.encode_prefix(text, max_tokens, allowed_special=allowed_special,

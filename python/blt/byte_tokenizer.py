@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from . import _blt_ids, _core
 from ._deprecation import UNSET, deprecated_call, renamed
-from ._inputs import BytesLike, with_surrogate_fallback, with_surrogate_fallback_batch
+from ._inputs import BytesLike, encode_into, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._native import native_tokenizer
 from ._threads import resolve_num_threads
 from .ragged import RaggedIds
@@ -161,18 +161,30 @@ class ByteTokenizer:
         strip_bom: Any = UNSET,
         dtype: Any = UNSET,
         meta: Any = UNSET,
+        out: Optional[np.ndarray] = None,
     ) -> npt.NDArray[Any]:
         """Encode one document; the input is read in place (no copy of bytes-like inputs).
 
-        Keyword options override the tokenizer's defaults for this call only.
+        Keyword options override the tokenizer's defaults for this call only. ``out``: a writable
+        1-D C-contiguous array to write into (its dtype is the default ``dtype``), e.g. one
+        buffer reused by a loop; returns the filled view ``out[:n]``, ValueError when too small.
 
-        >>> import blt
+        >>> import blt, numpy as np
         >>> blt.ByteTokenizer().encode(b"\\xef\\xbb\\xbfA", content_type="text", strip_bom=True).tolist()
         [1, 260, 69, 2]
+        >>> buf = np.empty(1 << 16, dtype=np.uint16)
+        >>> blt.ByteTokenizer().encode(b"Hi", out=buf).tolist()
+        [1, 76, 109, 2]
         """
         content_type = renamed("ByteTokenizer.encode", "meta", "content_type", meta, content_type)
+        if out is not None and dtype is UNSET and isinstance(out, np.ndarray):
+            dtype = out.dtype
         codec, dt = self._codec(bos, eos, content_type, strip_bom, dtype)
-        return with_surrogate_fallback(data, lambda d: codec.encode(d, dt))
+        if out is None:
+            return with_surrogate_fallback(data, lambda d: codec.encode(d, dt))
+        if isinstance(out, np.ndarray) and out.dtype.name != dt:
+            raise ValueError(f"out has dtype {out.dtype.name}, but dtype={dt} was asked for")
+        return encode_into(codec, data, out)
 
     def encode_batch(
         self,

@@ -44,7 +44,24 @@ void bind_common(py::module_& m) {
              py::gil_scoped_release nogil;
              return t.safe_split(view.span(), target);
            },
-           py::arg("window"), py::arg("target"));
+           py::arg("window"), py::arg("target"))
+      .def(
+          "encode_into",
+          [](const Tokenizer& t, py::handle data, py::array out) {
+            if (out.ndim() != 1 || !(out.flags() & py::array::c_style))
+              throw py::value_error("out must be a 1-D C-contiguous array (got " + std::to_string(out.ndim()) +
+                                    " dimensions" + (out.ndim() == 1 ? ", strided" : "") + ")");
+            if (!out.writeable()) throw py::value_error("out must be writable");
+            const DType dt = parse_dtype(py::str(out.dtype().attr("name")).cast<std::string>());
+            InputView view(data);
+            void* dst = out.mutable_data();
+            const auto capacity = static_cast<size_t>(out.shape(0));
+            py::gil_scoped_release nogil;
+            return t.encode_into(view.span(), dt, dst, capacity);
+          },
+          py::arg("data"), py::arg("out"),
+          "Encodes data into out (writable, 1-D, C-contiguous uint16/uint32/int32/int64) without the GIL; "
+          "returns how many ids were written. ValueError when they do not fit.");
 
   m.def("usable_cores", &usable_cores);
   m.def("available_ram_bytes", &available_ram_bytes);

@@ -59,6 +59,11 @@ class Tokenizer {
   // Whole-document encoding: prefix, leading_skip, body, suffix, in dtype `dt`.
   IdBuffer encode(ByteSpan in, DType dt) const;
 
+  // The same ids written to caller memory that holds `capacity` ids of `dt` (a buffer reused across
+  // calls faults in no new pages); returns how many were written. Throws std::length_error naming
+  // both counts when they do not fit (out may then hold a partial result).
+  size_t encode_into(ByteSpan in, DType dt, void* out, size_t capacity) const;
+
   // Largest id this tokenizer can emit, for dtype range checks.
   uint64_t max_id() const { return n_vocab() ? n_vocab() - 1 : 0; }
 };

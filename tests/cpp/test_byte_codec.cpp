@@ -1,7 +1,9 @@
 // Byte codec and batch encoding from C++ alone (no Python): ids, BOM, safe splits, dtypes.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -90,5 +92,21 @@ TEST(Batch, RaggedEqualsSingleEncodes) {
                                  ids.begin() + r.offsets.as<int64_t>()[i + 1]);
       EXPECT_EQ(part, one);
     }
+  }
+}
+
+TEST(Tokenizer, EncodeIntoEqualsEncodeAndRefusesASmallOutput) {
+  ByteCodecOptions o;
+  o.strip_bom = true;
+  const ByteCodec codec(o);
+  const std::string text = "\xef\xbb\xbfhello";
+  const ByteSpan in(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  for (DType dt : {DType::u16, DType::u32, DType::i32, DType::i64}) {
+    const IdBuffer want = codec.encode(in, dt);
+    std::vector<uint8_t> out((want.size() + 3) * dtype_size(dt), 0xAB);
+    ASSERT_EQ(codec.encode_into(in, dt, out.data(), want.size() + 3), want.size());
+    EXPECT_EQ(std::memcmp(out.data(), want.data(), want.nbytes()), 0);
+    EXPECT_EQ(out[want.nbytes()], 0xAB);  // nothing written past the ids
+    EXPECT_THROW(codec.encode_into(in, dt, out.data(), want.size() - 1), std::length_error);
   }
 }
