@@ -81,3 +81,21 @@ def test_lone_surrogates_and_memoryviews(cl100k):
     buf = np.empty(16, dtype=np.uint32)
     assert cl100k.encode("a\ud800b", out=buf).tolist() == cl100k.encode("a\ud800b").tolist()
     assert cl100k.encode(memoryview(b"hello"), out=buf).tolist() == cl100k.encode(b"hello").tolist()
+
+
+def test_encode_function_equals_encode_and_keeps_its_tokenizer_alive(cl100k):
+    import gc
+
+    from blt import _core
+
+    for dtype in ("uint16", "uint32", "int32", "int64"):
+        fn = _core.ByteCodec(True, True, None, False).encode_function(dtype)
+        gc.collect()  # the codec object is only referenced by fn now
+        got = fn(b"\xef\xbb\xbfHi")
+        assert got.dtype == dtype and got.tolist() == blt.ByteTokenizer().encode(b"\xef\xbb\xbfHi").tolist()
+    with pytest.raises(TypeError):
+        fn(12345)
+    with pytest.raises(ValueError, match="uint16"):
+        cl100k.native().encode_function("uint16")  # cl100k ids do not fit
+    tok = blt.ByteTokenizer()
+    assert tok.encode("a\ud800b").tolist() == tok.encode("a\ufffdb").tolist()  # fast path's str fallback

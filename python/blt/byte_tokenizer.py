@@ -74,6 +74,11 @@ class ByteTokenizer:
         self._defaults = self._check(bos, eos, content_type, strip_bom, dtype)
         self._bpe = bpe
         self._bpe_native = None if bpe is None else native_tokenizer(bpe, _core.BpeEncoder, what="bpe")
+        # encode() of a call that overrides nothing, built once as a one-argument builtin: a short
+        # input's encode is then one native call (building a codec per call cost more than
+        # encoding a few KB).
+        codec, dt = self._codec(UNSET, UNSET, UNSET, UNSET, UNSET)
+        self._default_encode = codec.encode_function(dt)
 
     @staticmethod
     def _check(bos: bool, eos: bool, content_type: Optional[str], strip_bom: bool, dtype: Any) -> _Options:
@@ -176,6 +181,12 @@ class ByteTokenizer:
         >>> blt.ByteTokenizer().encode(b"Hi", out=buf).tolist()
         [1, 76, 109, 2]
         """
+        if (bos is UNSET and eos is UNSET and content_type is UNSET and strip_bom is UNSET and dtype is UNSET
+                and meta is UNSET and out is None):
+            try:
+                return self._default_encode(data)
+            except UnicodeEncodeError:  # a str with lone surrogates: with_surrogate_fallback below
+                pass
         content_type = renamed("ByteTokenizer.encode", "meta", "content_type", meta, content_type)
         if out is not None and dtype is UNSET and isinstance(out, np.ndarray):
             dtype = out.dtype

@@ -135,23 +135,6 @@ PyMethodDef kEncodeU32Def = {"encode", encode_u32_builtin, METH_O,
                              "encode(data) -> uint32 ids (BpeEncoder.encode with the default dtype)"};
 PyMethodDef kEncodeListDef = {"encode_list", encode_list_builtin, METH_O, "encode_list(data) -> list of ids"};
 
-py::object bound_builtin(py::handle encoder, const BpeEncoder& t, PyMethodDef* def) {
-  PyObject* cap = PyCapsule_New(const_cast<BpeEncoder*>(&t), nullptr, [](PyObject* c) {
-    Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(c)));
-  });
-  if (!cap) throw py::error_already_set();
-  Py_INCREF(encoder.ptr());
-  if (PyCapsule_SetContext(cap, encoder.ptr()) != 0) {
-    Py_DECREF(encoder.ptr());
-    Py_DECREF(cap);
-    throw py::error_already_set();
-  }
-  PyObject* fn = PyCFunction_New(def, cap);
-  Py_DECREF(cap);  // the function holds it now
-  if (!fn) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(fn);
-}
-
 std::shared_ptr<BpeModel> from_parts(const std::string& name, const std::string& pattern,
                                      py::list tokens, U32Array ids, std::optional<U32Array> merges,
                                      bool whole_piece_lookup, py::list specials) {
@@ -307,11 +290,11 @@ void bind_bpe(py::module_& m) {
   def_encode_methods(encoder, "uint32");
   encoder
       .def("encode_u32_function",
-           [](py::handle self) { return bound_builtin(self, self.cast<const BpeEncoder&>(), &kEncodeU32Def); },
+           [](py::handle self) { return bound_builtin(self, &self.cast<const BpeEncoder&>(), &kEncodeU32Def); },
            "A one-argument builtin equal to encode(data) (uint32), without pybind11's dispatch.")
       .def("encode_list", &encode_bpe_list, py::arg("data"), "encode(data) as a list of ints")
       .def("encode_list_function",
-           [](py::handle self) { return bound_builtin(self, self.cast<const BpeEncoder&>(), &kEncodeListDef); },
+           [](py::handle self) { return bound_builtin(self, &self.cast<const BpeEncoder&>(), &kEncodeListDef); },
            "A one-argument builtin equal to encode_list(data), without pybind11's dispatch.")
       .def("encode_prefix",
            [](const BpeEncoder& t, py::handle data, size_t max_tokens) {

@@ -141,4 +141,51 @@ py::tuple encode_batch_with(const Tokenizer& tok, py::sequence items, DType dt, 
   return to_numpy(std::move(r));
 }
 
+py::object bound_builtin(py::handle owner, const void* target, PyMethodDef* def) {
+  PyObject* cap = PyCapsule_New(const_cast<void*>(target), nullptr, [](PyObject* c) {
+    Py_XDECREF(static_cast<PyObject*>(PyCapsule_GetContext(c)));
+  });
+  if (!cap) throw py::error_already_set();
+  Py_INCREF(owner.ptr());
+  if (PyCapsule_SetContext(cap, owner.ptr()) != 0) {
+    Py_DECREF(owner.ptr());
+    Py_DECREF(cap);
+    throw py::error_already_set();
+  }
+  PyObject* fn = PyCFunction_New(def, cap);
+  Py_DECREF(cap);  // the function holds it now
+  if (!fn) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(fn);
+}
+
+namespace {
+
+template <DType dt>
+PyObject* encode_call(PyObject* capsule, PyObject* data) {
+  auto* t = static_cast<const Tokenizer*>(PyCapsule_GetPointer(capsule, nullptr));
+  if (!t) return nullptr;
+  try {
+    return encode_with(*t, data, dt).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();  // the translators registered for pybind11 calls
+  }
+  return nullptr;
+}
+
+PyMethodDef kEncodeDefs[] = {
+    {"encode", encode_call<DType::u16>, METH_O, "encode(data) -> uint16 ids"},
+    {"encode", encode_call<DType::u32>, METH_O, "encode(data) -> uint32 ids"},
+    {"encode", encode_call<DType::i32>, METH_O, "encode(data) -> int32 ids"},
+    {"encode", encode_call<DType::i64>, METH_O, "encode(data) -> int64 ids"},
+};
+
+}  // namespace
+
+py::object encode_function(py::handle owner, const Tokenizer& t, DType dt) {
+  check_dtype_fits(t, dt);
+  return bound_builtin(owner, &t, &kEncodeDefs[static_cast<int>(dt)]);
+}
+
 }  // namespace blt::bindings

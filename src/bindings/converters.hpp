@@ -109,6 +109,16 @@ void def_encode_methods(Class& cls, const char* default_dtype) {
 template <class Decode>
 std::string decode_ids(py::handle ids_obj, const Decode& decode);
 
+// --- one-argument builtins without pybind11's dispatch -----------------------------------------------
+// A METH_O builtin `def` bound to `target` (the C++ object it calls, read back with
+// PyCapsule_GetPointer(self, nullptr)); it keeps `owner`, the Python object owning target, alive.
+// Skipping pybind11's argument dispatch matters for calls on short inputs.
+py::object bound_builtin(py::handle owner, const void* target, PyMethodDef* def);
+
+// encode(data) of tokenizer `t` (owned by Python object `owner`) with dtype `dt` fixed, as such a
+// builtin.
+py::object encode_function(py::handle owner, const Tokenizer& t, DType dt);
+
 // --- progress callbacks of long native runs ------------------------------------------------------------
 // A callback for native code running without the GIL: it takes the GIL, raises a pending signal
 // (Ctrl-C) as an exception that cancels the run, then calls `progress` unless it is None. Native

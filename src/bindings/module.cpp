@@ -61,7 +61,13 @@ void bind_common(py::module_& m) {
           },
           py::arg("data"), py::arg("out"),
           "Encodes data into out (writable, 1-D, C-contiguous uint16/uint32/int32/int64) without the GIL; "
-          "returns how many ids were written. ValueError when they do not fit.");
+          "returns how many ids were written. ValueError when they do not fit.")
+      .def(
+          "encode_function",
+          [](py::handle self, const std::string& dtype) {
+            return encode_function(self, self.cast<const Tokenizer&>(), parse_dtype(dtype));
+          },
+          py::arg("dtype"), "A one-argument builtin equal to encode(data, dtype), without pybind11's dispatch.");
 
   m.def("usable_cores", &usable_cores);
   m.def("available_ram_bytes", &available_ram_bytes);
