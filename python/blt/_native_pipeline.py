@@ -173,10 +173,8 @@ def run(
         raise ValueError("format applies to a destination; with dst=None the ids come back as an array")
 
     kwargs["format"] = fmt
-    close_fds: List[int] = []
-    out: Optional[AtomicOutput] = None
-    try:
-        _open_input(src, kwargs, close_fds)
+    with _RunFiles() as files:
+        _open_input(src, kwargs, files.fds)
 
         # Output.
         if dst is None:
@@ -186,7 +184,7 @@ def run(
                 sys.stdout.flush()  # text already printed goes first
             kwargs.update(output_fd=1, output_name="<stdout>")
         elif isinstance(dst, (str, os.PathLike)):
-            out = AtomicOutput(os.fspath(dst))
+            out = files.out = AtomicOutput(os.fspath(dst))
             kwargs.update(output_fd=out.fd, output_name=out.target)
         elif (out_fd := _fileno(dst)) is not None:
             flush = getattr(dst, "flush", None)
@@ -197,13 +195,8 @@ def run(
             raise TypeError(f"dst must be a path, '-', a file descriptor or None, got {type(dst).__name__}")
 
         res = _core.tokenize_stream(native, **kwargs)
-        if out is not None:
-            out.commit()
-    finally:
-        for fd in close_fds:
-            os.close(fd)
-        if out is not None:
-            out.discard()
+        if files.out is not None:
+            files.out.commit()
 
     return _stats(res, fmt, kwargs["dtype"]), (res["ids"] if dst is None else None)
 
@@ -215,6 +208,24 @@ def _stats(res: Any, fmt: str, dt: str) -> TokenizeStats:
         format=fmt, dtype=dt, stage_times=tuple((str(n), float(t)) for n, t in res["stage_times"]),
         queue_mean=float(res["queue_mean"]), queue_max=int(res["queue_max"]),
     )
+
+
+class _RunFiles:
+    """The descriptors a run opened (closed at the end) and its atomic output (discarded at the end
+    unless committed), whatever happens in between."""
+
+    def __init__(self) -> None:
+        self.fds: List[int] = []
+        self.out: Optional[AtomicOutput] = None
+
+    def __enter__(self) -> "_RunFiles":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        if self.out is not None:
+            self.out.discard()
 
 
 def _open_input(src: Any, kwargs: Dict[str, Any], close_fds: List[int]) -> None:
@@ -262,12 +273,10 @@ def run_npz(
     native, kwargs = _run_options(tokenizer, content_type, bos, eos, strip_bom, dtype, num_threads, memcap,
                                   chunk_size, progress)
     kwargs.update(stage)
-    close_fds: List[int] = []
-    out: Optional[AtomicOutput] = None
     arrays: Dict[str, Any] = {}
     spool_dir = None if dst is None else check_output_path(dst)
-    try:
-        _open_input(src, kwargs, close_fds)
+    with _RunFiles() as files:
+        _open_input(src, kwargs, files.fds)
         # Unnamed spools beside the output: the system removes them whatever happens.
         with tempfile.TemporaryFile(dir=spool_dir) as lengths, tempfile.TemporaryFile(dir=spool_dir) as hashes:
             if dst is None:
@@ -279,16 +288,11 @@ def run_npz(
                     with np.load(f) as z:
                         arrays = {name: z[name] for name in z.files}
             else:
-                out = AtomicOutput(dst)
+                out = files.out = AtomicOutput(dst)
                 res = _core.tokenize_patch_stream(native, output_fd=out.fd, output_name=out.target,
                                                   lengths_spool_fd=lengths.fileno(),
                                                   hash_spool_fd=hashes.fileno(), **kwargs)
                 out.commit()
-    finally:
-        for fd in close_fds:
-            os.close(fd)
-        if out is not None:
-            out.discard()
     result: Dict[str, Any] = dict(res)
     if dst is None:
         result["arrays"] = arrays
