@@ -112,8 +112,13 @@ asan-build: sanitize-sysdeps $(VENV)/.deps
 	$(SAN_CMAKE) -S . -B build/asan $(SAN_CONFIG) -DBLT_SANITIZE=address,undefined -DBLT_BUILD_FUZZERS=ON
 	$(SAN_CMAKE) --build build/asan -j $(JOBS)
 
+# Fork tests stay out of the ASan run: the ASan allocator of Debian 12's clang 14 does not lock its
+# size-class regions around fork(), so a child forked while another thread allocates can block in
+# __sanitizer::SizeClassAllocator64::GetFromAllocator for ever (gdb on such a child; glibc's malloc
+# locks its arenas around fork, so the plain build in `make test` runs them, under a watchdog).
+ASAN_EXCLUDE ?= ^Fork\.
 asan-test: asan-build
-	PATH=$(abspath $(VENV))/bin:$$PATH ctest --test-dir build/asan --output-on-failure -j $(JOBS)
+	PATH=$(abspath $(VENV))/bin:$$PATH ctest --test-dir build/asan --output-on-failure -j $(JOBS) -E '$(ASAN_EXCLUDE)'
 
 tsan-build: sanitize-sysdeps $(VENV)/.deps
 	$(SAN_CMAKE) -S . -B build/tsan $(SAN_CONFIG) -DBLT_SANITIZE=thread
