@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -108,17 +109,47 @@ void check_offsets(std::span<const int64_t> offsets) {
       throw std::invalid_argument("offsets must be non-decreasing (item " + std::to_string(i - 1) + ")");
 }
 
-// Every sequence of a ragged batch hashed on its own (windows never cross sequences), in parallel.
+// Every id is below max_hash: int32 output needs max_hash <= 2^31.
+template <class T>
+void check_fits(int64_t max_hash) {
+  if (std::is_same_v<T, int32_t> && max_hash > (int64_t(1) << 31))
+    throw std::invalid_argument("int32 hash ids need max_hash <= 2^31, got " + std::to_string(max_hash));
+}
+
+// One sequence with checked options: int64 in the kernel's column order goes straight to out (in
+// ranges over `threads`); otherwise rows go through cache-sized blocks to be permuted or narrowed.
+template <class T>
+void hash_planned(const HashPlan& plan, const uint16_t* ids, size_t n, int64_t max_hash, T* out, int threads) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    if (plan.sorted) {
+      const bool stream = n * plan.cols * sizeof(int64_t) >= kStreamBytes;
+      over_ranges(n, threads, [&](size_t a, size_t b) { plan.run(ids, a, b, max_hash, out + a * plan.cols, stream); });
+      return;
+    }
+  }
+  hash_through_blocks(plan, ids, n, max_hash, out, threads);
+}
+
+template <class T>
+void hash_one(const uint16_t* ids, size_t n, std::span<const int> sizes, std::span<const int> funcs,
+              int64_t max_hash, T* out, int threads) {
+  check_fits<T>(max_hash);
+  hash_planned(HashPlan(sizes, funcs, max_hash), ids, n, max_hash, out, threads);
+}
+
+// Every sequence of a ragged batch hashed on its own (windows never cross sequences), in parallel,
+// with the options checked and planned once.
 template <class T>
 void hash_batch(const uint16_t* ids, std::span<const int64_t> offsets, std::span<const int> sizes,
                 std::span<const int> funcs, int64_t max_hash, T* out, int threads) {
   check_offsets(offsets);
-  const size_t cols = HashPlan(sizes, funcs, max_hash).cols;  // validates the options once
+  check_fits<T>(max_hash);
+  const HashPlan plan(sizes, funcs, max_hash);
   const size_t items = offsets.size() - 1;
   parallel_for(threads, items, 1, [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
       const size_t a = static_cast<size_t>(offsets[i]), b = static_cast<size_t>(offsets[i + 1]);
-      if (b > a) hash_ngrams(ids + a, b - a, sizes, funcs, max_hash, out + a * cols, 1);
+      if (b > a) hash_planned(plan, ids + a, b - a, max_hash, out + a * plan.cols, 1);
     }
   });
 }
@@ -127,20 +158,12 @@ void hash_batch(const uint16_t* ids, std::span<const int64_t> offsets, std::span
 
 void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
                  std::span<const int> funcs, int64_t max_hash, int64_t* out, int threads) {
-  const HashPlan plan(sizes, funcs, max_hash);
-  if (!plan.sorted) {
-    hash_through_blocks(plan, ids, n, max_hash, out, threads);  // columns back in the caller's order
-    return;
-  }
-  const bool stream = n * plan.cols * sizeof(int64_t) >= kStreamBytes;
-  over_ranges(n, threads, [&](size_t a, size_t b) { plan.run(ids, a, b, max_hash, out + a * plan.cols, stream); });
+  hash_one(ids, n, sizes, funcs, max_hash, out, threads);
 }
 
 void hash_ngrams(const uint16_t* ids, size_t n, std::span<const int> sizes,
                  std::span<const int> funcs, int64_t max_hash, int32_t* out, int threads) {
-  if (max_hash > (int64_t(1) << 31))
-    throw std::invalid_argument("int32 hash ids need max_hash <= 2^31, got " + std::to_string(max_hash));
-  hash_through_blocks(HashPlan(sizes, funcs, max_hash), ids, n, max_hash, out, threads);
+  hash_one(ids, n, sizes, funcs, max_hash, out, threads);
 }
 
 void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
@@ -152,8 +175,6 @@ void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
 void hash_ngrams_batch(const uint16_t* ids, std::span<const int64_t> offsets,
                        std::span<const int> sizes, std::span<const int> funcs, int64_t max_hash,
                        int32_t* out, int threads) {
-  if (max_hash > (int64_t(1) << 31))
-    throw std::invalid_argument("int32 hash ids need max_hash <= 2^31, got " + std::to_string(max_hash));
   hash_batch(ids, offsets, sizes, funcs, max_hash, out, threads);
 }
 
