@@ -435,7 +435,12 @@ class Encoding:
         >>> tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).decode_batch([[31373], [995]])
         ['hello', ' world']
         """
-        return [self.decode(x, errors=errors) for x in batch]
+        try:
+            return self._tok.decode_batch(batch, errors)  # the whole batch in one native call
+        except UnicodeDecodeError:
+            raise  # errors="strict" on invalid UTF-8, as decode raises it
+        except (ValueError, OverflowError) as e:
+            raise KeyError(str(e)) from None
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> List[bytes]:
         """:meth:`decode_bytes` of each item.
@@ -444,7 +449,10 @@ class Encoding:
         >>> tiktoken.get_encoding("r50k_base", vocab_dir=VOCAB_DIR).decode_bytes_batch([[31373], [995]])
         [b'hello', b' world']
         """
-        return [self.decode_bytes(x) for x in batch]
+        try:
+            return self._tok.decode_bytes_batch(batch)
+        except (ValueError, OverflowError) as e:
+            raise KeyError(str(e)) from None
 
     # ------------------------------------------------------------------------------ vocabulary
 
