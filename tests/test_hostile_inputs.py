@@ -205,3 +205,21 @@ def test_sparse_huge_ids_are_refused_not_allocated(tmp_path: Path, big_id: int) 
     hf.write_text(json.dumps(_hf_doc(vocab, [])))
     with pytest.raises(ValueError, match=f"token id {big_id} is too large"):
         blt.BPETokenizer.from_hf(hf)
+
+
+@pytest.mark.parametrize("memcap, what", [("1MB", "no safe place to cut the input"),
+                                          ("96MB", "a pre-tokenized piece of 4000000 bytes")])
+def test_piece_without_split_point_over_the_memcap_is_refused(vocab_dir: Path, tmp_path: Path, memcap: str,
+                                                               what: str) -> None:
+    # The file pipeline promises its memcap; one piece that cannot be cut is held whole (its
+    # window) and merged whole (about 44 bytes of scratch per byte). Past the cap: a ValueError
+    # naming where the piece starts and what to raise, and no output left behind.
+    enc = blt_enc(vocab_dir, "cl100k_base")
+    src = tmp_path / "one_piece.txt"
+    src.write_bytes(b"hello world\n" + b"a" * 4_000_000)
+    dst = tmp_path / "out.bin"
+    with pytest.raises(ValueError, match=f"{what}.* byte offset 12.*raise memcap"):
+        blt.tokenize_file(src, dst, tokenizer=enc, memcap=memcap, num_threads=2)
+    assert list(tmp_path.iterdir()) == [src]
+    blt.tokenize_file(src, dst, tokenizer=enc, memcap="1GB", num_threads=2)
+    assert np.array_equal(np.fromfile(dst, dtype=np.uint32), enc.encode(src.read_bytes()))

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "blt_core/bpe/bpe_encoder.hpp"
 #include "blt_core/codec/byte_codec.hpp"
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
@@ -20,6 +21,8 @@
 #include "blt_core/pipeline/chunk_plan.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
 #include "blt_core/pipeline/file_pipeline.hpp"
+#include "blt_core/piece_memory.hpp"
+#include "test_support.hpp"
 
 using namespace blt;
 
@@ -165,6 +168,9 @@ TEST(ChunkPlan, MemcapBoundsBuffers) {
     ChunkPlan p = plan_chunks(r);
     EXPECT_GE(p.buffers, 2u);
     EXPECT_LE(p.buffers * p.buffer_bytes, cap) << cap;
+    // The chunk in hand, widened as far as allowed, plus one piece's merge, fits beside the others.
+    EXPECT_GE(p.max_window, p.chunk + p.lookahead);
+    EXPECT_LE((p.buffers - 1) * p.buffer_bytes + p.max_window * 3 + p.piece_memory, cap + 3) << cap;
   }
 }
 
@@ -280,6 +286,59 @@ TEST(Pipeline, WidensWhenNoSafeCut) {
   auto want = expected_bytes(tok, ByteSpan(data.data(), data.size()), DType::u32, OutputFormat::bin);
   EXPECT_EQ(run_memory(tok, data, o), want);
   EXPECT_EQ(run_files(tok, data, o), want);
+}
+
+TEST(Pipeline, RefusesToWidenPastWhatTheMemcapHolds) {
+  // 4 MB without a safe cut cannot be one chunk under a 1 MB cap: refused, naming where, before
+  // anything is written; under a cap that holds it, it is one chunk as before.
+  WordLengthTokenizer tok;
+  std::vector<uint8_t> data(4u << 20, 'x');
+  for (size_t i = 0; i < 1000; i += 10) data[i] = ' ';
+  auto o = options(DType::u32, OutputFormat::bin, 2, 4096);
+  o.memcap = 1u << 20;
+  for (bool file : {false, true}) {
+    try {
+      file ? run_files(tok, data, o) : run_memory(tok, data, o);
+      ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("no safe place to cut the input"), std::string::npos) << m;
+      EXPECT_NE(m.find("from byte offset 991"), std::string::npos) << m;  // after the last space
+      EXPECT_NE(m.find("raise memcap"), std::string::npos) << m;
+    }
+  }
+  o.memcap = 256u << 20;
+  auto want = expected_bytes(tok, ByteSpan(data.data(), data.size()), DType::u32, OutputFormat::bin);
+  EXPECT_EQ(run_files(tok, data, o), want);
+}
+
+TEST(Pipeline, RefusesAPieceWhoseMergeExceedsTheMemcap) {
+  // One pre-tokenized piece of 2 MB ('a' repeated: no split point) needs about
+  // kLargeMergeBytesPerByte per byte to merge. A 64 MB cap holds its window but not its merge: an
+  // error naming the piece's offset in the whole input; a 512 MB cap holds both, and the ids equal
+  // one-shot encoding.
+  auto model = test::load_r50k();
+  BLT_NEED_SHARED_DATA(model);
+  bpe::BpeEncoder tok(model, {});
+  std::string text = "hello world\n";
+  text += std::string(2u << 20, 'a');
+  std::vector<uint8_t> data(text.begin(), text.end());
+  auto o = options(DType::u32, OutputFormat::bin, 2, 64u << 10);
+  o.memcap = 64u << 20;
+  try {
+    run_files(tok, data, o);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("a pre-tokenized piece of 2097152 bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("at byte offset 12"), std::string::npos) << m;
+    EXPECT_NE(m.find("raise memcap"), std::string::npos) << m;
+  }
+  o.memcap = 512u << 20;
+  auto want = expected_bytes(tok, ByteSpan(data.data(), data.size()), DType::u32, OutputFormat::bin);
+  EXPECT_EQ(run_files(tok, data, o), want);
+  // Outside a capped run the same piece encodes (in-memory encode has no cap).
+  EXPECT_EQ(PieceMemoryLimit::current(), PieceMemoryLimit::kNone);
 }
 
 TEST(Pipeline, NpyNeedsSeekableOutput) {

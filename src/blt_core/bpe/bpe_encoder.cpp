@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "blt_core/bpe/byte_pair_merge.hpp"
 #include "blt_core/bpe/piece_cache.hpp"
 #include "blt_core/offset_error.hpp"
+#include "blt_core/piece_memory.hpp"
 #include "blt_core/text/whitespace.hpp"
 
 namespace blt::bpe {
@@ -116,6 +118,19 @@ struct ThreadState {
 }
 static_assert(LongPieceCache::kMaxPiece <= kSmallPiece, "cached long pieces merge in the small loop");
 
+// Pieces up to this many bytes leave their merge scratch with the thread for the next piece.
+constexpr size_t kKeepScratchUpTo = size_t{1} << 20;
+
+// Refuses a piece whose merge would take more memory than the run's cap leaves for one piece.
+void check_piece_memory(size_t n, size_t at) {
+  const uint64_t limit = PieceMemoryLimit::current();
+  const uint64_t need = uint64_t{n} * kLargeMergeBytesPerByte;
+  if (limit == PieceMemoryLimit::kNone || need <= limit) return;
+  throw OffsetError("a pre-tokenized piece of " + std::to_string(n) + " bytes (no split point in it) at byte offset ",
+                    at, " needs about " + std::to_string(need) + " bytes to merge, more than the memory cap leaves for "
+                    "one piece (" + std::to_string(limit) + " bytes); raise memcap");
+}
+
 }  // namespace
 
 BpeEncoder::BpeEncoder(std::shared_ptr<const BpeModel> model, SpecialPolicy policy)
@@ -215,7 +230,10 @@ bool BpeEncoder::encode_plain_span(ByteSpan text, size_t base, Sink& sink) const
           byte_pair_merge_small(pairs, byte_ids, piece, n, emit);
         } else {
           if (n >= 0xFFFFFFFFull) throw std::invalid_argument("a single pre-tokenized piece exceeds 4 GiB");
+          check_piece_memory(n, at);
           byte_pair_merge_large(pairs, byte_ids, piece, n, ts.scratch, emit);
+          // Keep scratch for ordinary long pieces; give back what one huge piece made it grow to.
+          if (n > kKeepScratchUpTo) ts.scratch = MergeScratch{};
         }
       }
       if (!go) return false;

@@ -41,6 +41,11 @@ struct MergeScratch {
   size_t work = 0;
 };
 
+// Scratch bytes byte_pair_merge_large holds per byte of its piece, about: ids, next and prev, and
+// up to two candidates per byte alive at once (a phase's bucket beside the pairs it forms, or
+// beside the sort buffer). Runs under a memory cap refuse a piece that would need more.
+inline constexpr size_t kLargeMergeBytesPerByte = 3 * sizeof(uint32_t) + 2 * sizeof(MergeScratch::Candidate);
+
 // byte_pair_merge_small for any priorities (the loop tiktoken uses, on arrays that shift).
 template <class Emit>
 void byte_pair_merge_small_wide(const PairTable& pairs, const uint32_t* byte_ids, const uint8_t* p,

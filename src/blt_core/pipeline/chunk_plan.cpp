@@ -42,6 +42,12 @@ ChunkPlan plan_chunks(const ChunkPlanRequest& r) {
   uint64_t fit = r.memcap / p.buffer_bytes;  // >= 2
   p.in_flight = static_cast<size_t>(std::min<uint64_t>(fit - 1, 2 * static_cast<uint64_t>(r.threads) + 1));
   p.buffers = p.in_flight + 1;
+  const uint64_t in_hand = r.memcap - (p.buffers - 1) * p.buffer_bytes;  // >= buffer_bytes
+  const double per_byte = (r.input_in_memory ? 0.0 : 1.0) + r.out_bytes_per_byte;
+  p.max_window = std::max<uint64_t>(p.chunk + p.lookahead,
+                                    static_cast<uint64_t>(static_cast<double>(in_hand / 2) / per_byte));
+  const auto window_bytes = static_cast<uint64_t>(std::ceil(static_cast<double>(p.max_window) * per_byte));
+  p.piece_memory = in_hand - std::min(in_hand, window_bytes);
   return p;
 }
 

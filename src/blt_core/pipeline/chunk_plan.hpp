@@ -23,6 +23,11 @@ struct ChunkPlan {
   size_t in_flight = 1;       // limiter tokens: chunks between reader and writer
   size_t buffers = 2;         // pooled chunk buffers (in_flight + the reader's one in hand)
   uint64_t buffer_bytes = 0;  // planned bytes of one pooled buffer (input + output + scratch)
+  // When no safe cut lets a chunk end near `chunk`, it widens up to max_window bytes, and one
+  // pre-tokenized piece may take piece_memory bytes to merge; past either the run is refused
+  // rather than breaking the cap. No limit when built by hand (UINT64_MAX).
+  uint64_t max_window = UINT64_MAX;
+  uint64_t piece_memory = UINT64_MAX;
 };
 
 // Chunks per thread aimed at: enough to balance uneven chunks, few enough to stay large.
@@ -30,7 +35,9 @@ inline constexpr int kChunksPerThread = 4;
 
 // chunk = clamp(total / (kChunksPerThread * threads), min_chunk, max_chunk), or max_chunk for an
 // unknown total; then halved until two buffers fit in memcap; in_flight is what memcap allows,
-// at most 2 * threads + 1. Throws std::invalid_argument for min_chunk == 0, min_chunk > max_chunk,
+// at most 2 * threads + 1. The chunk in hand may use what the other buffers leave of memcap: about
+// half for a widened window's buffers (max_window) and the rest for one piece's merge
+// (piece_memory), so other buffers + window + piece_memory <= memcap. Throws std::invalid_argument for min_chunk == 0, min_chunk > max_chunk,
 // threads < 1, or a memcap too small for two 1-byte chunks.
 ChunkPlan plan_chunks(const ChunkPlanRequest& req);
 

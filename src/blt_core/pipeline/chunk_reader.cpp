@@ -2,12 +2,25 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
+
+#include "blt_core/offset_error.hpp"
 
 namespace blt {
 
 ChunkReader::ChunkReader(const Tokenizer& tok, ByteSource& src, const ChunkPlan& plan,
                          const std::atomic<bool>& stop)
     : tok_(tok), src_(src), plan_(plan), stop_(stop), mem_(src.in_memory()) {}
+
+// Called before a window with no safe cut widens to `target`: refuses past the plan's limit.
+static void check_widen(const ChunkPlan& plan, size_t target, uint64_t offset) {
+  if (plan.max_window == UINT64_MAX || target + plan.lookahead <= plan.max_window) return;
+  throw OffsetError("found no safe place to cut the input in the " + std::to_string(target / 2) +
+                        " bytes from byte offset ",
+                    offset, ", and the memory cap leaves room for " + std::to_string(plan.max_window) +
+                        " bytes in one chunk; raise memcap (a tokenizer whose split pattern is not one "
+                        "of the OpenAI ones has no safe cuts: its whole input is one chunk)");
+}
 
 static size_t checked_cut(size_t cut, size_t window) {
   if (cut > window) throw std::logic_error("Tokenizer::safe_split returned a cut past the window");
@@ -30,6 +43,7 @@ bool ChunkReader::next_in_memory(Chunk& c, ByteSpan all) {
     cut = checked_cut(tok_.safe_split(rest, target), rest.size());
     if (cut) break;
     target *= 2;  // no safe cut yet: widen instead of cutting unsafely
+    check_widen(plan_, target, offset_);
   }
   c.body = rest.first(cut);
   c.start_offset = offset_;
@@ -79,6 +93,7 @@ bool ChunkReader::next(Chunk& c) {
     cut = checked_cut(tok_.safe_split(window, target), window.size());
     if (cut) break;
     target *= 2;  // no safe cut at or before target: read more and try again
+    check_widen(plan_, target, offset_);
   }
   if (cut == 0) return false;  // end of input
   size_t rest = len - skip - cut;

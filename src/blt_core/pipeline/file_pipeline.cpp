@@ -11,6 +11,7 @@
 
 #include "blt_core/offset_error.hpp"
 #include "blt_core/parallel/parallel_for.hpp"
+#include "blt_core/piece_memory.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
 #include "blt_core/pipeline/driven_run.hpp"
 #include "blt_core/pipeline/ordered_graph.hpp"
@@ -192,6 +193,7 @@ PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& s
       if (!run.stop.load(std::memory_order_relaxed)) {
         try {
           const auto t = Clock::now();
+          PieceMemoryLimit::Scope piece_limit(plan.piece_memory);
           encode_chunk(tok, fmt, max_id, c);
           encode_ns.fetch_add(ns_since(t), std::memory_order_relaxed);
           if (stage) stage->process(c, opts.dtype);
