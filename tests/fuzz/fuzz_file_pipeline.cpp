@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.threads = 1 + ((f >> 4) & 1);
   o.min_chunk = 1 + in.byte();
   o.max_chunk = o.min_chunk + in.byte();
-  o.memcap = 1u << 20;
+  // Room for a whole 64 KB input as one uncut piece (window and merge), so a refusal is a finding.
+  o.memcap = 64u << 20;
   o.progress_interval = std::chrono::milliseconds(0);
   ByteCodecOptions bo;
   bo.strip_bom = f & 32;
