@@ -16,6 +16,7 @@ Quick look without touching RESULTS.md: `--libs blt,tiktoken --encoding cl100k_b
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -30,7 +31,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import CORPUS, VOCAB, git_rev, machine, mbps, median_time, write_section  # noqa: E402
 
-TEXT_FILES = ["en_prose.txt", "code_python.txt", "code_c.txt", "multilingual.txt"]
+CORPUS_FILES = ["en_prose.txt", "code_python.txt", "code_c.txt", "multilingual.txt"]
+# Documentation with inline code, tables and URLs that the vocabularies were not tuned on, built
+# from this machine's installed docs (benchmarks/technical_sample.py) before the workers start.
+TECHNICAL_SAMPLE = Path(__file__).resolve().parent.parent / "build" / "bench" / "technical_en.txt"
+TEXT_FILES = CORPUS_FILES + [TECHNICAL_SAMPLE.name]
+# Issue 16's one-thread targets, blt/tiktoken on whole files, for cl100k_base and o200k_base.
+TARGETS = {"en_prose.txt": 8.0, TECHNICAL_SAMPLE.name: 8.0, "code_python.txt": 6.0, "code_c.txt": 6.0,
+           "multilingual.txt": 5.0}
+
+
+def text_path(name: str) -> Path:
+    return TECHNICAL_SAMPLE if name == TECHNICAL_SAMPLE.name else CORPUS / name
 ENCODINGS = ["cl100k_base", "o200k_base"]
 LIBS = ["blt", "tiktoken", "hf_tokenizers", "tokendagger", "bpe_openai"]
 DOC_BYTES = 4096
@@ -165,7 +177,7 @@ def worker_one_thread(libs: list[str], encoding: str, runs: int, hf_json: str | 
     for lib, err in errors.items():
         out[lib] = {"error": err}
     for name in TEXT_FILES:
-        text = (CORPUS / name).read_text(encoding="utf-8")
+        text = text_path(name).read_text(encoding="utf-8")
         nbytes = len(text.encode())
         docs = split_docs(text)
         for mode, call in (("whole", lambda a: a["one"](text)),
@@ -199,7 +211,7 @@ def worker_all_threads(libs: list[str], encoding: str, threads: int, runs: int, 
     apis = {l: a for l, a in apis.items() if a["batch"] is not None}
     out: dict = {lib: {"batch": {}, "batch_1": {}} for lib in apis}
     for name in TEXT_FILES:
-        text = (CORPUS / name).read_text(encoding="utf-8")
+        text = text_path(name).read_text(encoding="utf-8")
         docs = split_docs(text)
         fns = {l: (lambda a=a: a["batch"](docs, threads)) for l, a in apis.items()}
         if "blt" in apis:
@@ -268,7 +280,7 @@ def worker_rss(lib: str, encoding: str, hf_json: str | None) -> dict:
     """Peak RSS of a process that loads one library and encodes each corpus file once."""
     api = load(lib, encoding, hf_json)
     for name in TEXT_FILES:
-        text = (CORPUS / name).read_text(encoding="utf-8")
+        text = text_path(name).read_text(encoding="utf-8")
         try:
             api["one"](text)
         except Exception:
@@ -354,7 +366,14 @@ def main() -> None:
         return
 
     import blt
+    import technical_sample
 
+    data, docs = technical_sample.build(technical_sample.DEFAULT_BYTES)
+    TECHNICAL_SAMPLE.parent.mkdir(parents=True, exist_ok=True)
+    TECHNICAL_SAMPLE.write_bytes(data)
+    sample_note = (f"{TECHNICAL_SAMPLE.name}: {len(data):,} bytes of English documentation from {docs} documents "
+                   f"installed on this machine (package READMEs, pydoc topics, /usr/share/doc; "
+                   f"benchmarks/technical_sample.py), sha256 {hashlib.sha256(data).hexdigest()[:16]}.")
     libs = args.libs.split(",")
     encodings = [args.encoding] if args.encoding else ENCODINGS
     if "blt" not in libs:
@@ -379,7 +398,7 @@ def main() -> None:
         f"('fails'). Worst cases run per library in their own process: medians of {args.worst_runs} rounds "
         f"of 1 MB and 2 MB alternating, after a probe that stops a peer whose single 1 MB run passes "
         f"{WORST_PROBE_S} s (quadratic); peak RSS comes from a separate "
-        f"process per library that loads it and encodes the four files once.",
+        f"process per library that loads it and encodes the five files once. {sample_note}",
         "",
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -407,7 +426,7 @@ def file_pipeline_section(runs: int) -> None:
     """blt.tokenize_file with BPE on a ~200 MB file built by repeating the corpus text files."""
     import blt
 
-    corpus = b"".join((CORPUS / n).read_bytes() for n in TEXT_FILES)
+    corpus = b"".join((CORPUS / n).read_bytes() for n in CORPUS_FILES)
     all_threads = len(os.sched_getaffinity(0))
     lines = [
         "## BPE file pipeline (`bench_bpe_file`)",
@@ -504,12 +523,19 @@ def table(encoding: str, libs: list[str], res1: dict, resn: dict, nthreads: int)
         out.append(f"| {kind} | " + " | ".join(cells) + " |")
     out += ["", f"Small inputs, one thread: one `encode_ordinary` call on {SHORT_TEXT!r} (10 tokens; µs, "
             "mean of 10,000 calls per run), `encode_batch` of 10,000 strings of 50 bytes (ms), and the peak "
-            "RSS of a process that loads the library and encodes the four files:", "",
+            "RSS of a process that loads the library and encodes the five files:", "",
             "| measure | " + " | ".join(libs) + " |", "|---|" + "---|" * len(libs)]
     for key, label, spec in (("one_call_us", "1 x encode (µs)", ".2f"), ("batch_10k_ms", "batch 10k x 50 B (ms)", ".2f")):
         out.append(f"| {label} | " + " | ".join(
             fmt(res1[l].get("small", {}).get(key, "-") if "error" not in res1[l] else "-", spec) for l in libs) + " |")
     out.append("| peak RSS (MB) | " + " | ".join(fmt(res1[l].get("peak_rss_mb", "-"), ".0f") for l in libs) + " |")
+    if "tiktoken" in libs and "error" not in res1["tiktoken"]:
+        out += ["", "Targets (issue 16), one thread, whole file, blt/tiktoken:", "", "| file | target | measured | |",
+                "|---|---|---|---|"]
+        for name, want in TARGETS.items():
+            a, b = ours.get("whole", {}).get(name), res1["tiktoken"].get("whole", {}).get(name)
+            if isinstance(a, float) and isinstance(b, float):
+                out.append(f"| {name} | {want:.0f}x | {a / b:.1f}x | {'met' if a / b >= want else 'missed'} |")
     out.append("")
     return out
 
