@@ -9,29 +9,41 @@
 #include <memory>
 #include <vector>
 
+#include "blt_core/page_allocator.hpp"
 #include "blt_core/tokenizer.hpp"
 
 namespace blt {
 
 // A byte buffer that only grows and is never zero-filled (every byte used is written first).
+// Blocks come from PageAllocator, so a buffer outgrown goes back to the kernel.
 class GrowBuffer {
  public:
+  GrowBuffer() = default;
+  GrowBuffer(const GrowBuffer&) = delete;
+  GrowBuffer& operator=(const GrowBuffer&) = delete;
+  ~GrowBuffer() { release(); }
+
   // Capacity for at least n bytes; the first `keep` bytes survive a reallocation.
   uint8_t* reserve(size_t n, size_t keep = 0) {
     if (n > cap_) {
       size_t cap = std::max(n, cap_ + cap_ / 2);
-      std::unique_ptr<uint8_t[]> p(new uint8_t[cap]);
-      if (keep) std::memcpy(p.get(), data_.get(), keep);
-      data_ = std::move(p);
+      uint8_t* p = PageAllocator<uint8_t>().allocate(cap);
+      if (keep) std::memcpy(p, data_, keep);
+      release();
+      data_ = p;
       cap_ = cap;
     }
-    return data_.get();
+    return data_;
   }
-  uint8_t* data() { return data_.get(); }
+  uint8_t* data() { return data_; }
   size_t capacity() const { return cap_; }
 
  private:
-  std::unique_ptr<uint8_t[]> data_;
+  void release() {
+    if (data_) PageAllocator<uint8_t>().deallocate(data_, cap_);
+    data_ = nullptr;
+  }
+  uint8_t* data_ = nullptr;
   size_t cap_ = 0;
 };
 

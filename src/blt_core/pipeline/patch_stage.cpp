@@ -31,15 +31,19 @@ std::string_view npy_descr(DType dt) {
 }
 }  // namespace
 
+// Row buffers as big as a chunk use PageAllocator (see there), as the chunk's own buffers do.
+template <class T>
+using RowVector = std::vector<T, PageAllocator<T>>;
+
 struct PatchStage::Scratch final : StageScratch {
-  std::vector<uint16_t> ids16;
+  RowVector<uint16_t> ids16;
   const uint16_t* ids = nullptr;
   size_t n = 0;
-  std::vector<float> h;
+  RowVector<float> h;
   std::vector<int32_t> lens;
-  std::vector<uint32_t> starts;  // chunk-local starts at positions >= seam_
+  RowVector<uint32_t> starts;  // chunk-local starts at positions >= seam_
   std::vector<int64_t> hash_block;  // int64 rows of one block
-  std::vector<uint8_t> hash_out;    // the chunk's hash ids in the output dtype
+  RowVector<uint8_t> hash_out;      // the chunk's hash ids in the output dtype
   uint32_t ids_crc = 0;
   uint32_t hash_rest_crc = 0;  // of the rows after the leading hash_fix_ ones
 };
