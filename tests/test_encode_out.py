@@ -99,3 +99,15 @@ def test_encode_function_equals_encode_and_keeps_its_tokenizer_alive(cl100k):
         cl100k.native().encode_function("uint16")  # cl100k ids do not fit
     tok = blt.ByteTokenizer()
     assert tok.encode("a\ud800b").tolist() == tok.encode("a\ufffdb").tolist()  # fast path's str fallback
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200).map(lambda t: t + "<|endoftext|>"), st.sampled_from(["uint32", "int32", "int64"]))
+def test_encode_ordinary_out_equals_encode_ordinary(cl100k, text, dtype):
+    want = cl100k.encode_ordinary(text)  # special-token text encoded as ordinary text
+    buf = np.zeros(len(want) + 2, dtype=dtype)
+    got = cl100k.encode_ordinary(text, out=buf)
+    assert got.base is buf
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=f"needs {len(want)}"):
+        cl100k.encode_ordinary(text, out=np.empty(len(want) - 1, dtype=dtype))

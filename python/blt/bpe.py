@@ -324,14 +324,20 @@ class BPETokenizer(BpeDecoding):
                 raise
             return encode(fix_surrogates(text))
 
-    def encode_ordinary(self, text: BytesLike) -> npt.NDArray[np.uint32]:
+    def encode_ordinary(self, text: BytesLike, *, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Token ids treating special-token text as ordinary text.
 
-        >>> import blt
+        ``out``: as for :meth:`encode`, an array to write into; returns the filled view.
+
+        >>> import blt, numpy as np
         >>> enc = blt.get_encoding("cl100k_base", vocab_dir=VOCAB_DIR)
         >>> len(enc.encode_ordinary("<|endoftext|>"))
         7
+        >>> enc.encode_ordinary("hello world", out=np.empty(16, np.int32)).tolist()
+        [15339, 1917]
         """
+        if out is not None:
+            return encode_into(self._ordinary, text, out)
         try:
             return self._encode_ordinary(text)
         except UnicodeEncodeError:  # with_surrogate_fallback, inlined
