@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import CORPUS, git_rev, machine, mbps, median_time, write_section  # noqa: E402
+from _results import CORPUS, VOCAB, git_rev, machine, mbps, median_time, write_section  # noqa: E402
 
 import blt  # noqa: E402
 
@@ -79,6 +79,40 @@ def size_sweep(data: bytes) -> list[str]:
         label = f"{size >> 30} GB" if size >= 1 << 30 else f"{size >> 20} MB" if size >= 1 << 20 else f"{size >> 10} KB"
         rows.append(f"| {label} | {mbps(size, t_blt):.0f} | {mbps(size, t_np):.0f} | {t_np / t_blt:.2f}x |")
         del buf, arr
+    return rows
+
+
+def bpe_size_sweep(data: bytes, vocab: str = "cl100k_base", rounds: int = 3) -> list[str]:
+    """BPE encode_ordinary at every input size from 1 KB to 1 GB, one thread, against its own
+    speed at 16 KB: a large input must not cost more per byte than small ones (issue 16). Every
+    size encodes the same text, the corpus's text files cut into consecutive slices of that size
+    (repeated to reach 64 MB and 1 GB), so only the size of each call differs, not the text or how
+    warm the caches are. Each round runs every size once (interleaved, so a change of the machine's
+    load hits all sizes alike); process CPU time, medians of the rounds."""
+    enc = blt.get_encoding(vocab, vocab_dir=str(VOCAB))
+
+    def slices(size: int) -> list[bytes]:
+        text = data if size <= len(data) else (data * (size // len(data) + 1))[:size]
+        return [text[i:i + size] for i in range(0, len(text) - size + 1, size)]
+
+    times: dict = {size: [] for size in SWEEP_SIZES}
+    nbytes = {}
+    for r in range(rounds + 1):
+        for size in SWEEP_SIZES:
+            parts = slices(size)
+            nbytes[size] = sum(map(len, parts))
+            t0 = time.process_time()
+            for piece in parts:
+                enc.encode_ordinary(piece)
+            if r:  # the first round warms up
+                times[size].append(time.process_time() - t0)
+            del parts
+    speed = {size: mbps(nbytes[size], statistics.median(t)) for size, t in times.items()}
+    ref = speed[16 << 10]
+    rows = []
+    for size, v in speed.items():
+        label = f"{size >> 30} GB" if size >= 1 << 30 else f"{size >> 20} MB" if size >= 1 << 20 else f"{size >> 10} KB"
+        rows.append(f"| {label} | {v:.1f} | {v / ref:.2f}x |")
     return rows
 
 
@@ -172,6 +206,15 @@ def main() -> None:
         "| input | blt MB/s | NumPy MB/s | blt / NumPy |",
         "|---|---:|---:|---:|",
         *size_sweep(data),
+        "",
+        "BPE at every input size: cl100k_base `encode_ordinary`, one thread, on the same text (the "
+        "corpus's text files, cut into slices of each size; repeated for 64 MB and 1 GB), MB/s of "
+        "process CPU time (medians of 3 rounds, sizes interleaved) and relative to its speed at 16 KB (target: a large input costs no more per byte than a small "
+        "one, >= 1.0x within noise):",
+        "",
+        "| input | MB/s | vs 16 KB |",
+        "|---|---:|---:|",
+        *bpe_size_sweep(data),
     ]
     text = "\n".join(lines)
     write_section("bytes", text)
