@@ -1,11 +1,20 @@
 """blt-serve: HTTP tokenization over the AsyncBatchTokenizer (aiohttp).
 
 Routes: POST /v1/tokenize, /v1/tokenize_batch, /v1/detokenize, /v1/tokenize_stream (server-sent
-events), /v1/inspect; GET / (a page that shows tokens and patches, see ``blt.serve.page``),
+events), /v1/detokenize_stream, /v1/inspect; GET / (a page that shows tokens and patches, see ``blt.serve.page``),
 /v1/tokenizers, /v1/patchers, /healthz, /readyz, /metrics; with an admin token also
 POST /v1/admin/tokenizers, POST /v1/admin/tokenizers/{name}/activate and
 DELETE /v1/admin/tokenizers/{name}/{version}. Every tokenizing answer names the ``name@version``
 that produced it. SIGTERM: stop accepting, drain in-flight requests, exit 0.
+
+Streaming text out (for a server streaming generated tokens): ``/v1/detokenize`` with
+``"stream": true`` takes ``ids`` as steps (``[15339, [11410, 99], 250]``: an id or a run per
+step), and ``/v1/detokenize_stream`` takes NDJSON lines of the same steps in a chunked body as
+they are generated; both answer ``event: text`` with ``{"seq", "ids", "text"}`` per step, then
+``event: done``. Each ``text`` holds complete characters only (:class:`blt.StreamDecoder` holds a
+partial UTF-8 character back until its last byte arrives), and the ``text`` fields, ``done``'s
+included, join to the one-shot decode. ``/v1/tokenize_stream?text=true`` adds each segment's
+decoded text the same way.
 
 >>> from blt.serve.server import create_app
 >>> from blt.serve.config import ServeConfig
@@ -19,25 +28,23 @@ import asyncio
 import base64
 import hmac
 import io
-import json
 import signal
 import sys
-from typing import Any, AsyncIterator, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .config import ServeConfig, load_config
-from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
+from .engine import AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
 from .page import InspectPage, builtin_patchers
-from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, setup_logging
+from . import streaming
+from .middleware import ApiError, LimitedTCPSite, log, make_middleware, setup_logging
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
-DTYPES = ("uint16", "uint32", "int32", "int64")
-STREAM_READ_BYTES = 1 << 16
 
 
 class ServerState:
@@ -82,11 +89,7 @@ def _option(body: Dict[str, Any], request: web.Request, name: str, default: Any 
     return value
 
 
-def _priority(value: Optional[str]) -> str:
-    value = value or "normal"
-    if value not in PRIORITIES:
-        raise ApiError(400, f"unknown priority {value!r} (expected high, normal or low)")
-    return value
+_priority = streaming.parse_priority
 
 
 def _is_json(request: web.Request) -> bool:
@@ -163,21 +166,22 @@ async def tokenize_batch(request: web.Request) -> web.Response:
     return web.Response(body=out, content_type="application/json", headers={"X-Tokenizer": entry.key})
 
 
-async def detokenize(request: web.Request) -> web.Response:
+async def detokenize(request: web.Request) -> web.StreamResponse:
     """Body ``{"ids": [...], "tokenizer"?, "priority"?}`` -> ``{"text", "bytes_b64", "tokenizer"}``.
 
-    Decoded in the native batch engine, batched with other requests."""
+    Decoded in the native batch engine, batched with other requests. With ``"stream": true``
+    each item of ``ids`` (an id or a list of ids) is one step of a :class:`blt.StreamDecoder`,
+    answered as server-sent ``text`` events (see :mod:`blt.serve.streaming`)."""
     st = request.app[STATE]
     body = await _json_body(request)
     ids = body.get("ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ApiError(400, "JSON body needs a list of integers 'ids'")
     entry = st.registry.resolve(_option(body, request, "tokenizer"))
     priority = _priority(_option(body, request, "priority"))
-    try:
-        arr = np.asarray(ids, dtype=np.int64)
-    except OverflowError:
-        raise ApiError(400, "ids must fit in 64-bit integers") from None
+    if streaming.stream_option(body):
+        return await streaming.detokenize_runs(request, entry, ids)
+    if not isinstance(ids, list):
+        raise ApiError(400, "JSON body needs a list of integers 'ids'")
+    arr = streaming.ids_array(ids)
     data = await st.abt.decode_bytes(arr, tokenizer=entry.key, priority=priority)
     return web.json_response({"tokenizer": entry.key, "text": data.decode("utf-8", "replace"),
                               "bytes_b64": base64.b64encode(data).decode()},
@@ -185,79 +189,13 @@ async def detokenize(request: web.Request) -> web.Response:
 
 
 async def tokenize_stream(request: web.Request) -> web.StreamResponse:
-    """Raw body in, server-sent events out: one ``ids`` event per segment, then ``done``.
+    """Raw body in, server-sent events out (see :func:`blt.serve.streaming.tokenize_stream`)."""
+    return await streaming.tokenize_stream(request, request.app[STATE])
 
-    ``?format=json`` (ids as a JSON list) or ``b64`` (little-endian ids of ``dtype``, base64).
-    """
-    st = request.app[STATE]
-    cfg = st.config
-    entry = st.registry.resolve(request.query.get("tokenizer"))
-    priority = _priority(request.query.get("priority"))
-    dtype = request.query.get("dtype") or cfg.dtype
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "b64"):
-        raise ApiError(400, f"unknown format {fmt!r} (expected json or b64)")
-    try:
-        segment = int(request.query.get("segment_bytes", cfg.stream_segment_bytes))
-    except ValueError:
-        raise ApiError(400, "segment_bytes must be an integer") from None
-    if not 1 <= segment <= 64 << 20:
-        raise ApiError(400, "segment_bytes must be in 1..67108864")
-    if dtype not in DTYPES:
-        raise ApiError(400, f"unknown dtype {dtype!r} (expected one of {', '.join(DTYPES)})")
-    received = 0
 
-    async def chunks() -> AsyncIterator[bytes]:
-        nonlocal received
-        async for chunk in request.content.iter_chunked(STREAM_READ_BYTES):
-            received += len(chunk)
-            if received > cfg.max_stream_bytes:
-                raise ApiError(413, f"stream exceeds the limit of {cfg.max_stream_bytes} bytes")
-            yield chunk
-
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Tokenizer": entry.key,
-                                       "X-Request-Id": request[REQUEST_ID]})
-    seq = tokens = 0
-    gen = st.abt.encode_stream(chunks(), segment_bytes=segment, priority=priority, dtype=dtype,
-                               timeout=cfg.request_timeout_s, entry=entry, json=fmt == "json")
-    try:
-        async for seg in gen:
-            if not resp.prepared:
-                await resp.prepare(request)
-            if fmt == "json":
-                count = seg.count
-                data = b'{"seq":%d,"count":%d,"ids":%s}' % (seq, count, seg.json)
-            else:
-                count = seg.size
-                b64 = base64.b64encode(seg.astype(seg.dtype.newbyteorder("<"), copy=False).tobytes())
-                data = b'{"seq":%d,"count":%d,"ids_b64":"%s"}' % (seq, count, b64)
-            await resp.write(b"event: ids\ndata: " + data + b"\n\n")  # waits for the reader
-            seq += 1
-            tokens += count
-            st.metrics.count_tokens(count)
-    except Exception as exc:
-        if not resp.prepared:
-            raise  # nothing sent yet: the middleware answers with a proper status
-
-        if isinstance(exc, ConnectionError):
-            return resp  # the client went away; nobody to tell
-        err = as_api_error(exc)
-        payload = json.dumps({"status": err.status, "code": err.code, "message": err.message})
-        try:
-            await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")
-            await resp.write_eof()
-        except ConnectionError:
-            pass
-        return resp
-    finally:
-        await gen.aclose()
-    if not resp.prepared:
-        await resp.prepare(request)
-    done = json.dumps({"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key})
-    await resp.write(b"event: done\ndata: " + done.encode() + b"\n\n")
-    await resp.write_eof()
-    return resp
+async def detokenize_stream(request: web.Request) -> web.StreamResponse:
+    """NDJSON ids in as generated, text events out (:func:`blt.serve.streaming.detokenize_stream`)."""
+    return await streaming.detokenize_stream(request, request.app[STATE])
 
 
 async def tokenizers(request: web.Request) -> web.Response:
@@ -348,6 +286,7 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     app.router.add_post("/v1/tokenize_batch", tokenize_batch)
     app.router.add_post("/v1/detokenize", detokenize)
     app.router.add_post("/v1/tokenize_stream", tokenize_stream)
+    app.router.add_post("/v1/detokenize_stream", detokenize_stream)
     app.router.add_get("/v1/tokenizers", tokenizers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
