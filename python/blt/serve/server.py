@@ -16,6 +16,13 @@ partial UTF-8 character back until its last byte arrives), and the ``text`` fiel
 included, join to the one-shot decode. ``/v1/tokenize_stream?text=true`` adds each segment's
 decoded text the same way.
 
+``--workers N`` (config ``workers``): N processes on one port (SO_REUSEPORT), each with its own
+engine, under a supervisor (:mod:`blt.serve.supervisor`). ``/metrics`` on any worker sums all of
+them (``blt_workers`` says how many answered), an admin change reaches every worker (and is
+replayed by a restarted one), ``/healthz`` names the worker (``worker``, ``pid``), SIGTERM to the
+supervisor drains all workers together and exits 0, and a worker that dies is logged
+(``worker exited``) and restarted.
+
 >>> from blt.serve.server import create_app
 >>> from blt.serve.config import ServeConfig
 >>> sorted({r.resource.canonical for r in create_app(ServeConfig()).router.routes()})[:4]
@@ -28,20 +35,24 @@ import asyncio
 import base64
 import hmac
 import io
+import os
 import signal
+import socket
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from .cluster import WorkerLink
 from .config import ServeConfig, load_config
 from .engine import AsyncBatchTokenizer, EncodedJson
-from .metrics import ServerMetrics
+from .metrics import ServerMetrics, merge_snapshots, render_snapshot
 from .page import InspectPage, builtin_patchers
 from . import streaming
 from .middleware import ApiError, LimitedTCPSite, log, make_middleware, setup_logging
+from .supervisor import supervise
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
@@ -50,8 +61,10 @@ JSON_TYPES = ("application/json",)
 class ServerState:
     """Everything the handlers share: config, registry, batch tokenizer, metrics, drain flag."""
 
-    def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> None:
+    def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None,
+                 cluster: Optional[WorkerLink] = None) -> None:
         self.config = config
+        self.cluster = cluster  # the link to the supervisor of --workers N, else None
         if registry is None:
             registry = TokenizerRegistry(default=config.default_tokenizer, vocab_dir=config.vocab_dir)
             for t in config.tokenizers:
@@ -59,6 +72,11 @@ class ServerState:
                     registry.load(t.name, t.version, t.spec, activate=t.activate)
                 except (ValueError, OSError, ImportError, TypeError) as e:
                     raise TokenizerLoadError.wrap(f"{t.name}@{t.version}", t.spec, e) from e
+            for change in cluster.replay if cluster is not None else ():
+                try:
+                    replay_change(registry, change)
+                except (ValueError, LookupError, OSError, ImportError, TypeError) as e:
+                    log.warning("admin change not replayed", extra={"fields": {"change": change, "error": str(e)}})
         self.registry = registry
         self.abt = AsyncBatchTokenizer(
             registry, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
@@ -204,7 +222,10 @@ async def tokenizers(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    cluster = request.app[STATE].cluster
+    if cluster is None:
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "worker": cluster.index, "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -216,7 +237,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    resp = web.Response(body=st.metrics.render())
+    if st.cluster is not None:  # every worker's numbers, summed
+        body = render_snapshot(merge_snapshots(await st.cluster.gather_snapshots()))
+    else:
+        body = st.metrics.render()
+    resp = web.Response(body=body)
     resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return resp
 
@@ -234,6 +259,48 @@ def _check_admin(request: web.Request) -> ServerState:
     return st
 
 
+async def apply_change(st: ServerState, change: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+    """Apply one admin change (``action`` load, activate or unload) to this process; returns the
+    HTTP status and answer. With ``--workers N`` every worker runs this for each change."""
+    action, name, version = change["action"], change["name"], change["version"]
+    if action == "load":
+        loop = asyncio.get_running_loop()
+        entry = await loop.run_in_executor(
+            None, lambda: st.registry.load(name, version, change["spec"], activate=False))
+        await st.abt.encode(WARMUP_TEXT, tokenizer=entry.key)  # warm the native path too
+        if change["activate"]:
+            st.registry.activate(name, version)
+        log.info("tokenizer loaded", extra={"fields": {"tokenizer": entry.key, "active": change["activate"]}})
+        return 201, {"loaded": entry.key, "active": change["activate"]}
+    if action == "activate":
+        entry = st.registry.activate(name, version)
+        log.info("tokenizer activated", extra={"fields": {"tokenizer": entry.key}})
+        return 200, {"active": entry.key}
+    st.registry.unload(name, version)
+    return 200, {"unloaded": f"{name}@{version}"}
+
+
+def replay_change(registry: TokenizerRegistry, change: Dict[str, Any]) -> None:
+    """Apply an admin change made before this worker started (blocking; before it listens)."""
+    action, name, version = change["action"], change["name"], change["version"]
+    if action == "load":
+        registry.load(name, version, change["spec"], activate=False)
+        if change["activate"]:
+            registry.activate(name, version)
+    elif action == "activate":
+        registry.activate(name, version)
+    else:
+        registry.unload(name, version)
+
+
+async def _admin(st: ServerState, change: Dict[str, Any]) -> web.Response:
+    if st.cluster is not None:
+        status, answer = await st.cluster.admin(change)  # every worker, through the supervisor
+    else:
+        status, answer = await apply_change(st, change)
+    return web.json_response(answer, status=status)
+
+
 async def admin_load(request: web.Request) -> web.Response:
     """Body ``{"name", "version", "spec", "activate"?: false}``: load, warm up, maybe activate."""
     st = _check_admin(request)
@@ -244,16 +311,8 @@ async def admin_load(request: web.Request) -> web.Response:
     if str(body["spec"]).strip().startswith("python:"):
         # Importing code named by an HTTP request is more power than a tokenizer switch needs.
         raise ApiError(400, "python: tokenizer specs are accepted from the config file only")
-    activate = bool(body.get("activate", False))
-    loop = asyncio.get_running_loop()
-    entry = await loop.run_in_executor(
-        None, lambda: st.registry.load(str(body["name"]), str(body["version"]), str(body["spec"]),
-                                       activate=False))
-    await st.abt.encode(WARMUP_TEXT, tokenizer=entry.key)  # warm the native path too
-    if activate:
-        st.registry.activate(entry.name, entry.version)
-    log.info("tokenizer loaded", extra={"fields": {"tokenizer": entry.key, "active": activate}})
-    return web.json_response({"loaded": entry.key, "active": activate}, status=201)
+    return await _admin(st, {"action": "load", "name": str(body["name"]), "version": str(body["version"]),
+                             "spec": str(body["spec"]), "activate": bool(body.get("activate", False))})
 
 
 async def admin_activate(request: web.Request) -> web.Response:
@@ -263,22 +322,26 @@ async def admin_activate(request: web.Request) -> web.Response:
     version = body.get("version")
     if not isinstance(version, (str, int)) or isinstance(version, bool):
         raise ApiError(400, "JSON body needs 'version'")
-    entry = st.registry.activate(request.match_info["name"], str(version))
-    log.info("tokenizer activated", extra={"fields": {"tokenizer": entry.key}})
-    return web.json_response({"active": entry.key})
+    return await _admin(st, {"action": "activate", "name": request.match_info["name"], "version": str(version)})
 
 
 async def admin_unload(request: web.Request) -> web.Response:
+    """Forget an inactive ``name@version``."""
     st = _check_admin(request)
-    st.registry.unload(request.match_info["name"], request.match_info["version"])
-    return web.json_response({"unloaded": f"{request.match_info['name']}@{request.match_info['version']}"})
+    return await _admin(st, {"action": "unload", "name": request.match_info["name"],
+                             "version": request.match_info["version"]})
 
 
 # -- app and process -------------------------------------------------------------------------------
-def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> web.Application:
-    """The aiohttp application (not yet listening); its batch tokenizer closes on app cleanup."""
+def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None, *,
+               cluster: Optional[WorkerLink] = None) -> web.Application:
+    """The aiohttp application (not yet listening); its batch tokenizer closes on app cleanup.
+    ``cluster``: this process is a worker of ``--workers N`` (see :mod:`blt.serve.supervisor`)."""
     config.validate()
-    state = ServerState(config, registry)
+    state = ServerState(config, registry, cluster)
+    if cluster is not None:
+        cluster.apply = lambda change: apply_change(state, change)
+        cluster.snapshot = state.metrics.snapshot
     app = web.Application(client_max_size=config.max_body_bytes,
                           middlewares=[make_middleware(state)])
     app[STATE] = state
@@ -309,26 +372,32 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     return app
 
 
-async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return."""
+async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None,
+                cluster: Optional[WorkerLink] = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return. A
+    worker of ``--workers N`` (``cluster``) shares the port (SO_REUSEPORT) and also stops when
+    its supervisor goes away."""
     setup_logging(config.log_level)
     if config.switch_interval_ms > 0:
         sys.setswitchinterval(config.switch_interval_ms / 1000.0)
-    app = create_app(config)
+    app = create_app(config, cluster=cluster)
     state = app[STATE]
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=config.drain_timeout_s)
     await runner.setup()
     site = LimitedTCPSite(runner, config.host, config.port, max_connections=config.max_connections,
-                          on_reject=state.metrics.rejected_connections.inc)
+                          on_reject=state.metrics.reject_connection, reuse_port=cluster is not None)
     await site.start()
-    stop = stop or asyncio.Event()
+    stop = stop or (cluster.stop if cluster is not None else asyncio.Event())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("listening", extra={"fields": {"host": config.host, "port": site.port,
                                             "tokenizers": [e["key"] for e in state.registry.describe()]}})
-    print(f"blt-serve listening on http://{config.host}:{site.port}", file=sys.stderr, flush=True)
+    if cluster is not None:
+        cluster.listening(site.port)  # the supervisor announces the port once all workers listen
+    else:
+        print(f"blt-serve listening on http://{config.host}:{site.port}", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:
@@ -348,8 +417,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, OSError) as e:
         print(f"blt-serve: {e}", file=sys.stderr)
         return 2
+    if config.workers > 1:
+        return supervise(config)
     try:
         asyncio.run(serve(config))
+    except TokenizerLoadError as e:
+        print(f"blt-serve: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def worker_main(control_fd: int) -> int:
+    """Entry point of one worker of ``blt-serve --workers N``: the supervisor's start message
+    (config, index, admin changes to replay) arrives on ``control_fd``; serve until told to stop."""
+    async def run() -> None:
+        link = WorkerLink(socket.socket(fileno=control_fd))
+        start = await link.started()
+        await serve(start["config"], cluster=link)
+
+    try:
+        asyncio.run(run())
     except TokenizerLoadError as e:
         print(f"blt-serve: {e}", file=sys.stderr)
         return 2
