@@ -17,7 +17,7 @@ pytest.importorskip("yaml")
 import blt  # noqa: E402
 from blt.serve.config import load_config  # noqa: E402
 
-from support import run_async, run_serve, start_serve  # noqa: E402
+from support import run_async, run_serve, start_serve, wait_until  # noqa: E402
 
 BT = blt.ByteTokenizer()
 
@@ -274,3 +274,22 @@ def test_a_worker_that_cannot_start_stops_the_server_with_its_exit_code(tmp_path
                      "--vocab-dir", str(tmp_path), env={**os.environ, "BLT_SERVE_ACCESS_LOG": "false"})
     assert proc.returncode == 2
     assert "cannot load tokenizer x@1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_workers_stop_when_their_supervisor_is_killed():
+    proc, port = start_serve("--workers", "2", env={"BLT_SERVE_ACCESS_LOG": "false"})
+    try:
+        pids = run_async(_on_each_worker(f"http://127.0.0.1:{port}", 2, "/healthz"))
+    finally:
+        proc.kill()  # SIGKILL: the supervisor cannot tell anyone
+        proc.wait()
+
+    def gone(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
+        except FileNotFoundError:
+            return True
+
+    # The workers see their control channel close, drain and exit: nothing keeps the port.
+    assert wait_until(lambda: all(gone(p) for p in pids), timeout=60)

@@ -221,14 +221,18 @@ class Supervisor:
             got = await asyncio.gather(*(w.channel.request({"op": "apply", "change": change}, ADMIN_TIMEOUT_S)
                                          for w in workers), return_exceptions=True)
             ok = [r for r in got if not isinstance(r, BaseException)]
-            failed = [(w, r) for w, r in zip(workers, got) if isinstance(r, BaseException)]
+            # A worker that died meanwhile is restarted with the change in its replay: not a failure.
+            failed = [(w, r) for w, r in zip(workers, got)
+                      if isinstance(r, BaseException) and not isinstance(r, ChannelClosed)]
             if ok:
                 self.changes.append(change)  # a worker started later replays it
+                if not failed:
+                    return ok[0]
             if not failed:
-                return ok[0]
+                raise ApiError(503, "no worker answered the admin change")
             w, err = failed[0]
             if not ok:
-                if isinstance(err, (ChannelClosed, asyncio.TimeoutError)):
+                if isinstance(err, asyncio.TimeoutError):
                     raise ApiError(503, f"worker {w.index} did not answer the admin change")
                 raise err
             log.error("admin change applied on some workers only",
