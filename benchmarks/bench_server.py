@@ -389,6 +389,8 @@ def processes_section(args: argparse.Namespace) -> None:
                 r = {k: statistics.median(x[k] for x in got[c])
                      for k in ("rps", "p50", "p99", "server_cores", "wrk_cores", "other_cores")}
                 r["errors"] = sum(x["errors"] for x in got[c])
+                # CPU per request: what the server costs whatever else the shared machine runs.
+                r["cpu_us"] = statistics.median(x["server_cores"] / x["rps"] * 1e6 for x in got[c])
                 rows[(c, size)] = r
                 print(f"{c[0]:30} x{c[1]} {size:5} B: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms"
                       f"  cores: server {r['server_cores']:.2f} wrk {r['wrk_cores']:.2f} other {r['other_cores']:.2f}"
@@ -406,14 +408,16 @@ def processes_section(args: argparse.Namespace) -> None:
              f"Both get the same JSON body `{{\"text\": ...}}` (corpus prose) from wrk -t1 with {args.clients} "
              f"closed-loop connections; the {len(configs)} servers run side by side and are alternated "
              f"in {slice_s} s slices, medians of {slices} slices. CPU columns: cores used during the "
-             "slices by the server's processes, by wrk, and by everything else on the machine.", "",
-             "| server | processes | body | requests/s | p50 ms | p99 ms | server cores | wrk cores | other cores | errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "slices by the server's processes, by wrk, and by everything else on the machine; server CPU "
+             "per request is the server's CPU time over its requests (medians over slices).", "",
+             "| server | processes | body | requests/s | p50 ms | p99 ms | server CPU µs per request | server cores | wrk cores | other cores | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
         for c in configs:
             r = rows[(c, size)]
             lines.append(f"| {c[0]} | {c[1]} | {size} B | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                         f"{r['server_cores']:.2f} | {r['wrk_cores']:.2f} | {r['other_cores']:.2f} | {r['errors']} |")
+                         f"{r['cpu_us']:.0f} | {r['server_cores']:.2f} | {r['wrk_cores']:.2f} | "
+                         f"{r['other_cores']:.2f} | {r['errors']} |")
     lo, hi = min(counts), max(counts)
     lines += ["", f"Scaling, requests/s at {hi} processes over {lo} (target for blt-serve: >= 1.7x at {hi}):", ""]
     for size in sizes:
