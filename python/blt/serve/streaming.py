@@ -272,7 +272,7 @@ async def detokenize_stream(request: web.Request, st: Any) -> web.StreamResponse
 
 def stream_option(body: Dict[str, Any]) -> bool:
     """The JSON body's ``stream`` flag (a boolean, default false)."""
-    value: Optional[Any] = body.get("stream", False)
+    value = body.get("stream", False)
     if not isinstance(value, bool):
         raise ApiError(400, "'stream' must be true or false")
     return value
