@@ -293,3 +293,36 @@ def test_workers_stop_when_their_supervisor_is_killed():
 
     # The workers see their control channel close, drain and exit: nothing keeps the port.
     assert wait_until(lambda: all(gone(p) for p in pids), timeout=60)
+
+
+def test_a_worker_that_keeps_dying_stops_the_server_with_exit_1():
+    from blt.serve.supervisor import MAX_RESTARTS
+
+    proc, port = start_serve("--workers", "2", env={"BLT_SERVE_ACCESS_LOG": "false"})
+    base = f"http://127.0.0.1:{port}"
+
+    async def worker_0_pid():
+        for _ in range(400):
+            try:
+                seen = await _on_each_worker(base, 2, "/healthz", tries=20)
+                return next(pid for pid, h in seen.items() if h["worker"] == 0)
+            except (AssertionError, aiohttp.ClientConnectionError):
+                await asyncio.sleep(0.05)  # worker 0 is being restarted
+        raise AssertionError("worker 0 did not come back")
+
+    killed = []
+    try:
+        for _ in range(MAX_RESTARTS + 1):  # restarted MAX_RESTARTS times, then the server gives up
+            pid = run_async(worker_0_pid())
+            assert pid not in killed
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read()
+    assert code == 1, err
+    assert '"msg": "worker keeps exiting; stopping"' in err
+    assert len([line for line in err.splitlines() if '"worker exited"' in line]) == MAX_RESTARTS + 1
