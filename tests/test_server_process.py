@@ -326,3 +326,15 @@ def test_a_worker_that_keeps_dying_stops_the_server_with_exit_1():
     assert code == 1, err
     assert '"msg": "worker keeps exiting; stopping"' in err
     assert len([line for line in err.splitlines() if '"worker exited"' in line]) == MAX_RESTARTS + 1
+
+
+def test_workers_on_a_port_in_use_exit_1_with_one_line():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_serve("--workers", "2", "--port", port)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"blt-serve: cannot listen on 127.0.0.1:{port}: Address already in use"]

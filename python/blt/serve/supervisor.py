@@ -87,7 +87,11 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------------------------------
     async def run(self) -> int:
         cfg = self.config
-        reserved = reserve_port(cfg.host, cfg.port)
+        try:
+            reserved = reserve_port(cfg.host, cfg.port)
+        except OSError as e:
+            print(f"blt-serve: cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e}", file=sys.stderr)
+            return 1
         port = reserved.getsockname()[1]
         self.worker_config = dataclasses.replace(cfg, port=port)
         loop = asyncio.get_running_loop()
