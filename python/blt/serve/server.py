@@ -381,7 +381,8 @@ async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None,
                 cluster: Optional[WorkerLink] = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return. A
     worker of ``--workers N`` (``cluster``) shares the port (SO_REUSEPORT) and also stops when
-    its supervisor goes away."""
+    its supervisor goes away. Once listening it tunes the process's garbage collector
+    (``gc.freeze()``, young threshold ``GC_YOUNG_THRESHOLD``): it expects the process to itself."""
     setup_logging(config.log_level)
     if config.switch_interval_ms > 0:
         sys.setswitchinterval(config.switch_interval_ms / 1000.0)
