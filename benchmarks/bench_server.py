@@ -6,6 +6,12 @@ section.
 
     python benchmarks/bench_server.py [--duration 4] [--concurrency 8,64,256] [--sizes 64,4096]
 
+Processes: blt-serve --workers N (cl100k_base) against the same route written with FastAPI and
+tiktoken on uvicorn --workers N (benchmarks/_fastapi_tiktoken.py), 64 B and 4 KB JSON bodies, 256
+clients, with the CPU each side and wrk used; writes the ``bench_server_processes`` section:
+
+    python benchmarks/bench_server.py --processes 1,2 [--sizes 64,4096] [--clients 256] [--duration 5]
+
 Soak (a benchmark, not CI): find the batching server's peak, drive it at 80% of that with paced wrk
 for SECONDS while sampling its resident memory (VmRSS) and its error counter, and write the
 ``bench_server_soak`` section:
@@ -17,10 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import re
+import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,14 +40,14 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import CORPUS, git_rev, machine, write_section  # noqa: E402
+from _results import CORPUS, VOCAB, git_rev, machine, write_section  # noqa: E402
 
 # An aiohttp server that only echoes the body (benchmarks/_bare_aiohttp.py): per-request HTTP cost.
 BARE = "bare aiohttp echo"
 
 WRK_SCRIPT = """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/octet-stream"
+wrk.headers["Content-Type"] = "{content_type}"
 local f = io.open("{body}", "rb")
 wrk.body = f:read("*all")
 f:close()
@@ -99,18 +109,19 @@ def wrk_command(url: str, script: str, concurrency: int, duration: float, thread
             "-d", f"{max(1, round(duration))}s", "--timeout", "10s", "-s", script, url + "/v1/tokenize"]
 
 
-def wrk_script(body_path: str, concurrency: int, rate: float) -> str:
+def wrk_script(body_path: str, concurrency: int, rate: float,
+               content_type: str = "application/octet-stream") -> str:
     """A temporary wrk Lua script (POST the body; with rate > 0, paced to about rate req/s)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT.format(body=body_path))
+        f.write(WRK_SCRIPT.format(body=body_path, content_type=content_type))
         if rate > 0:
             f.write(PACED.format(mean_ms=concurrency * 1000.0 / rate))
         return f.name
 
 
 def run_wrk(url: str, body_path: str, concurrency: int, duration: float, threads: int = 1,
-            rate: float = 0.0) -> dict:
-    script = wrk_script(body_path, concurrency, rate)
+            rate: float = 0.0, content_type: str = "application/octet-stream") -> dict:
+    script = wrk_script(body_path, concurrency, rate, content_type)
     try:
         out = subprocess.run(wrk_command(url, script, concurrency, duration, threads),
                              capture_output=True, text=True, check=True).stdout
@@ -248,6 +259,179 @@ def soak(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+# -- processes: blt-serve --workers N against FastAPI + tiktoken on uvicorn --workers N ---------------
+PEER = "FastAPI + tiktoken (uvicorn)"
+BLT = "blt-serve (cl100k_base)"
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (those still running)."""
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idle and iowait since boot (/proc/stat)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class ProcessServer:
+    """blt-serve --workers N (cl100k_base) or the FastAPI + tiktoken app on uvicorn --workers N."""
+
+    def __init__(self, kind: str, processes: int, log_dir: str) -> None:
+        self.kind, self.processes = kind, processes
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(log_dir, f"{'blt' if kind == BLT else 'peer'}{processes}.log")
+        if kind == BLT:
+            self.cmd = [sys.executable, "-m", "blt.serve.server", "--workers", str(processes),
+                        "--tokenizers", "cl100k_base@1=encoding:cl100k_base", "--vocab-dir", str(VOCAB),
+                        "--queue-capacity", "4096", "--max-connections", "4096", "--access-log", "false",
+                        "--log-level", "warning", "--port", str(self.port)]
+        else:
+            self.cmd = [sys.executable, "-m", "uvicorn", "_fastapi_tiktoken:app", "--workers", str(processes),
+                        "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                        "--backlog", "4096"]
+
+    def __enter__(self) -> "ProcessServer":
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.cmd, stderr=self.log, stdout=self.log, cwd=BENCH_DIR)
+        body = b'{"text": "warm up"}'
+        for _ in range(1200):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited: {Path(self.log_path).read_text()[-2000:]}")
+            try:
+                req = urllib.request.Request(self.url + "/v1/tokenize", data=body,
+                                             headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)  # let every worker of the pool finish starting
+        return self
+
+    def cpu(self) -> float:
+        return cpu_seconds(tree_pids(self.proc.pid))
+
+    def __exit__(self, *exc) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def measured_wrk(srv: ProcessServer, body_path: str, clients: int, seconds: int) -> dict:
+    """One closed-loop wrk slice, with the CPU the server, wrk and everything else used in it."""
+    srv_cpu, busy = srv.cpu(), machine_busy_seconds()
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = run_wrk(srv.url, body_path, clients, seconds, content_type="application/json")
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r["server_cores"] = (srv.cpu() - srv_cpu) / seconds
+    r["wrk_cores"] = ((wrk_after.ru_utime + wrk_after.ru_stime)
+                      - (wrk_before.ru_utime + wrk_before.ru_stime)) / seconds
+    r["other_cores"] = max(0.0, (machine_busy_seconds() - busy) / seconds - r["server_cores"] - r["wrk_cores"])
+    return r
+
+
+def processes_section(args: argparse.Namespace) -> None:
+    """1 vs N processes of blt-serve and of the FastAPI peer, JSON bodies, args.clients clients."""
+    counts = [int(n) for n in args.processes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    slices, slice_s = max(1, round(args.duration)), args.slice_seconds
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    configs = [(kind, n) for n in counts for kind in (BLT, PEER)]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        servers = {c: stack.enter_context(ProcessServer(c[0], c[1], tmp)) for c in configs}
+        for size in sizes:
+            body_path = os.path.join(tmp, f"body{size}.json")
+            Path(body_path).write_text(json.dumps({"text": payload(size).decode("utf-8", "ignore")}))
+            for srv in servers.values():
+                run_wrk(srv.url, body_path, 8, 1.0, content_type="application/json")  # warm-up
+            got: dict = {c: [] for c in configs}
+            # Alternated slices: outside load on the shared machine falls on every configuration.
+            for _ in range(slices):
+                for c in configs:
+                    got[c].append(measured_wrk(servers[c], body_path, args.clients, slice_s))
+            for c in configs:
+                r = {k: statistics.median(x[k] for x in got[c])
+                     for k in ("rps", "p50", "p99", "server_cores", "wrk_cores", "other_cores")}
+                r["errors"] = sum(x["errors"] for x in got[c])
+                # CPU per request: what the server costs whatever else the shared machine runs.
+                r["cpu_us"] = statistics.median(x["server_cores"] / x["rps"] * 1e6 for x in got[c])
+                rows[(c, size)] = r
+                print(f"{c[0]:30} x{c[1]} {size:5} B: {r['rps']:8.0f} req/s  p50 {r['p50']:.2f} p99 {r['p99']:.2f} ms"
+                      f"  cores: server {r['server_cores']:.2f} wrk {r['wrk_cores']:.2f} other {r['other_cores']:.2f}"
+                      f"  errors {r['errors']}", flush=True)
+    load_after = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    lines = ["## bench_server_processes: blt-serve --workers N against FastAPI + tiktoken on uvicorn", "",
+             f"`python benchmarks/bench_server.py --processes {args.processes} --sizes {args.sizes} "
+             f"--clients {args.clients} --duration {args.duration:g} --slice-seconds {slice_s}` "
+             f"(rev {git_rev()}, {time.strftime('%Y-%m-%d')})", "",
+             f"Machine: {machine()}; load average (1, 5, 15 min) before: {load}, after: {load_after} "
+             "(the machine is shared with other work). "
+             f"blt-serve: `--workers N --tokenizers cl100k_base@1=encoding:cl100k_base`. Peer: "
+             "`benchmarks/_fastapi_tiktoken.py` (FastAPI, a pydantic body model, `async def` calling "
+             "tiktoken's cl100k_base `encode`) on `uvicorn --workers N` with uvloop and httptools. "
+             f"Both get the same JSON body `{{\"text\": ...}}` (corpus prose) from wrk -t1 with {args.clients} "
+             f"closed-loop connections; the {len(configs)} servers run side by side and are alternated "
+             f"in {slice_s} s slices, medians of {slices} slices. CPU columns: cores used during the "
+             "slices by the server's processes, by wrk, and by everything else on the machine; server CPU "
+             "per request is the server's CPU time over its requests (medians over slices).", "",
+             "| server | processes | body | requests/s | p50 ms | p99 ms | server CPU µs per request | server cores | wrk cores | other cores | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in sizes:
+        for c in configs:
+            r = rows[(c, size)]
+            lines.append(f"| {c[0]} | {c[1]} | {size} B | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                         f"{r['cpu_us']:.0f} | {r['server_cores']:.2f} | {r['wrk_cores']:.2f} | "
+                         f"{r['other_cores']:.2f} | {r['errors']} |")
+    lo, hi = min(counts), max(counts)
+    lines += ["", f"Scaling, requests/s at {hi} processes over {lo} (target for blt-serve: >= 1.7x at {hi}):", ""]
+    for size in sizes:
+        lines.append(f"- {size} B: blt-serve {rows[((BLT, hi), size)]['rps'] / rows[((BLT, lo), size)]['rps']:.2f}x, "
+                     f"peer {rows[((PEER, hi), size)]['rps'] / rows[((PEER, lo), size)]['rps']:.2f}x")
+    lines += ["", "blt-serve over the peer at the same number of processes (target: >= 2x):", ""]
+    for size in sizes:
+        lines.append(f"- {size} B: " + ", ".join(
+            f"{n} process{'es' if n > 1 else ''} {rows[((BLT, n), size)]['rps'] / rows[((PEER, n), size)]['rps']:.2f}x"
+            for n in counts))
+    write_section("bench_server_processes", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=4.0)
@@ -258,9 +442,17 @@ def main() -> None:
                     help="soak instead of the tables: SECONDS at 80%% of peak, sampling RSS and errors")
     ap.add_argument("--soak-interval", type=float, default=5.0, metavar="SECONDS",
                     help="seconds between RSS samples during --soak")
+    ap.add_argument("--processes", default="", metavar="N,M",
+                    help="instead of the tables: blt-serve --workers N against FastAPI + tiktoken on "
+                         "uvicorn --workers N, for each N (e.g. 1,2)")
+    ap.add_argument("--clients", type=int, default=256, help="connections for --processes")
+    ap.add_argument("--slice-seconds", type=int, default=2, help="wrk slice length for --processes")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found (Debian package wrk)")
+    if args.processes:
+        processes_section(args)
+        return
     if args.soak > 0:
         soak(args)
         return

@@ -15,6 +15,7 @@ A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeCon
     rate_limit_burst: 200
     admin_token: change-me     # or BLT_SERVE_ADMIN_TOKEN; admin routes are off without one
     drain_timeout_s: 10
+    workers: 2                 # processes on the port (SO_REUSEPORT), each with its own engine
     log_level: info
     vocab_dir: /data/vocab     # NAME.tiktoken files for encoding:NAME (else $BLT_VOCAB_DIR)
     page: true                 # GET / shows how a text is split (POST /v1/inspect)
@@ -90,6 +91,9 @@ class ServeConfig:
     # results to the event loop; with CPython's default 5 ms they can wait that long behind a busy
     # loop, which dominated latency under load. 0 keeps the interpreter's setting.
     switch_interval_ms: float = 0.5
+    # Server processes sharing the port (SO_REUSEPORT), each with its own engine, under one
+    # supervisor (blt.serve.supervisor); 1 serves from the process started.
+    workers: int = 1
 
     def validate(self) -> "ServeConfig":
         """Raise ValueError naming the first bad field; returns self."""
@@ -102,6 +106,8 @@ class ServeConfig:
                      "switch_interval_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name} must be >= 0, got {getattr(self, name)!r}")
+        if not 1 <= self.workers <= 256:
+            raise ValueError(f"config workers must be in 1..256, got {self.workers!r}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"config port must be in 0..65535, got {self.port}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -45,7 +45,9 @@ def new_request_id() -> str:
 
 
 UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
-STREAM_ROUTE = "/v1/tokenize_stream"
+# Routes whose body is read as it arrives: bounded by max_stream_bytes, and no request timeout
+# (a stream lasts as long as its upload; each step has its own bounds).
+STREAM_ROUTES = frozenset({"/v1/tokenize_stream", "/v1/detokenize_stream"})
 # aiohttp >= 3.12 has typed request keys; older versions take a plain string.
 REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey") else "blt_request_id"
 
@@ -251,7 +253,7 @@ def make_middleware(state: Any) -> Middleware:
                     if wait > 0:
                         raise ApiError(429, f"rate limit of {cfg.rate_limit_rps:g} requests/s exceeded",
                                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
-                stream = path == STREAM_ROUTE
+                stream = path in STREAM_ROUTES
                 limit = cfg.max_stream_bytes if stream else cfg.max_body_bytes
                 length = request.content_length
                 if length is not None and length > limit:

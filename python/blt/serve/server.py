@@ -1,11 +1,27 @@
 """blt-serve: HTTP tokenization over the AsyncBatchTokenizer (aiohttp).
 
 Routes: POST /v1/tokenize, /v1/tokenize_batch, /v1/detokenize, /v1/tokenize_stream (server-sent
-events), /v1/inspect; GET / (a page that shows tokens and patches, see ``blt.serve.page``),
+events), /v1/detokenize_stream, /v1/inspect; GET / (a page that shows tokens and patches, see ``blt.serve.page``),
 /v1/tokenizers, /v1/patchers, /healthz, /readyz, /metrics; with an admin token also
 POST /v1/admin/tokenizers, POST /v1/admin/tokenizers/{name}/activate and
 DELETE /v1/admin/tokenizers/{name}/{version}. Every tokenizing answer names the ``name@version``
 that produced it. SIGTERM: stop accepting, drain in-flight requests, exit 0.
+
+Streaming text out (for a server streaming generated tokens): ``/v1/detokenize`` with
+``"stream": true`` takes ``ids`` as steps (``[15339, [11410, 99], 250]``: an id or a run per
+step), and ``/v1/detokenize_stream`` takes NDJSON lines of the same steps in a chunked body as
+they are generated; both answer ``event: text`` with ``{"seq", "ids", "text"}`` per step, then
+``event: done``. Each ``text`` holds complete characters only (:class:`blt.StreamDecoder` holds a
+partial UTF-8 character back until its last byte arrives), and the ``text`` fields, ``done``'s
+included, join to the one-shot decode. ``/v1/tokenize_stream?text=true`` adds each segment's
+decoded text the same way.
+
+``--workers N`` (config ``workers``): N processes on one port (SO_REUSEPORT), each with its own
+engine, under a supervisor (:mod:`blt.serve.supervisor`). ``/metrics`` on any worker sums all of
+them (``blt_workers`` says how many answered), an admin change reaches every worker (and is
+replayed by a restarted one), ``/healthz`` names the worker (``worker``, ``pid``), SIGTERM to the
+supervisor drains all workers together and exits 0, and a worker that dies is logged
+(``worker exited``) and restarted.
 
 >>> from blt.serve.server import create_app
 >>> from blt.serve.config import ServeConfig
@@ -17,34 +33,43 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hmac
 import io
-import json
+import os
 import signal
+import socket
 import sys
-from typing import Any, AsyncIterator, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from .cluster import WorkerLink
 from .config import ServeConfig, load_config
-from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
-from .metrics import ServerMetrics
+from .engine import AsyncBatchTokenizer, EncodedJson
+from .metrics import ServerMetrics, merge_snapshots, render_snapshot
 from .page import InspectPage, builtin_patchers
-from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, setup_logging
+from . import streaming
+from .middleware import ApiError, LimitedTCPSite, log, make_middleware, setup_logging
+from .supervisor import supervise
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
-DTYPES = ("uint16", "uint32", "int32", "int64")
-STREAM_READ_BYTES = 1 << 16
+# Net container allocations between young-generation collections (CPython's default is 700). Each
+# collection walks the objects of every request in flight, nearly all alive; most request garbage
+# is freed by reference counting anyway, so collecting less often saves that walk.
+GC_YOUNG_THRESHOLD = 10_000
 
 
 class ServerState:
     """Everything the handlers share: config, registry, batch tokenizer, metrics, drain flag."""
 
-    def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> None:
+    def __init__(self, config: ServeConfig, registry: Optional[TokenizerRegistry] = None,
+                 cluster: Optional[WorkerLink] = None) -> None:
         self.config = config
+        self.cluster = cluster  # the link to the supervisor of --workers N, else None
         if registry is None:
             registry = TokenizerRegistry(default=config.default_tokenizer, vocab_dir=config.vocab_dir)
             for t in config.tokenizers:
@@ -52,6 +77,11 @@ class ServerState:
                     registry.load(t.name, t.version, t.spec, activate=t.activate)
                 except (ValueError, OSError, ImportError, TypeError) as e:
                     raise TokenizerLoadError.wrap(f"{t.name}@{t.version}", t.spec, e) from e
+            for change in cluster.replay if cluster is not None else ():
+                try:
+                    replay_change(registry, change)
+                except (ValueError, LookupError, OSError, ImportError, TypeError) as e:
+                    log.warning("admin change not replayed", extra={"fields": {"change": change, "error": str(e)}})
         self.registry = registry
         self.abt = AsyncBatchTokenizer(
             registry, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
@@ -82,11 +112,7 @@ def _option(body: Dict[str, Any], request: web.Request, name: str, default: Any 
     return value
 
 
-def _priority(value: Optional[str]) -> str:
-    value = value or "normal"
-    if value not in PRIORITIES:
-        raise ApiError(400, f"unknown priority {value!r} (expected high, normal or low)")
-    return value
+_priority = streaming.parse_priority
 
 
 def _is_json(request: web.Request) -> bool:
@@ -163,21 +189,22 @@ async def tokenize_batch(request: web.Request) -> web.Response:
     return web.Response(body=out, content_type="application/json", headers={"X-Tokenizer": entry.key})
 
 
-async def detokenize(request: web.Request) -> web.Response:
+async def detokenize(request: web.Request) -> web.StreamResponse:
     """Body ``{"ids": [...], "tokenizer"?, "priority"?}`` -> ``{"text", "bytes_b64", "tokenizer"}``.
 
-    Decoded in the native batch engine, batched with other requests."""
+    Decoded in the native batch engine, batched with other requests. With ``"stream": true``
+    each item of ``ids`` (an id or a list of ids) is one step of a :class:`blt.StreamDecoder`,
+    answered as server-sent ``text`` events (see :mod:`blt.serve.streaming`)."""
     st = request.app[STATE]
     body = await _json_body(request)
     ids = body.get("ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise ApiError(400, "JSON body needs a list of integers 'ids'")
     entry = st.registry.resolve(_option(body, request, "tokenizer"))
     priority = _priority(_option(body, request, "priority"))
-    try:
-        arr = np.asarray(ids, dtype=np.int64)
-    except OverflowError:
-        raise ApiError(400, "ids must fit in 64-bit integers") from None
+    if streaming.stream_option(body):
+        return await streaming.detokenize_runs(request, entry, ids)
+    if not isinstance(ids, list):
+        raise ApiError(400, "JSON body needs a list of integers 'ids'")
+    arr = streaming.ids_array(ids)
     data = await st.abt.decode_bytes(arr, tokenizer=entry.key, priority=priority)
     return web.json_response({"tokenizer": entry.key, "text": data.decode("utf-8", "replace"),
                               "bytes_b64": base64.b64encode(data).decode()},
@@ -185,79 +212,13 @@ async def detokenize(request: web.Request) -> web.Response:
 
 
 async def tokenize_stream(request: web.Request) -> web.StreamResponse:
-    """Raw body in, server-sent events out: one ``ids`` event per segment, then ``done``.
+    """Raw body in, server-sent events out (see :func:`blt.serve.streaming.tokenize_stream`)."""
+    return await streaming.tokenize_stream(request, request.app[STATE])
 
-    ``?format=json`` (ids as a JSON list) or ``b64`` (little-endian ids of ``dtype``, base64).
-    """
-    st = request.app[STATE]
-    cfg = st.config
-    entry = st.registry.resolve(request.query.get("tokenizer"))
-    priority = _priority(request.query.get("priority"))
-    dtype = request.query.get("dtype") or cfg.dtype
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "b64"):
-        raise ApiError(400, f"unknown format {fmt!r} (expected json or b64)")
-    try:
-        segment = int(request.query.get("segment_bytes", cfg.stream_segment_bytes))
-    except ValueError:
-        raise ApiError(400, "segment_bytes must be an integer") from None
-    if not 1 <= segment <= 64 << 20:
-        raise ApiError(400, "segment_bytes must be in 1..67108864")
-    if dtype not in DTYPES:
-        raise ApiError(400, f"unknown dtype {dtype!r} (expected one of {', '.join(DTYPES)})")
-    received = 0
 
-    async def chunks() -> AsyncIterator[bytes]:
-        nonlocal received
-        async for chunk in request.content.iter_chunked(STREAM_READ_BYTES):
-            received += len(chunk)
-            if received > cfg.max_stream_bytes:
-                raise ApiError(413, f"stream exceeds the limit of {cfg.max_stream_bytes} bytes")
-            yield chunk
-
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Tokenizer": entry.key,
-                                       "X-Request-Id": request[REQUEST_ID]})
-    seq = tokens = 0
-    gen = st.abt.encode_stream(chunks(), segment_bytes=segment, priority=priority, dtype=dtype,
-                               timeout=cfg.request_timeout_s, entry=entry, json=fmt == "json")
-    try:
-        async for seg in gen:
-            if not resp.prepared:
-                await resp.prepare(request)
-            if fmt == "json":
-                count = seg.count
-                data = b'{"seq":%d,"count":%d,"ids":%s}' % (seq, count, seg.json)
-            else:
-                count = seg.size
-                b64 = base64.b64encode(seg.astype(seg.dtype.newbyteorder("<"), copy=False).tobytes())
-                data = b'{"seq":%d,"count":%d,"ids_b64":"%s"}' % (seq, count, b64)
-            await resp.write(b"event: ids\ndata: " + data + b"\n\n")  # waits for the reader
-            seq += 1
-            tokens += count
-            st.metrics.count_tokens(count)
-    except Exception as exc:
-        if not resp.prepared:
-            raise  # nothing sent yet: the middleware answers with a proper status
-
-        if isinstance(exc, ConnectionError):
-            return resp  # the client went away; nobody to tell
-        err = as_api_error(exc)
-        payload = json.dumps({"status": err.status, "code": err.code, "message": err.message})
-        try:
-            await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")
-            await resp.write_eof()
-        except ConnectionError:
-            pass
-        return resp
-    finally:
-        await gen.aclose()
-    if not resp.prepared:
-        await resp.prepare(request)
-    done = json.dumps({"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key})
-    await resp.write(b"event: done\ndata: " + done.encode() + b"\n\n")
-    await resp.write_eof()
-    return resp
+async def detokenize_stream(request: web.Request) -> web.StreamResponse:
+    """NDJSON ids in as generated, text events out (:func:`blt.serve.streaming.detokenize_stream`)."""
+    return await streaming.detokenize_stream(request, request.app[STATE])
 
 
 async def tokenizers(request: web.Request) -> web.Response:
@@ -266,7 +227,10 @@ async def tokenizers(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    cluster = request.app[STATE].cluster
+    if cluster is None:
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "worker": cluster.index, "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -278,7 +242,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    resp = web.Response(body=st.metrics.render())
+    if st.cluster is not None:  # every worker's numbers, summed
+        body = render_snapshot(merge_snapshots(await st.cluster.gather_snapshots()))
+    else:
+        body = st.metrics.render()
+    resp = web.Response(body=body)
     resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return resp
 
@@ -296,6 +264,48 @@ def _check_admin(request: web.Request) -> ServerState:
     return st
 
 
+async def apply_change(st: ServerState, change: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+    """Apply one admin change (``action`` load, activate or unload) to this process; returns the
+    HTTP status and answer. With ``--workers N`` every worker runs this for each change."""
+    action, name, version = change["action"], change["name"], change["version"]
+    if action == "load":
+        loop = asyncio.get_running_loop()
+        entry = await loop.run_in_executor(
+            None, lambda: st.registry.load(name, version, change["spec"], activate=False))
+        await st.abt.encode(WARMUP_TEXT, tokenizer=entry.key)  # warm the native path too
+        if change["activate"]:
+            st.registry.activate(name, version)
+        log.info("tokenizer loaded", extra={"fields": {"tokenizer": entry.key, "active": change["activate"]}})
+        return 201, {"loaded": entry.key, "active": change["activate"]}
+    if action == "activate":
+        entry = st.registry.activate(name, version)
+        log.info("tokenizer activated", extra={"fields": {"tokenizer": entry.key}})
+        return 200, {"active": entry.key}
+    st.registry.unload(name, version)
+    return 200, {"unloaded": f"{name}@{version}"}
+
+
+def replay_change(registry: TokenizerRegistry, change: Dict[str, Any]) -> None:
+    """Apply an admin change made before this worker started (blocking; before it listens)."""
+    action, name, version = change["action"], change["name"], change["version"]
+    if action == "load":
+        registry.load(name, version, change["spec"], activate=False)
+        if change["activate"]:
+            registry.activate(name, version)
+    elif action == "activate":
+        registry.activate(name, version)
+    else:
+        registry.unload(name, version)
+
+
+async def _admin(st: ServerState, change: Dict[str, Any]) -> web.Response:
+    if st.cluster is not None:
+        status, answer = await st.cluster.admin(change)  # every worker, through the supervisor
+    else:
+        status, answer = await apply_change(st, change)
+    return web.json_response(answer, status=status)
+
+
 async def admin_load(request: web.Request) -> web.Response:
     """Body ``{"name", "version", "spec", "activate"?: false}``: load, warm up, maybe activate."""
     st = _check_admin(request)
@@ -306,16 +316,8 @@ async def admin_load(request: web.Request) -> web.Response:
     if str(body["spec"]).strip().startswith("python:"):
         # Importing code named by an HTTP request is more power than a tokenizer switch needs.
         raise ApiError(400, "python: tokenizer specs are accepted from the config file only")
-    activate = bool(body.get("activate", False))
-    loop = asyncio.get_running_loop()
-    entry = await loop.run_in_executor(
-        None, lambda: st.registry.load(str(body["name"]), str(body["version"]), str(body["spec"]),
-                                       activate=False))
-    await st.abt.encode(WARMUP_TEXT, tokenizer=entry.key)  # warm the native path too
-    if activate:
-        st.registry.activate(entry.name, entry.version)
-    log.info("tokenizer loaded", extra={"fields": {"tokenizer": entry.key, "active": activate}})
-    return web.json_response({"loaded": entry.key, "active": activate}, status=201)
+    return await _admin(st, {"action": "load", "name": str(body["name"]), "version": str(body["version"]),
+                             "spec": str(body["spec"]), "activate": bool(body.get("activate", False))})
 
 
 async def admin_activate(request: web.Request) -> web.Response:
@@ -325,22 +327,26 @@ async def admin_activate(request: web.Request) -> web.Response:
     version = body.get("version")
     if not isinstance(version, (str, int)) or isinstance(version, bool):
         raise ApiError(400, "JSON body needs 'version'")
-    entry = st.registry.activate(request.match_info["name"], str(version))
-    log.info("tokenizer activated", extra={"fields": {"tokenizer": entry.key}})
-    return web.json_response({"active": entry.key})
+    return await _admin(st, {"action": "activate", "name": request.match_info["name"], "version": str(version)})
 
 
 async def admin_unload(request: web.Request) -> web.Response:
+    """Forget an inactive ``name@version``."""
     st = _check_admin(request)
-    st.registry.unload(request.match_info["name"], request.match_info["version"])
-    return web.json_response({"unloaded": f"{request.match_info['name']}@{request.match_info['version']}"})
+    return await _admin(st, {"action": "unload", "name": request.match_info["name"],
+                             "version": request.match_info["version"]})
 
 
 # -- app and process -------------------------------------------------------------------------------
-def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None) -> web.Application:
-    """The aiohttp application (not yet listening); its batch tokenizer closes on app cleanup."""
+def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None, *,
+               cluster: Optional[WorkerLink] = None) -> web.Application:
+    """The aiohttp application (not yet listening); its batch tokenizer closes on app cleanup.
+    ``cluster``: this process is a worker of ``--workers N`` (see :mod:`blt.serve.supervisor`)."""
     config.validate()
-    state = ServerState(config, registry)
+    state = ServerState(config, registry, cluster)
+    if cluster is not None:
+        cluster.apply = lambda change: apply_change(state, change)
+        cluster.snapshot = state.metrics.snapshot
     app = web.Application(client_max_size=config.max_body_bytes,
                           middlewares=[make_middleware(state)])
     app[STATE] = state
@@ -348,6 +354,7 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     app.router.add_post("/v1/tokenize_batch", tokenize_batch)
     app.router.add_post("/v1/detokenize", detokenize)
     app.router.add_post("/v1/tokenize_stream", tokenize_stream)
+    app.router.add_post("/v1/detokenize_stream", detokenize_stream)
     app.router.add_get("/v1/tokenizers", tokenizers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -370,26 +377,37 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     return app
 
 
-async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return."""
+async def serve(config: ServeConfig, *, stop: Optional[asyncio.Event] = None,
+                cluster: Optional[WorkerLink] = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set): then stop accepting, drain, return. A
+    worker of ``--workers N`` (``cluster``) shares the port (SO_REUSEPORT) and also stops when
+    its supervisor goes away. Once listening it tunes the process's garbage collector
+    (``gc.freeze()``, young threshold ``GC_YOUNG_THRESHOLD``): it expects the process to itself."""
     setup_logging(config.log_level)
     if config.switch_interval_ms > 0:
         sys.setswitchinterval(config.switch_interval_ms / 1000.0)
-    app = create_app(config)
+    app = create_app(config, cluster=cluster)
     state = app[STATE]
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=config.drain_timeout_s)
     await runner.setup()
     site = LimitedTCPSite(runner, config.host, config.port, max_connections=config.max_connections,
-                          on_reject=state.metrics.rejected_connections.inc)
+                          on_reject=state.metrics.reject_connection, reuse_port=cluster is not None)
     await site.start()
-    stop = stop or asyncio.Event()
+    # Everything built so far (modules, tokenizers, the app) lives as long as the server: out of
+    # the collector's sight, so collections triggered by request garbage do not walk it again.
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    stop = stop or (cluster.stop if cluster is not None else asyncio.Event())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("listening", extra={"fields": {"host": config.host, "port": site.port,
                                             "tokenizers": [e["key"] for e in state.registry.describe()]}})
-    print(f"blt-serve listening on http://{config.host}:{site.port}", file=sys.stderr, flush=True)
+    if cluster is not None:
+        cluster.listening(site.port)  # the supervisor announces the port once all workers listen
+    else:
+        print(f"blt-serve listening on http://{config.host}:{site.port}", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:
@@ -409,8 +427,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, OSError) as e:
         print(f"blt-serve: {e}", file=sys.stderr)
         return 2
+    if config.workers > 1:
+        return supervise(config)
     try:
         asyncio.run(serve(config))
+    except TokenizerLoadError as e:
+        print(f"blt-serve: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def worker_main(control_fd: int) -> int:
+    """Entry point of one worker of ``blt-serve --workers N``: the supervisor's start message
+    (config, index, admin changes to replay) arrives on ``control_fd``; serve until told to stop."""
+    async def run() -> None:
+        link = WorkerLink(socket.socket(fileno=control_fd))
+        start = await link.started()
+        await serve(start["config"], cluster=link)
+
+    try:
+        asyncio.run(run())
     except TokenizerLoadError as e:
         print(f"blt-serve: {e}", file=sys.stderr)
         return 2
