@@ -143,10 +143,11 @@ def test_disk_full_raises_naming_the_output(tmpfs_1m, random_4m, private_tmp, na
 
 def test_disk_full_temporary_spool_of_an_in_memory_result(tmpfs_1m, random_4m, monkeypatch):
     """patch= with dst None spools the .npz through a temporary file: a full temporary directory
-    is an OSError too, and the spool is gone (unnamed temporary files)."""
+    is an OSError naming that directory (it said '<memory>'), and the spool is gone (unnamed
+    temporary files)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmpfs_1m))
     with no_leaks(tmpfs_1m):
-        with pytest.raises(OSError, match="No space left on device") as e:
+        with pytest.raises(OSError, match=f"cannot write '<temporary file in {tmpfs_1m}>': No space left on device") as e:
             _tokenize(random_4m, None, num_threads=2, patch=blt.Patcher.space())
         assert e.value.errno == errno.ENOSPC
     assert os.listdir(tmpfs_1m) == []
