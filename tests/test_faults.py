@@ -306,6 +306,7 @@ def test_signal_at_random_points_of_a_cli_run(tmp_path, sparse_1g, sig):
 
 def test_signal_outside_a_run_is_one_line(monkeypatch, capsys):
     """A signal while a vocabulary loads (before the pipeline starts) is one line, not a traceback."""
+    before = signal.getsignal(signal.SIGTERM)
     for exc, code, word in ((KeyboardInterrupt(), 130, "interrupted"),
                             (cli.Terminated(signal.SIGTERM), 143, "terminated")):
         def load(args, parser, exc=exc):
@@ -314,7 +315,7 @@ def test_signal_outside_a_run_is_one_line(monkeypatch, capsys):
         monkeypatch.setattr(cli, "_load_bpe", load)
         assert cli.main(["--input", "-", "--output", "-", "--vocab", "cl100k_base"]) == code
         assert capsys.readouterr().err == f"blt-tokenize: {word}\n"
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # main() put the handler back
+    assert signal.getsignal(signal.SIGTERM) == before  # main() put the handler back
 
 
 def test_sigterm_handler_raises_terminated_in_process(tmp_path, private_tmp, capsys):
