@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,21 +267,24 @@ def _has_open(pid: int, path: Path) -> bool:
 EXIT = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
 
 
+@pytest.mark.parametrize("name", ["o.bin", "o.npz"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_at_random_points_of_a_cli_run(tmp_path, sparse_1g, sig):
-    """Five runs per signal, each signalled at a seeded random moment from 0 to 1.5 s after the
-    run began (its input is open; the 1 GiB run takes several seconds): exit 130 (SIGINT) or 143
-    (SIGTERM) with one stderr line, no output or temporary file, nothing in TMPDIR. A run that
-    finished first must have written the whole output. Before the input is open the process is
-    still starting Python (see docs/reliability.md): a signal then gets Python's default action."""
-    rng = random.Random(15_000 + int(sig))
+def test_signal_at_random_points_of_a_cli_run(tmp_path, sparse_1g, sig, name):
+    """Five runs per signal and output kind (ids, or ids + patch lengths through --patch with its
+    spools), each signalled at a seeded random moment from 0 to 1.5 s after the run began (its
+    input is open; the 1 GiB run takes several seconds): exit 130 (SIGINT) or 143 (SIGTERM) with
+    one stderr line, no output or temporary file, nothing in TMPDIR. A run that finished first
+    must have written the whole output. Before the input is open the process is still starting
+    Python (see docs/reliability.md): a signal then gets Python's default action."""
+    rng = random.Random(f"issue 15 {sig.name} {name}")  # str seeds are hashed with SHA-512: stable
     code, word = EXIT[sig]
+    extra = ["--patch", str(_space_yml(tmp_path))] if name == "o.npz" else []
     outcomes = []
     for i in range(5):
         out_dir, tmp_dir = tmp_path / f"out{i}", tmp_path / f"tmp{i}"
         out_dir.mkdir()
         tmp_dir.mkdir()
-        p = start_cli("--input", sparse_1g, "--output", out_dir / "o.bin", "--chunksize", "256KiB:1MiB",
+        p = start_cli("--input", sparse_1g, "--output", out_dir / name, "--chunksize", "256KiB:1MiB", *extra,
                       env={**os.environ, "TMPDIR": str(tmp_dir)})
         try:
             assert wait_until(lambda: _has_open(p.pid, sparse_1g) or p.poll() is not None, 60)
@@ -294,8 +298,12 @@ def test_signal_at_random_points_of_a_cli_run(tmp_path, sparse_1g, sig):
                 p.wait()
         r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         if r.returncode == 0:  # finished before the signal: the output is whole
-            assert os.listdir(out_dir) == ["o.bin"]
-            assert (out_dir / "o.bin").stat().st_size == 2 * ((1 << 30) + 2)
+            assert os.listdir(out_dir) == [name]
+            if name == "o.bin":
+                assert (out_dir / name).stat().st_size == 2 * ((1 << 30) + 2)
+            else:
+                with zipfile.ZipFile(out_dir / name) as z:  # the directory is written last
+                    assert sorted(z.namelist()) == ["ids.npy", "patch_lengths.npy"]
         else:
             assert_failed_cleanly(r, code, word, out_dir)
             assert one_error_line(err) == f"blt-tokenize: {word}"
