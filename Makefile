@@ -1,7 +1,9 @@
 # Two commands do all set-up on a fresh Debian machine (see README):
 #   make demo   installs everything and tokenizes a corpus file with the CLI and from Python
 #   make test   installs everything and runs the C++ and Python test suites and the type checks
-#               (make typecheck); tests that need the shared data fail when it is missing
+#               (make typecheck), then the short sanitizer pass (make sanitize-ci: the C++ tests
+#               under ASan + UBSan and every fuzzer for a few seconds; needs clang, installed
+#               from Debian when missing); tests that need the shared data fail when it is missing
 #               (BLT_REQUIRE_SHARED=1; give BLT_REQUIRE_SHARED=0 to let them skip instead)
 #   make wheel  a self-contained wheel in dist/ (oneTBB and PCRE2 inside, manylinux tag)
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ SYS_PKGS := libtbb-dev libxsimd-dev libpcre2-dev libgtest-dev pkg-config g++ chr
 JOBS ?= $(shell nproc)
 
 .PHONY: all sysdeps install wheel sdist cpp-test py-test test typecheck demo bench clean \
-	sanitize-sysdeps asan-build asan-test tsan-build tsan-test sanitize fuzz
+	sanitize-sysdeps asan-build asan-test tsan-build tsan-test sanitize fuzz sanitize-ci
 
 all: install
 
@@ -68,8 +70,11 @@ py-test: install
 	$(PY) -m pytest -q -n $(JOBS) tests
 
 # A green `make test` always ran the parity suites: missing shared data is a failure, not a skip.
+# The sanitizer pass comes last, once the plain suites have passed (a recursive make, so that it
+# runs after them even under make -j).
 test: export BLT_REQUIRE_SHARED ?= 1
 test: cpp-test py-test typecheck
+	@$(MAKE) --no-print-directory sanitize-ci
 
 # Static types: mypy --strict over the package and a user script (tests/typed_usage.py, which
 # py-test also runs), then the _core stub against the built module. stubtest cannot read the
@@ -102,8 +107,8 @@ TSAN_TESTS ?= Concurren|Batch|Pipeline|Engine|Thread
 # new threads after multi-threaded fork is not supported"), which is what they test.
 TSAN_EXCLUDE ?= Pipeline.EqualsOneShotEncodeForEveryChunkSizeAndThreadCount|^Fork\.
 TSAN_REPEAT ?= 1
-asan-test fuzz: export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
-asan-test fuzz: export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+asan-test fuzz sanitize-ci: export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+asan-test fuzz sanitize-ci: export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 tsan-test: export TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath tests/fuzz/tsan.supp)
 FUZZ_SECONDS ?= 60
 
@@ -138,6 +143,16 @@ sanitize: asan-test tsan-test
 # to build/fuzz-corpus/NAME). Crashes land in build/fuzz-artifacts; the first one fails the run.
 fuzz: asan-build
 	tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
+
+# The short pass `make test` (hence .ci/run) ends with: the ASan + UBSan build (build/asan, the
+# same as asan-test's), its C++ tests minus Fork.* (asan-test), then every fuzzer for
+# CI_FUZZ_SECONDS starting from its seed corpus alone (FUZZ_SEEDS_ONLY: not from what earlier
+# `make fuzz` runs collected in build/fuzz-corpus, so the pass takes the same time everywhere).
+# Every seed runs once before the clock matters, so each seed is checked whatever the seconds.
+# Measured cold (no ccache, fresh build dir, 2 cores): see docs/reliability.md, "How to run".
+CI_FUZZ_SECONDS ?= 5
+sanitize-ci: asan-test
+	FUZZ_SEEDS_ONLY=1 tools/run_fuzzers.sh build/asan $(CI_FUZZ_SECONDS)
 
 clean:
 	rm -rf build $(VENV) demo_out dist

@@ -4,6 +4,8 @@
 # Seeds (tests/fuzz/corpus/NAME) are read, never written; new inputs go to build/fuzz-corpus/NAME,
 # crashes to build/fuzz-artifacts/NAME-*. Prints one summary line per target (executions,
 # coverage, corpus size) and exits non-zero on the first target that finds a crash, leak or timeout.
+# FUZZ_SEEDS_ONLY=1 (make sanitize-ci): start from the seeds alone; new inputs go to a fresh
+# build/fuzz-ci-corpus/NAME, emptied first, so earlier long runs do not lengthen a short pass.
 set -euo pipefail
 build=$1
 seconds=$2
@@ -19,6 +21,10 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/fuzz/lsan.supp:pri
 status=0
 for t in "${targets[@]}"; do
   corpus="$root/build/fuzz-corpus/$t"
+  if [ "${FUZZ_SEEDS_ONLY:-0}" = 1 ]; then
+    corpus="$root/build/fuzz-ci-corpus/$t"
+    rm -rf "$corpus"
+  fi
   seeds="$root/tests/fuzz/corpus/$t"
   mkdir -p "$corpus" "$seeds"
   dict=()

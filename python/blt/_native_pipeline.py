@@ -281,7 +281,9 @@ def run_npz(
         with tempfile.TemporaryFile(dir=spool_dir) as lengths, tempfile.TemporaryFile(dir=spool_dir) as hashes:
             if dst is None:
                 with tempfile.TemporaryFile() as f:
-                    res = _core.tokenize_patch_stream(native, output_fd=f.fileno(), output_name="<memory>",
+                    # Named by its folder: a full temporary directory is what the user must fix.
+                    where = f"<temporary file in {tempfile.gettempdir()}>"
+                    res = _core.tokenize_patch_stream(native, output_fd=f.fileno(), output_name=where,
                                                       lengths_spool_fd=lengths.fileno(),
                                                       hash_spool_fd=hashes.fileno(), **kwargs)
                     f.seek(0)

@@ -2,8 +2,9 @@
 
 Byte ids by default; ``--vocab NAME`` or ``--merges FILE`` switch to a BPE vocabulary.
 
-Exit status: 0 on success, 2 on usage errors, 1 on runtime errors, 130 when interrupted; every
-failure prints one line on stderr and leaves no output file behind.
+Exit status: 0 on success, 2 on usage errors, 1 on runtime errors, 130 when interrupted (SIGINT),
+143 when terminated (SIGTERM); every failure prints one line on stderr and leaves no output file
+behind.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import argparse
 import errno
 import os
 import re
+import signal
 import sys
-from typing import Any, Callable, Dict, List, Literal, NoReturn, Optional, Tuple, Type, Union
+import threading
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Callable, Dict, Iterator, List, Literal, NoReturn, Optional, Tuple, Type, Union
 
 from ._sizes import parse_chunk_size, parse_memcap
 from .bpe import BPETokenizer
@@ -71,8 +76,8 @@ examples:
   %(prog)s --input code.py --output code.npy --merges cl100k_base.tiktoken
 
 The output file is written beside the target under a temporary name and renamed on success;
-on any error (or Ctrl-C) no output file is left. Exit status: 0 ok, 1 runtime error, 2 usage
-error, 130 interrupted.
+on any error (or Ctrl-C, or SIGTERM) no output file is left. Exit status: 0 ok, 1 runtime error,
+2 usage error, 130 interrupted, 143 terminated.
 """
 
 
@@ -311,27 +316,62 @@ def _run_reporting(
 RUNTIME_ERRORS = (KeyboardInterrupt, OSError, ValueError, TypeError, RuntimeError, MemoryError)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM delivered as an exception. Its default action kills the process on the spot, which
+    left the temporary output file behind; raised instead, it unwinds like Ctrl-C (the native run
+    is cancelled from its progress poll, the temporary file removed). A KeyboardInterrupt subclass
+    so every path that already cleans up after Ctrl-C handles it too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_as_exceptions() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block (main thread only: Python runs signal
+    handlers there); the previous handler comes back afterwards, so an in-process ``main()``
+    leaves the caller's handlers as they were."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def failure_exit(prog: str, e: BaseException, error_line: Callable[[BaseException], str]) -> int:
-    """Writes the one stderr line for a failed run and returns its exit code: 130 for Ctrl-C
-    (also an error raised while a Ctrl-C was unwinding), else 1."""
-    if isinstance(e, KeyboardInterrupt) or _raised_while_interrupted(e):
+    """Writes the one stderr line for a failed run and returns its exit code: 130 for Ctrl-C, 143
+    (128 + 15) for SIGTERM (also an error raised while either was unwinding), else 1."""
+    stop = _interruption(e)
+    if isinstance(stop, Terminated):
+        sys.stderr.write(f"{prog}: terminated\n")
+        return 128 + stop.signum
+    if stop is not None:
         sys.stderr.write(f"{prog}: interrupted\n")
         return 130
     sys.stderr.write(f"{prog}: error: {error_line(e)}\n")
     return 1
 
 
-def _raised_while_interrupted(e: BaseException) -> bool:
-    """True when ``e`` came from clean-up that a Ctrl-C was unwinding through (a KeyboardInterrupt
-    in its context chain): the user interrupted, and that is what the exit status must say."""
+def _interruption(e: BaseException) -> Optional[KeyboardInterrupt]:
+    """``e`` if it is a KeyboardInterrupt, or one in its context chain when ``e`` came from
+    clean-up that a Ctrl-C or SIGTERM was unwinding through: the user stopped the run, and that is
+    what the exit status must say. None otherwise."""
     seen = set()
-    c = e.__context__
+    c: Optional[BaseException] = e
     while c is not None and id(c) not in seen:
         if isinstance(c, KeyboardInterrupt):
-            return True
+            return c
         seen.add(id(c))
         c = c.__context__
-    return False
+    return None
 
 
 def _byte_options(args: argparse.Namespace) -> Dict[str, Any]:
@@ -347,6 +387,15 @@ def _byte_options(args: argparse.Namespace) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run blt-tokenize with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    with signals_as_exceptions():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:
+            # Stopped outside a run (e.g. while a vocabulary loads): still one line, no traceback.
+            return failure_exit(PROG, e, _one_line)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     fmt = args.format or format_for(args.output)

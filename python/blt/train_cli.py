@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import List, Literal, Optional, cast
 
 from .bpe import BPETokenizer
-from .cli import RUNTIME_ERRORS, _memcap, _one_line, _Parser, _threads, failure_exit, int_at_least
+from .cli import (RUNTIME_ERRORS, _memcap, _one_line, _Parser, _threads, failure_exit, int_at_least,
+                  signals_as_exceptions)
 
 PROG = "blt-train"
 Format = Literal["tiktoken", "hf", "gpt2"]
@@ -92,6 +93,14 @@ def save_atomically(enc: BPETokenizer, target: Path, fmt: Format) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    with signals_as_exceptions():  # SIGTERM unwinds like Ctrl-C: the staged files are removed
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:
+            return failure_exit(PROG, e, _one_line)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .train import train_bpe

@@ -18,6 +18,7 @@
 #include "blt_core/io/byte_sink.hpp"
 #include "blt_core/io/byte_source.hpp"
 #include "blt_core/offset_error.hpp"
+#include "blt_core/out_of_memory.hpp"
 #include "blt_core/pipeline/chunk_plan.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
 #include "blt_core/pipeline/file_pipeline.hpp"
@@ -412,6 +413,36 @@ TEST(Pipeline, TokenizerErrorPropagatesAndStopsTheRun) {
     EXPECT_THROW(tokenize_stream(tok, src, sink, options(DType::u16, OutputFormat::bin, threads, 4096)),
                  std::runtime_error);
     EXPECT_LT(sink.bytes.size(), 2 * data.size());  // stopped before the end
+  }
+}
+
+TEST(Pipeline, OutOfMemoryNamesTheInputAndItsLimits) {
+  // std::bad_alloc from a worker (here: on a chunk holding '!') comes out as OutOfMemory, still a
+  // std::bad_alloc (MemoryError in Python), whose message names the input and the memory plan
+  // instead of "std::bad_alloc".
+  struct Starving final : Tokenizer {
+    uint64_t n_vocab() const override { return 300; }
+    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
+    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+      for (uint8_t b : in) {
+        if (b == '!') throw std::bad_alloc();
+        out.push_back(b);
+      }
+    }
+  } tok;
+  std::vector<uint8_t> data(1 << 20, 'a');
+  data[700000] = '!';
+  VectorSink sink;
+  MemorySource src(ByteSpan(data.data(), data.size()), "corpus.txt");
+  try {
+    tokenize_stream(tok, src, sink, options(DType::u16, OutputFormat::bin, 2, 4096));
+    FAIL() << "no error";
+  } catch (const OutOfMemory& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of memory while tokenizing 'corpus.txt' (memcap "), std::string::npos) << msg;
+    EXPECT_NE(msg.find("lower the memcap or the chunk size"), std::string::npos) << msg;
+    const std::bad_alloc& base = e;  // pybind11 maps every std::bad_alloc to MemoryError
+    EXPECT_EQ(std::string(base.what()), msg);
   }
 }
 

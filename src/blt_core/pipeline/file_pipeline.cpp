@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "blt_core/offset_error.hpp"
+#include "blt_core/out_of_memory.hpp"
 #include "blt_core/parallel/parallel_for.hpp"
 #include "blt_core/piece_memory.hpp"
 #include "blt_core/pipeline/chunk_reader.hpp"
@@ -262,7 +263,19 @@ PipelineStats run_pipeline(const Tokenizer& tok, ByteSource& source, ByteSink& s
   };
 
   const uint64_t total = source.size().value_or(0);
-  run_driven(run, threads, body, opts.progress, opts.progress_interval, total);
+  try {
+    run_driven(run, threads, body, opts.progress, opts.progress_interval, total);
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    // Any step may be the one that fails (a pooled buffer, a long piece's merge state); the
+    // limits the run had are what the user can change.
+    throw OutOfMemory("out of memory while tokenizing '" + source.name() + "' (memcap " +
+                      std::to_string(opts.memcap) + " bytes, " + std::to_string(plan.buffers) +
+                      " buffers of " + std::to_string(plan.buffer_bytes) + " bytes for chunks of " +
+                      std::to_string(plan.chunk) + " bytes, " + std::to_string(threads) +
+                      " threads): lower the memcap or the chunk size");
+  }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stats.stage_times.push_back({"encode", static_cast<double>(encode_ns.load()) * 1e-9});
   if (stage)
