@@ -88,7 +88,10 @@ demo: install
 	$(VENV)/bin/blt-tokenize --input $(BLT_SHARED_DIR)/corpus/en_prose.txt --output demo_out/en_prose.npy --type text
 	$(PY) examples/tour.py
 
+# wrk (Debian) drives the HTTP benchmarks (bench_server.py); peers come from PyPI.
+BENCH_PKGS := wrk
 bench: install
+	@$(MAKE) --no-print-directory sysdeps SYS_PKGS="$(BENCH_PKGS)"
 	$(PY) -m pip install -q -r benchmarks/requirements.txt
 	$(PY) benchmarks/run_all.py
 
