@@ -58,20 +58,7 @@ def test_sigterm_drains_accepted_requests_and_exits_0(tmp_path):
     async def main():
         async with aiohttp.ClientSession() as s:
             texts = [f"request {i}" for i in range(50)]
-            reqs = [asyncio.ensure_future(s.post(base + "/v1/tokenize", json={"text": t})) for t in texts]
-            for _ in range(200):  # wait until the server has accepted and queued all 50
-                metrics = await (await s.get(base + "/metrics")).text()
-                m = re.search(r'blt_queue_depth\{priority="normal"\} (\S+)', metrics)
-                if m and float(m.group(1)) == 50:
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("requests were not queued")
-            proc.send_signal(signal.SIGTERM)
-            answers = []
-            for r in reqs:
-                resp = await r
-                answers.append((resp.status, (await resp.json())["ids"]))
+            answers = await _queue_then_sigterm(s, base, proc, texts, polls=200)
             await asyncio.sleep(0.2)
             try:
                 async with s.get(base + "/healthz") as r:
@@ -123,6 +110,25 @@ def _counter(metrics: str, name: str, **labels) -> float:
     m = re.search(rf"^{name}\{{{re.escape(sel)}\}} (\S+)$" if sel else rf"^{name} (\S+)$", metrics, re.M)
     assert m, f"{name}{{{sel}}} not in metrics"
     return float(m.group(1))
+
+
+async def _queue_then_sigterm(s, base, proc, texts, *, polls):
+    """Posts every text, waits until the server (all its workers, as /metrics sums them) holds
+    them all queued, sends SIGTERM; the (status, ids) answers in order."""
+    reqs = [asyncio.ensure_future(s.post(base + "/v1/tokenize", json={"text": t})) for t in texts]
+    for _ in range(polls):
+        metrics = await (await s.get(base + "/metrics")).text()
+        if _counter(metrics, "blt_queue_depth", priority="normal") == len(texts):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("requests were not queued")
+    proc.send_signal(signal.SIGTERM)
+    answers = []
+    for r in reqs:
+        resp = await r
+        answers.append((resp.status, (await resp.json())["ids"]))
+    return answers
 
 
 def _stop(proc, timeout=60):
@@ -231,20 +237,7 @@ def test_sigterm_drains_every_worker_and_exits_0():
 
     async def main():
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as s:
-            reqs = [asyncio.ensure_future(s.post(base + "/v1/tokenize", json={"text": t})) for t in texts]
-            for _ in range(400):  # until both workers together hold all 50 in their queues
-                metrics = await (await s.get(base + "/metrics")).text()
-                if _counter(metrics, "blt_queue_depth", priority="normal") == 50:
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("requests were not queued")
-            proc.send_signal(signal.SIGTERM)
-            answers = []
-            for r in reqs:
-                resp = await r
-                answers.append((resp.status, (await resp.json())["ids"]))
-            return answers
+            return await _queue_then_sigterm(s, base, proc, texts, polls=400)
 
     try:
         answers = run_async(main())
