@@ -136,8 +136,9 @@ sanitize: asan-test tsan-test
 
 # Every fuzzer for FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/NAME, read only; new inputs go
 # to build/fuzz-corpus/NAME). Crashes land in build/fuzz-artifacts; the first one fails the run.
-fuzz: asan-build
-	tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
+# The atheris target (tests/fuzz/atheris_surface.py) runs on the installed package in $(VENV).
+fuzz: asan-build install
+	FUZZ_PYTHON=$(abspath $(PY)) tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build $(VENV) demo_out dist
