@@ -205,3 +205,23 @@ def test_sparse_huge_ids_are_refused_not_allocated(tmp_path: Path, big_id: int) 
     hf.write_text(json.dumps(_hf_doc(vocab, [])))
     with pytest.raises(ValueError, match=f"token id {big_id} is too large"):
         blt.BPETokenizer.from_hf(hf)
+
+
+@pytest.mark.parametrize("dtype", ["(,)i4", "(1,,)u2", "(1)f8,(2"])
+def test_malformed_dtype_strings_are_type_errors(dtype, tmp_path):
+    """Found by tests/fuzz/atheris_surface.py: numpy's dtype parser lets a SyntaxError out for some
+    malformed comma strings, and it escaped every dtype= option; now the TypeError numpy gives
+    for any other unreadable dtype."""
+    bt = blt.ByteTokenizer()
+    calls = [lambda: blt.ByteTokenizer(dtype=dtype), lambda: bt.encode(b"abc", dtype=dtype),
+             lambda: bt.encode_batch([b"abc"], dtype=dtype),
+             lambda: blt.hash_ngrams([1, 2, 3], dtype=dtype)]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"not understood|must be int32 or int64"):
+            call()
+    raw = tmp_path / "ids.bin"
+    raw.write_bytes(b"\0" * 8)
+    from blt.token_files import open_tokens
+
+    with pytest.raises(TypeError, match="not understood"):
+        open_tokens(raw, dtype=dtype)
