@@ -14,7 +14,7 @@ T = TypeVar("T")
 BytesLike = Any
 
 
-def read_dtype(dtype: Any) -> np.dtype:
+def read_dtype(dtype: Any) -> "np.dtype[Any]":
     """``np.dtype(dtype)``, with TypeError (numpy's "data type not understood") for every string
     numpy cannot read: for some malformed comma strings such as ``"(,)i4"`` numpy's own parser
     lets a SyntaxError out.
@@ -27,9 +27,10 @@ def read_dtype(dtype: Any) -> np.dtype:
     TypeError: data type '(,)i4' not understood
     """
     try:
-        return np.dtype(dtype)
+        dt: np.dtype[Any] = np.dtype(dtype)
     except SyntaxError:
         raise TypeError(f"data type {dtype!r} not understood") from None
+    return dt
 
 
 def with_surrogate_fallback(data: Any, fn: Callable[[Any], T]) -> T:
