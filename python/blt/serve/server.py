@@ -32,7 +32,7 @@ from .config import ServeConfig, load_config
 from .engine import PRIORITIES, AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics
 from .page import InspectPage, builtin_patchers
-from .middleware import REQUEST_ID, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, setup_logging
+from .middleware import REQUEST_ID, STREAM_ERROR, ApiError, LimitedTCPSite, as_api_error, log, make_middleware, read_json, setup_logging
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
 JSON_TYPES = ("application/json",)
@@ -66,10 +66,7 @@ STATE = web.AppKey("blt_state", ServerState)
 
 # -- request parsing -------------------------------------------------------------------------------
 async def _json_body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as e:
-        raise ApiError(400, f"request body is not valid JSON: {e}") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "JSON body must be an object")
     return body
@@ -184,6 +181,10 @@ async def detokenize(request: web.Request) -> web.Response:
                              headers={"X-Tokenizer": entry.key})
 
 
+class _StalledReader(Exception):
+    """The client of a stream took no data for stream_idle_timeout_s."""
+
+
 async def tokenize_stream(request: web.Request) -> web.StreamResponse:
     """Raw body in, server-sent events out: one ``ids`` event per segment, then ``done``.
 
@@ -206,14 +207,29 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
     if dtype not in DTYPES:
         raise ApiError(400, f"unknown dtype {dtype!r} (expected one of {', '.join(DTYPES)})")
     received = 0
+    idle = cfg.stream_idle_timeout_s
 
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal received
-        async for chunk in request.content.iter_chunked(STREAM_READ_BYTES):
+        while True:
+            try:
+                chunk = await asyncio.wait_for(request.content.read(STREAM_READ_BYTES), idle)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise ApiError(408, f"no stream data received for {idle:g} s") from None
+            if not chunk:
+                return
             received += len(chunk)
             if received > cfg.max_stream_bytes:
                 raise ApiError(413, f"stream exceeds the limit of {cfg.max_stream_bytes} bytes")
             yield chunk
+
+    async def send(event: bytes) -> None:
+        # Waits while the client reads slowly (backpressure), but not for ever: a reader that
+        # takes nothing for stream_idle_timeout_s would hold its segment and connection.
+        try:
+            await asyncio.wait_for(resp.write(event), idle)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise _StalledReader(f"client took no data for {idle:g} s") from None
 
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Tokenizer": entry.key,
@@ -232,32 +248,42 @@ async def tokenize_stream(request: web.Request) -> web.StreamResponse:
                 count = seg.size
                 b64 = base64.b64encode(seg.astype(seg.dtype.newbyteorder("<"), copy=False).tobytes())
                 data = b'{"seq":%d,"count":%d,"ids_b64":"%s"}' % (seq, count, b64)
-            await resp.write(b"event: ids\ndata: " + data + b"\n\n")  # waits for the reader
+            await send(b"event: ids\ndata: " + data + b"\n\n")
             seq += 1
             tokens += count
             st.metrics.count_tokens(count)
+        if not resp.prepared:
+            await resp.prepare(request)
+        done = json.dumps({"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key})
+        await send(b"event: done\ndata: " + done.encode() + b"\n\n")
+        await resp.write_eof()
     except Exception as exc:
         if not resp.prepared:
             raise  # nothing sent yet: the middleware answers with a proper status
-
-        if isinstance(exc, ConnectionError):
-            return resp  # the client went away; nobody to tell
+        if isinstance(exc, (ConnectionError, _StalledReader)):
+            _stream_gone(request, exc)  # nobody to tell
+            return resp
         err = as_api_error(exc)
+        request[STREAM_ERROR] = err.status  # the access log's status is the 200 sent first
         payload = json.dumps({"status": err.status, "code": err.code, "message": err.message})
         try:
-            await resp.write(b"event: error\ndata: " + payload.encode() + b"\n\n")
+            await send(b"event: error\ndata: " + payload.encode() + b"\n\n")
             await resp.write_eof()
-        except ConnectionError:
-            pass
-        return resp
+        except (ConnectionError, _StalledReader) as gone:
+            _stream_gone(request, gone)
     finally:
         await gen.aclose()
-    if not resp.prepared:
-        await resp.prepare(request)
-    done = json.dumps({"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key})
-    await resp.write(b"event: done\ndata: " + done.encode() + b"\n\n")
-    await resp.write_eof()
     return resp
+
+
+def _stream_gone(request: web.Request, exc: Exception) -> None:
+    """Note a stream whose client went away or stopped reading, and drop its connection."""
+    if isinstance(exc, _StalledReader):
+        request[STREAM_ERROR] = "reader_stalled"
+        if request.transport is not None:
+            request.transport.abort()  # its unsent events go with it
+    else:
+        request[STREAM_ERROR] = "client_gone"
 
 
 async def tokenizers(request: web.Request) -> web.Response:
@@ -341,8 +367,12 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     """The aiohttp application (not yet listening); its batch tokenizer closes on app cleanup."""
     config.validate()
     state = ServerState(config, registry)
+    # keepalive_timeout is aiohttp's one clock for a connection without a complete request head:
+    # it runs from the connection's start and from each answer, and trickled header bytes do not
+    # reset it, so it bounds slow-header clients as well as idle keep-alive connections.
     app = web.Application(client_max_size=config.max_body_bytes,
-                          middlewares=[make_middleware(state)])
+                          middlewares=[make_middleware(state)],
+                          handler_args={"keepalive_timeout": config.idle_timeout_s})
     app[STATE] = state
     app.router.add_post("/v1/tokenize", tokenize)
     app.router.add_post("/v1/tokenize_batch", tokenize_batch)
