@@ -109,8 +109,10 @@ async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
     return out
 
 
-def metric(text: str, name: str) -> float:
+def metric(text: str, name: str, missing: float | None = None) -> float:
     m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    if m is None and missing is not None:
+        return missing
     assert m, name
     return float(m.group(1))
 
@@ -120,7 +122,8 @@ async def engine_idle(s) -> dict:
     names = ("blt_inflight_requests", 'blt_queue_depth{priority="normal"}', "blt_engine_inflight_batches")
     for _ in range(GIVE_UP_S * 20):
         text = await (await s.get("/metrics")).text()
-        values = {n: metric(text, n) for n in names}
+        # engine gauges appear once the engine has started (missing: it never held anything)
+        values = {n: metric(text, n, None if n == names[0] else 0.0) for n in names}
         # the /metrics request itself is the one request in flight
         if values == {names[0]: 1, names[1]: 0, names[2]: 0}:
             return values
