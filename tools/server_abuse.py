@@ -33,6 +33,8 @@ import numpy as np
 TEXT = "The quick brown fox jumps over the lazy dog; tokenizers sit at the front of every pipeline. " * 2
 LIMIT = 65536  # --max-body-bytes of the server under test
 STREAM_LIMIT = 16 << 20  # --max-stream-bytes
+# Priority of the stalled-reader streams (--stream-priority; passed to the abuse process by env).
+STREAM_PRIORITY = os.environ.get("SERVER_ABUSE_STREAM_PRIORITY", "normal").encode()
 
 
 # -- abuse (runs in its own process: python tools/server_abuse.py --abuse CASE --port N) ---------
@@ -143,7 +145,7 @@ async def abuse(case: str, port: int, rate: float) -> None:
             async def no_reader() -> None:
                 reader, writer = await _raw(port)
                 body = b"0123456789" * (STREAM_LIMIT // 10)
-                writer.write(b"POST /v1/tokenize_stream?segment_bytes=65536 HTTP/1.1\r\nHost: x\r\n"
+                writer.write(b"POST /v1/tokenize_stream?segment_bytes=65536&priority=" + STREAM_PRIORITY + b" HTTP/1.1\r\nHost: x\r\n"
                              b"Content-Length: %d\r\n\r\n" % len(body))
                 writer.write(body)
                 await writer.drain()  # the server stops reading, then drops the connection
@@ -241,12 +243,15 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rate", type=float, default=100.0, help="requests/s of the request-flood cases")
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--stream-priority", default="normal", choices=("high", "normal", "low"),
+                    help="priority the stalled_stream_readers case asks for")
     ap.add_argument("--abuse", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.abuse:
         asyncio.run(abuse(args.abuse, args.port, args.rate))
         return
+    os.environ["SERVER_ABUSE_STREAM_PRIORITY"] = args.stream_priority
     log_path = Path(tempfile.mkdtemp(prefix="server_abuse_")) / "serve.log"
     proc, port = start_server(log_path)
     print(f"load before: {load()}; {args.clients} well-behaved clients, {args.seconds:g} s per case")
