@@ -33,7 +33,8 @@ class ByteTokenizer:
 
     Each byte ``b`` becomes ``b + 4``; ``BOS`` (1) and ``EOS`` (2) wrap a document by default;
     an optional content-type meta token (``text``, ``audio``, ``image``, ``video``, ``bin``) follows
-    BOS, with ids 260-264, so ``n_vocab`` is 265.
+    BOS, with ids 260-264, so ``n_vocab`` is 265. ``strip_bom`` drops one leading byte order mark:
+    UTF-8 (``EF BB BF``), UTF-32 (``FF FE 00 00``, ``00 00 FE FF``) or UTF-16 (``FF FE``, ``FE FF``).
 
     >>> import blt
     >>> tok = blt.ByteTokenizer()
