@@ -225,3 +225,13 @@ def test_malformed_dtype_strings_are_type_errors(dtype, tmp_path):
 
     with pytest.raises(TypeError, match="not understood"):
         open_tokens(raw, dtype=dtype)
+
+
+def test_encode_single_token_refuses_an_int(vocab_dir):
+    """Found by tests/fuzz/atheris_surface.py: encode_single_token(n) ran bytes(n), building n zero
+    bytes (MemoryError for n near 2^56, 100 MB for 10^8) before a KeyError."""
+    enc = blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+    for n in (2**56 + 1, 10**8, 5, np.int64(7)):
+        with pytest.raises(TypeError, match="str or bytes"):
+            enc.encode_single_token(n)
+    assert enc.encode_single_token(bytearray(b" world")) == enc.encode_single_token(b" world") == 1917
