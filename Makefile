@@ -144,18 +144,19 @@ sanitize: asan-test tsan-test
 
 # Every fuzzer for FUZZ_SECONDS on its seed corpus (tests/fuzz/corpus/NAME, read only; new inputs go
 # to build/fuzz-corpus/NAME). Crashes land in build/fuzz-artifacts; the first one fails the run.
-fuzz: asan-build
-	tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
+# The atheris target (tests/fuzz/atheris_surface.py) runs on the installed package in $(VENV).
+fuzz: asan-build install
+	FUZZ_PYTHON=$(abspath $(PY)) tools/run_fuzzers.sh build/asan $(FUZZ_SECONDS)
 
 # The short pass `make test` (hence .ci/run) ends with: the ASan + UBSan build (build/asan, the
 # same as asan-test's), its C++ tests minus Fork.* (asan-test), then every fuzzer for
-# CI_FUZZ_SECONDS starting from its seed corpus alone (FUZZ_SEEDS_ONLY: not from what earlier
+# CI_FUZZ_SECONDS (the atheris target with the venv's Python) starting from its seed corpus alone (FUZZ_SEEDS_ONLY: not from what earlier
 # `make fuzz` runs collected in build/fuzz-corpus, so the pass takes the same time everywhere).
 # Every seed runs once before the clock matters, so each seed is checked whatever the seconds.
 # Measured cold (no ccache, fresh build dir, 2 cores): see docs/reliability.md, "How to run".
 CI_FUZZ_SECONDS ?= 5
-sanitize-ci: asan-test
-	FUZZ_SEEDS_ONLY=1 tools/run_fuzzers.sh build/asan $(CI_FUZZ_SECONDS)
+sanitize-ci: asan-test install
+	FUZZ_SEEDS_ONLY=1 FUZZ_PYTHON=$(abspath $(PY)) tools/run_fuzzers.sh build/asan $(CI_FUZZ_SECONDS)
 
 clean:
 	rm -rf build $(VENV) demo_out dist

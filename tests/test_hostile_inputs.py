@@ -223,3 +223,33 @@ def test_piece_without_split_point_over_the_memcap_is_refused(vocab_dir: Path, t
     assert list(tmp_path.iterdir()) == [src]
     blt.tokenize_file(src, dst, tokenizer=enc, memcap="1GB", num_threads=2)
     assert np.array_equal(np.fromfile(dst, dtype=np.uint32), enc.encode(src.read_bytes()))
+
+
+@pytest.mark.parametrize("dtype", ["(,)i4", "(1,,)u2", "(1)f8,(2"])
+def test_malformed_dtype_strings_are_type_errors(dtype, tmp_path):
+    """Found by tests/fuzz/atheris_surface.py: numpy's dtype parser lets a SyntaxError out for some
+    malformed comma strings, and it escaped every dtype= option; now the TypeError numpy gives
+    for any other unreadable dtype."""
+    bt = blt.ByteTokenizer()
+    calls = [lambda: blt.ByteTokenizer(dtype=dtype), lambda: bt.encode(b"abc", dtype=dtype),
+             lambda: bt.encode_batch([b"abc"], dtype=dtype),
+             lambda: blt.hash_ngrams([1, 2, 3], dtype=dtype)]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"not understood|must be int32 or int64"):
+            call()
+    raw = tmp_path / "ids.bin"
+    raw.write_bytes(b"\0" * 8)
+    from blt.token_files import open_tokens
+
+    with pytest.raises(TypeError, match="not understood"):
+        open_tokens(raw, dtype=dtype)
+
+
+def test_encode_single_token_refuses_an_int(vocab_dir):
+    """Found by tests/fuzz/atheris_surface.py: encode_single_token(n) ran bytes(n), building n zero
+    bytes (MemoryError for n near 2^56, 100 MB for 10^8) before a KeyError."""
+    enc = blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+    for n in (2**56 + 1, 10**8, 5, np.int64(7)):
+        with pytest.raises(TypeError, match="str or bytes"):
+            enc.encode_single_token(n)
+    assert enc.encode_single_token(bytearray(b" world")) == enc.encode_single_token(b" world") == 1917

@@ -90,3 +90,29 @@ def test_env_var_reaches_a_fresh_interpreter() -> None:
     out = subprocess.run([sys.executable, "-c", "import blt; print(blt.get_num_threads())"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.stdout.strip() == "1", out.stderr
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads RSS from /proc")
+def test_parallel_calls_do_not_grow_memory() -> None:
+    """oneTBB 2021.8 (Debian 12) keeps about 7 KB for every task_arena that ran work and was then
+    destroyed; with an arena per call, every parallel batch call grew the process by that much
+    (210 MB over 30,000 calls of encode_batch, found through the atheris target's RSS). Each
+    calling thread now reuses its arenas, so memory stays flat."""
+    tok = blt.ByteTokenizer()
+    batch = [[1, 70, 71, 2], [1, 72, 2]]
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            tok.encode_batch([b"ab", b"c"], num_threads=2)
+            blt.hash_ngrams(batch, group_sizes=[3], num_threads=2)
+            blt.Patcher.space().patch(batch, num_threads=2)
+
+    calls(1000)  # arenas, caches and allocator pools reach their size
+    before = _rss_mb()
+    calls(10_000)  # an arena per call: 3 x 10,000 x ~7 KB = ~210 MB
+    assert _rss_mb() - before < 30

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target of a build (tests/fuzz/fuzz_*.cpp) for SECONDS each on its seed
-# corpus. Usage: tools/run_fuzzers.sh BUILD_DIR SECONDS [TARGET...]
+# Runs every libFuzzer target of a build (tests/fuzz/fuzz_*.cpp) and every atheris target
+# (tests/fuzz/atheris_*.py, run by $FUZZ_PYTHON, default python3, which needs blt and atheris
+# installed) for SECONDS each on its seed corpus. Usage: tools/run_fuzzers.sh BUILD_DIR SECONDS [TARGET...]
 # Seeds (tests/fuzz/corpus/NAME) are read, never written; new inputs go to build/fuzz-corpus/NAME,
 # crashes to build/fuzz-artifacts/NAME-*. Prints one summary line per target (executions,
 # coverage, corpus size) and exits non-zero on the first target that finds a crash, leak or timeout.
@@ -14,6 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for src in "$root"/tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$src" .cpp)"); done
+  for src in "$root"/tests/fuzz/atheris_*.py; do targets+=("$(basename "$src" .py)"); done
 fi
 mkdir -p "$root/build/fuzz-artifacts" "$root/build/fuzz-logs"
 # Justified leak suppressions (tests/fuzz/lsan.supp); a caller's own LSAN_OPTIONS win.
@@ -31,7 +33,9 @@ for t in "${targets[@]}"; do
   [ -f "$root/tests/fuzz/$t.dict" ] && dict=(-dict="$root/tests/fuzz/$t.dict")
   log="$root/build/fuzz-logs/$t.log"
   # rss/malloc limits make unbounded allocation a finding; -timeout flags a stall on one input.
-  if ! "$build/$t" "$corpus" "$seeds" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
+  runner=("$build/$t")
+  [[ $t == atheris_* ]] && runner=("${FUZZ_PYTHON:-python3}" "$root/tests/fuzz/$t.py")
+  if ! "${runner[@]}" "$corpus" "$seeds" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="$root/build/fuzz-artifacts/$t-" >"$log" 2>&1; then
     echo "FAIL $t: see $log"; tail -n 30 "$log"; status=1; break

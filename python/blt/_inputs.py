@@ -14,6 +14,25 @@ T = TypeVar("T")
 BytesLike = Any
 
 
+def read_dtype(dtype: Any) -> "np.dtype[Any]":
+    """``np.dtype(dtype)``, with TypeError (numpy's "data type not understood") for every string
+    numpy cannot read: for some malformed comma strings such as ``"(,)i4"`` numpy's own parser
+    lets a SyntaxError out.
+
+    >>> from blt._inputs import read_dtype
+    >>> read_dtype("uint16").name
+    'uint16'
+    >>> read_dtype("(,)i4")
+    Traceback (most recent call last):
+    TypeError: data type '(,)i4' not understood
+    """
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except SyntaxError:
+        raise TypeError(f"data type {dtype!r} not understood") from None
+    return dt
+
+
 def with_surrogate_fallback(data: Any, fn: Callable[[Any], T]) -> T:
     """Call ``fn(data)``; a ``str`` holding lone surrogates is retried with them replaced.
 

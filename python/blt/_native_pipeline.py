@@ -24,6 +24,7 @@ import numpy.typing as npt
 from . import _core
 from ._atomic import AtomicOutput, check_output_path, os_error
 from ._deprecation import UNSET
+from ._inputs import read_dtype
 from ._native import native_tokenizer
 from ._sizes import ChunkSizeLike, parse_chunk_size, parse_memcap
 from ._threads import resolve_num_threads
@@ -106,7 +107,7 @@ def resolve_tokenizer(tokenizer: Any, bos: Any, eos: Any, content_type: Any, str
     native = native_tokenizer(tokenizer)
     if dtype is UNSET:
         dtype = getattr(tokenizer, "dtype", None) or "uint32"
-    return native, np.dtype(dtype).name
+    return native, read_dtype(dtype).name
 
 
 def _fileno(obj: Any) -> Optional[int]:

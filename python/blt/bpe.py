@@ -456,6 +456,9 @@ class BPETokenizer(BpeDecoding):
             if special is not None:
                 return special
             key = text_or_bytes.encode("utf-8")
+        elif isinstance(text_or_bytes, (int, np.integer)):
+            # bytes(n) would build n zero bytes (a MemoryError for a huge n), not look anything up
+            raise TypeError(f"encode_single_token takes str or bytes, got {type(text_or_bytes).__name__}")
         else:
             key = bytes(text_or_bytes)
         table = self._token_ids

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from . import _blt_ids, _core
 from ._deprecation import UNSET, deprecated_call, renamed
-from ._inputs import BytesLike, encode_into, with_surrogate_fallback, with_surrogate_fallback_batch
+from ._inputs import BytesLike, encode_into, read_dtype, with_surrogate_fallback, with_surrogate_fallback_batch
 from ._native import native_tokenizer
 from ._threads import resolve_num_threads
 from .ragged import RaggedIds
@@ -33,7 +33,8 @@ class ByteTokenizer:
 
     Each byte ``b`` becomes ``b + 4``; ``BOS`` (1) and ``EOS`` (2) wrap a document by default;
     an optional content-type meta token (``text``, ``audio``, ``image``, ``video``, ``bin``) follows
-    BOS, with ids 260-264, so ``n_vocab`` is 265.
+    BOS, with ids 260-264, so ``n_vocab`` is 265. ``strip_bom`` drops one leading byte order mark:
+    UTF-8 (``EF BB BF``), UTF-32 (``FF FE 00 00``, ``00 00 FE FF``) or UTF-16 (``FF FE``, ``FE FF``).
 
     >>> import blt
     >>> tok = blt.ByteTokenizer()
@@ -84,7 +85,7 @@ class ByteTokenizer:
     def _check(bos: bool, eos: bool, content_type: Optional[str], strip_bom: bool, dtype: Any) -> _Options:
         if content_type is not None and content_type not in CONTENT_TYPES:
             raise ValueError(f"unknown content type {content_type!r}; expected one of {CONTENT_TYPES}")
-        dt = np.dtype(dtype).name
+        dt = read_dtype(dtype).name
         if dt not in DTYPES:
             raise ValueError(f"unsupported dtype {dtype!r}; expected one of {DTYPES}")
         return (bool(bos), bool(eos), content_type, bool(strip_bom), dt)

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from . import _blt_ids, _core
 from ._atomic import AtomicOutput, os_error
 from ._deprecation import UNSET
+from ._inputs import read_dtype
 from ._native_pipeline import resolve_tokenizer
 from ._threads import resolve_num_threads
 from ._sizes import parse_memcap
@@ -212,7 +213,7 @@ def write_megatron(
         raise TypeError("progress must be a callable (done, total) or None")
     native, _ = resolve_tokenizer(tokenizer, UNSET, UNSET, UNSET, UNSET, UNSET)
     dt = dtype if dtype is not None else megatron_dtype(native.n_vocab)
-    if np.dtype(dt).name not in ("uint16", "int32", "int64"):
+    if read_dtype(dt).name not in ("uint16", "int32", "int64"):
         raise ValueError(f"dtype {dt!r}: a Megatron shard holds uint16, int32 or int64 ids")
     dt = np.dtype(dt).name
     eod: Optional[int] = None

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._inputs import read_dtype
 from ._patch_inputs import batch, ids_array, is_single, threads_arg
 from .ragged import RaggedIds
 
@@ -68,7 +69,7 @@ def _hash_dtype(dtype: Any, out: Optional[np.ndarray]) -> str:
             return "int64"
         dtype = out.dtype
     try:
-        name = str(np.dtype(dtype).name)
+        name = str(read_dtype(dtype).name)
     except TypeError:
         raise TypeError(f"dtype must be int32 or int64, got {dtype!r}") from None
     if name not in ("int32", "int64"):

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._atomic import os_error
+from ._inputs import read_dtype
 from .megatron import MegatronShard
 
 __all__ = ["open_tokens", "megatron_prefix"]
@@ -66,10 +67,10 @@ def open_tokens(path: PathLike, dtype: Any = None) -> npt.NDArray[Any]:
             size = os.path.getsize(p)
         except OSError as e:
             raise os_error(e, f"cannot open token file {p!r}", p) from None
-        dt = np.dtype(dtype)
+        dt = read_dtype(dtype)
         if size % dt.itemsize:
             raise ValueError(f"{p}: {size} bytes is not a whole number of {dt.name} ids")
         arr = np.memmap(p, dtype=dt, mode="r") if size else np.zeros(0, dt)
-    if dtype is not None and np.dtype(dtype) != arr.dtype:
-        raise ValueError(f"{p} holds {arr.dtype.name} ids, not {np.dtype(dtype).name}")
+    if dtype is not None and read_dtype(dtype) != arr.dtype:
+        raise ValueError(f"{p} holds {arr.dtype.name} ids, not {read_dtype(dtype).name}")
     return arr

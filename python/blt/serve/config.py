@@ -9,6 +9,8 @@ A YAML file (``--config serve.yaml`` or ``BLT_SERVE_CONFIG``) holds any ServeCon
     max_wait_ms: 2
     queue_capacity: 1024
     request_timeout_s: 30
+    idle_timeout_s: 30         # a request head must arrive within this of connecting or the last answer
+    stream_idle_timeout_s: 30  # longest stall of a streamed upload, or of a reader of its events
     max_body_bytes: 16777216
     max_connections: 1024
     rate_limit_rps: 100        # per client (X-Client-Id header, else peer address); 0: off
@@ -69,6 +71,13 @@ class ServeConfig:
     queue_capacity: int = 1024
     threads: int = 0
     request_timeout_s: float = 30.0
+    # A connection is closed when no complete request head arrives within this many seconds of
+    # connecting or of its last answer: idle keep-alive connections and clients that trickle
+    # their headers both hold a connection slot (max_connections) until then.
+    idle_timeout_s: float = 30.0
+    # /v1/tokenize_stream has no overall deadline (an upload may be large); instead each wait for
+    # the next piece of the body, and for the client to take the next event, is bounded by this.
+    stream_idle_timeout_s: float = 30.0
     max_body_bytes: int = 16 << 20
     max_stream_bytes: int = 1 << 30
     stream_segment_bytes: int = 1 << 20
@@ -98,7 +107,8 @@ class ServeConfig:
     def validate(self) -> "ServeConfig":
         """Raise ValueError naming the first bad field; returns self."""
         positive = ("max_batch_size", "queue_capacity", "max_body_bytes", "max_stream_bytes",
-                    "stream_segment_bytes", "max_connections", "request_timeout_s")
+                    "stream_segment_bytes", "max_connections", "request_timeout_s", "idle_timeout_s",
+                    "stream_idle_timeout_s")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"config {name} must be > 0, got {getattr(self, name)!r}")

@@ -50,6 +50,11 @@ UNLIMITED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 STREAM_ROUTES = frozenset({"/v1/tokenize_stream", "/v1/detokenize_stream"})
 # aiohttp >= 3.12 has typed request keys; older versions take a plain string.
 REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey") else "blt_request_id"
+# How a stream ended after its 200 went out: an error event's status, "client_gone" or
+# "reader_stalled". The access log reports it with the request.
+STREAM_ERROR: Any = web.RequestKey("blt_stream_error", object) if hasattr(web, "RequestKey") else "blt_stream_error"
+# nginx's status for a request whose client closed the connection before the answer.
+CLIENT_GONE = 499
 
 
 class ApiError(Exception):
@@ -65,8 +70,8 @@ class ApiError(Exception):
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-          413: "body_too_large", 429: "rate_limited", 500: "internal_error", 503: "unavailable",
-          504: "timeout"}
+          408: "request_timeout", 413: "body_too_large", 429: "rate_limited", 499: "client_gone",
+          500: "internal_error", 503: "unavailable", 504: "timeout"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -285,6 +290,10 @@ def make_middleware(state: Any) -> Middleware:
                         raise ApiError(504, f"request not completed within {timeout_s:g} s") from None
             except asyncio.CancelledError:
                 raise
+            except ConnectionError:
+                # The client closed the connection (e.g. mid-upload): no server error, and nobody
+                # reads the answer (aiohttp drops it). Logged once, by the access log below.
+                resp = error_response(ApiError(CLIENT_GONE, "client closed the connection"), rid)
             except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
                 err = as_api_error(exc)
                 if err.status == 500:
@@ -300,10 +309,13 @@ def make_middleware(state: Any) -> Middleware:
             route = route_name(request)
             metrics.observe(route, request.method, status, elapsed)
             if cfg.access_log:
-                log.info("request", extra={"fields": {
-                    "request_id": rid, "method": request.method, "path": request.path,
-                    "route": route, "status": status, "duration_ms": round(elapsed * 1e3, 3),
-                    "client": request.remote, "bytes_in": request.content_length}})
+                fields = {"request_id": rid, "method": request.method, "path": request.path,
+                          "route": route, "status": status, "duration_ms": round(elapsed * 1e3, 3),
+                          "client": request.remote, "bytes_in": request.content_length}
+                stream_error = request.get(STREAM_ERROR)
+                if stream_error is not None:
+                    fields["stream_error"] = stream_error
+                log.info("request", extra={"fields": fields})
 
     return serve_request
 
@@ -318,11 +330,30 @@ class _RejectConnection(asyncio.Protocol):
                 b"\r\n\r\n" + BODY)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # One line per refused connection: the refusal has no request, so no access-log line.
+        log.warning("connection refused", extra={"fields": {
+            "client": _peer_host(transport), "reason": "too_many_connections"}})
         transport.write(self.RESPONSE)  # type: ignore[attr-defined]
         transport.close()
 
     def data_received(self, data: bytes) -> None:
         pass
+
+
+def _peer_host(transport: asyncio.BaseTransport) -> Optional[str]:
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed as JSON; ApiError 400 when it is not JSON or nests too deeply
+    for the parser (json.loads raises RecursionError past about a thousand levels)."""
+    try:
+        return await request.json()
+    except ValueError as e:
+        raise ApiError(400, f"request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is JSON nested too deeply to read") from None
 
 
 class LimitedTCPSite(web.TCPSite):

@@ -19,7 +19,7 @@ from ..bpe import BPETokenizer
 from ..byte_tokenizer import ByteTokenizer
 from ..entropy_model import EntropyModel
 from ..patcher import Patcher
-from .middleware import ApiError
+from .middleware import ApiError, read_json
 from .tokenizer_registry import TokenizerRegistry
 
 DEFAULT_ITEMS = 2000  # tokens or patches the page renders; the rest is only counted
@@ -180,10 +180,7 @@ class InspectPage:
         """JSON ``{"text", "tokenizer"? | "patcher"?, "max_items"?}``, or the raw bytes of a file
         with those options in the query string."""
         if request.content_type == "application/json":
-            try:
-                body = await request.json()
-            except ValueError as e:
-                raise ApiError(400, f"request body is not valid JSON: {e}") from None
+            body = await read_json(request)
             if not isinstance(body, dict) or not isinstance(body.get("text"), str):
                 raise ApiError(400, "JSON body needs a string field 'text'")
             data = body["text"].encode("utf-8", "surrogatepass")

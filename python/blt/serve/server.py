@@ -52,7 +52,7 @@ from .engine import AsyncBatchTokenizer, EncodedJson
 from .metrics import ServerMetrics, merge_snapshots, render_snapshot
 from .page import InspectPage, builtin_patchers
 from . import streaming
-from .middleware import ApiError, LimitedTCPSite, log, make_middleware, setup_logging
+from .middleware import ApiError, LimitedTCPSite, log, make_middleware, read_json, setup_logging
 from .supervisor import supervise
 from .tokenizer_registry import WARMUP_TEXT, TokenizerLoadError, TokenizerRegistry
 
@@ -96,10 +96,7 @@ STATE = web.AppKey("blt_state", ServerState)
 
 # -- request parsing -------------------------------------------------------------------------------
 async def _json_body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as e:
-        raise ApiError(400, f"request body is not valid JSON: {e}") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "JSON body must be an object")
     return body
@@ -201,7 +198,7 @@ async def detokenize(request: web.Request) -> web.StreamResponse:
     entry = st.registry.resolve(_option(body, request, "tokenizer"))
     priority = _priority(_option(body, request, "priority"))
     if streaming.stream_option(body):
-        return await streaming.detokenize_runs(request, entry, ids)
+        return await streaming.detokenize_runs(request, entry, ids, st.config.stream_idle_timeout_s)
     if not isinstance(ids, list):
         raise ApiError(400, "JSON body needs a list of integers 'ids'")
     arr = streaming.ids_array(ids)
@@ -347,8 +344,12 @@ def create_app(config: ServeConfig, registry: Optional[TokenizerRegistry] = None
     if cluster is not None:
         cluster.apply = lambda change: apply_change(state, change)
         cluster.snapshot = state.metrics.snapshot
+    # keepalive_timeout is aiohttp's one clock for a connection without a complete request head:
+    # it runs from the connection's start and from each answer, and trickled header bytes do not
+    # reset it, so it bounds slow-header clients as well as idle keep-alive connections.
     app = web.Application(client_max_size=config.max_body_bytes,
-                          middlewares=[make_middleware(state)])
+                          middlewares=[make_middleware(state)],
+                          handler_args={"keepalive_timeout": config.idle_timeout_s})
     app[STATE] = state
     app.router.add_post("/v1/tokenize", tokenize)
     app.router.add_post("/v1/tokenize_batch", tokenize_batch)

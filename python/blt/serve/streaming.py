@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..stream_decoder import StreamDecoder
 from .engine import PRIORITIES
-from .middleware import REQUEST_ID, ApiError, as_api_error
+from .middleware import REQUEST_ID, STREAM_ERROR, ApiError, as_api_error
 from .tokenizer_registry import TokenizerEntry
 
 DTYPES = ("uint16", "uint32", "int32", "int64")
@@ -69,12 +69,21 @@ async def decode_step(decoder: StreamDecoder, ids: np.ndarray) -> str:
         raise ApiError(400, str(e.args[0]) if e.args else "token id not in the vocabulary") from None
 
 
+class StalledReader(Exception):
+    """The client of a stream took no data for stream_idle_timeout_s."""
+
+
 class EventStream:
     """An SSE answer whose headers leave with its first event: an error before that is still an
-    ordinary JSON error with its status; after it, an ``error`` event ends the stream."""
+    ordinary JSON error with its status; after it, an ``error`` event ends the stream.
 
-    def __init__(self, request: web.Request, entry: TokenizerEntry) -> None:
+    ``idle``: seconds an event may wait for a client that reads nothing (backpressure is fine, a
+    reader stalled for longer would hold its handler, buffers and connection): its connection is
+    dropped."""
+
+    def __init__(self, request: web.Request, entry: TokenizerEntry, idle: float) -> None:
         self.request = request
+        self.idle = idle
         self.resp = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Tokenizer": entry.key, "X-Request-Id": request[REQUEST_ID]})
@@ -82,7 +91,10 @@ class EventStream:
     async def send(self, event: bytes) -> None:
         if not self.resp.prepared:
             await self.resp.prepare(self.request)
-        await self.resp.write(event)  # waits for the reader (backpressure)
+        try:
+            await asyncio.wait_for(self.resp.write(event), self.idle)  # waits for the reader
+        except (TimeoutError, asyncio.TimeoutError):
+            raise StalledReader(f"client took no data for {self.idle:g} s") from None
 
     async def close(self, done: Dict[str, Any]) -> web.StreamResponse:
         await self.send(sse_event("done", done))
@@ -93,16 +105,36 @@ class EventStream:
         """Ends a started stream with an ``error`` event; re-raises when nothing was sent yet."""
         if not self.resp.prepared:
             raise exc  # the middleware answers with a proper status
-        if isinstance(exc, ConnectionError):
-            return self.resp  # the client went away; nobody to tell
+        if isinstance(exc, (ConnectionError, StalledReader)):
+            self._gone(exc)  # nobody to tell
+            return self.resp
         err = as_api_error(exc)
+        self.request[STREAM_ERROR] = err.status  # the access log's status is the 200 sent first
         try:
-            await self.resp.write(sse_event("error", {"status": err.status, "code": err.code,
-                                                      "message": err.message}))
+            await self.send(sse_event("error", {"status": err.status, "code": err.code,
+                                                "message": err.message}))
             await self.resp.write_eof()
-        except ConnectionError:
-            pass
+        except (ConnectionError, StalledReader) as gone:
+            self._gone(gone)
         return self.resp
+
+    def _gone(self, exc: Exception) -> None:
+        """Notes a stream whose client went away or stopped reading, and drops its connection."""
+        if isinstance(exc, StalledReader):
+            self.request[STREAM_ERROR] = "reader_stalled"
+            if self.request.transport is not None:
+                self.request.transport.abort()  # its unsent events go with it
+        else:
+            self.request[STREAM_ERROR] = "client_gone"
+
+
+async def read_upload(request: web.Request, idle: float, size: int = STREAM_READ_BYTES) -> bytes:
+    """The next bytes of a streamed request body (b"" at its end); a 408 when none arrive for
+    ``idle`` seconds (a stalled upload would hold its handler for ever)."""
+    try:
+        return await asyncio.wait_for(request.content.read(size), idle)
+    except (TimeoutError, asyncio.TimeoutError):
+        raise ApiError(408, f"no stream data received for {idle:g} s") from None
 
 
 def parse_priority(value: Optional[str]) -> str:
@@ -152,13 +184,13 @@ async def tokenize_stream(request: web.Request, st: Any) -> web.StreamResponse:
 
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal received
-        async for chunk in request.content.iter_chunked(STREAM_READ_BYTES):
+        while chunk := await read_upload(request, cfg.stream_idle_timeout_s):
             received += len(chunk)
             if received > cfg.max_stream_bytes:
                 raise ApiError(413, f"stream exceeds the limit of {cfg.max_stream_bytes} bytes")
             yield chunk
 
-    out = EventStream(request, entry)
+    out = EventStream(request, entry, cfg.stream_idle_timeout_s)
     seq = tokens = 0
     # With text the ids are needed as an array to decode; else the workers write their JSON.
     as_json = fmt == "json" and decoder is None
@@ -184,14 +216,14 @@ async def tokenize_stream(request: web.Request, st: Any) -> web.StreamResponse:
             seq += 1
             tokens += count
             st.metrics.count_tokens(count)
+        done: Dict[str, Any] = {"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key}
+        if decoder is not None:
+            done["text"] = decoder.finish()
+        return await out.close(done)
     except Exception as exc:
         return await out.fail(exc)
     finally:
         await gen.aclose()
-    done: Dict[str, Any] = {"segments": seq, "tokens": tokens, "bytes": received, "tokenizer": entry.key}
-    if decoder is not None:
-        done["text"] = decoder.finish()
-    return await out.close(done)
 
 
 # -- decoding streams ------------------------------------------------------------------------------
@@ -207,13 +239,14 @@ async def _decode_events(out: EventStream, entry: TokenizerEntry,
             await out.send(sse_event("text", {"seq": seq, "ids": int(ids.size), "text": text}))
             seq += 1
             tokens += int(ids.size)
+        return await out.close({"steps": seq, "tokens": tokens, "tokenizer": entry.key,
+                                "text": decoder.finish()})
     except Exception as exc:
         return await out.fail(exc)
-    return await out.close({"steps": seq, "tokens": tokens, "tokenizer": entry.key,
-                            "text": decoder.finish()})
 
 
-async def detokenize_runs(request: web.Request, entry: TokenizerEntry, ids: Any) -> web.StreamResponse:
+async def detokenize_runs(request: web.Request, entry: TokenizerEntry, ids: Any,
+                          idle: float) -> web.StreamResponse:
     """``/v1/detokenize`` with ``"stream": true``: ``ids`` is a list of steps, each an id or a
     list of ids (a run), answered as the events of :func:`_decode_events`."""
     if not isinstance(ids, list):
@@ -224,15 +257,15 @@ async def detokenize_runs(request: web.Request, entry: TokenizerEntry, ids: Any)
         for i, run in enumerate(runs):
             yield i, run
 
-    return await _decode_events(EventStream(request, entry), entry, steps())
+    return await _decode_events(EventStream(request, entry, idle), entry, steps())
 
 
-async def _ndjson_steps(request: web.Request, max_bytes: int,
-                        max_line: int) -> AsyncIterator[Tuple[int, np.ndarray]]:
+async def _ndjson_steps(request: web.Request, max_bytes: int, max_line: int,
+                        idle: float) -> AsyncIterator[Tuple[int, np.ndarray]]:
     """(line number, ids) of each non-empty line of the body, as soon as the line is complete."""
     buf = bytearray()
     received = lineno = 0
-    async for chunk in request.content.iter_any():
+    while chunk := await read_upload(request, idle):
         received += len(chunk)
         if received > max_bytes:
             raise ApiError(413, f"stream exceeds the limit of {max_bytes} bytes")
@@ -265,9 +298,10 @@ async def detokenize_stream(request: web.Request, st: Any) -> web.StreamResponse
     """``POST /v1/detokenize_stream[?tokenizer=NAME]``: a body of NDJSON lines, each an id or a
     list of ids, read as they arrive (a chunked upload from a model generating tokens); one
     ``text`` event per line, then ``done``. ``st`` is the server's ServerState."""
+    cfg = st.config
     entry = st.registry.resolve(request.query.get("tokenizer"))
-    steps = _ndjson_steps(request, st.config.max_stream_bytes, st.config.max_body_bytes)
-    return await _decode_events(EventStream(request, entry), entry, steps)
+    steps = _ndjson_steps(request, cfg.max_stream_bytes, cfg.max_body_bytes, cfg.stream_idle_timeout_s)
+    return await _decode_events(EventStream(request, entry, cfg.stream_idle_timeout_s), entry, steps)
 
 
 def stream_option(body: Dict[str, Any]) -> bool:
