@@ -180,3 +180,32 @@ def test_tokenize_stream_text_true_gives_whole_characters_per_segment():
     assert [d["text"] for k, d in got["b64"] if k == "ids"] == [d["text"] for d in segments]
     assert all("text" not in d for _, d in plain)  # only when asked for
     assert [i for k, d in plain if k == "ids" for i in d["ids"]] == BT.encode(text).tolist()
+
+
+def test_tokenize_stream_segment_without_a_safe_cut_is_bounded_by_max_body_bytes(vocab_dir):
+    """Digits alone have no safe cut for cl100k: the segment would widen to the whole stream and
+    be one engine job that holds a worker thread (the stalled-reader abuse case of
+    tools/server_abuse.py). A segment may not exceed max_body_bytes: past it the stream is refused
+    (a 400 before any event), while the same size with safe cuts streams in segments."""
+    cfg = _bpe_config(vocab_dir, "cl100k_base")
+    enc = blt.get_encoding("cl100k_base", vocab_dir=vocab_dir)
+    digits = b"7" * 50_000
+    spaced = b"7 " * 25_000
+
+    async def main():
+        async with server(tokenizers=cfg.tokenizers, vocab_dir=cfg.vocab_dir, max_body_bytes=4096) as s:
+            r = await s.post("/v1/tokenize_stream?segment_bytes=1024", data=digits)
+            refused = (r.status, (await error_of(r))["message"])
+            r = await s.post("/v1/tokenize_stream?segment_bytes=1024", data=digits[:3000])
+            small = (r.status, _sse_events(await r.read()))
+            r = await s.post("/v1/tokenize_stream?segment_bytes=1024", data=spaced)
+            return refused, small, (r.status, _sse_events(await r.read()))
+
+    refused, small, ok = run_async(main())
+    assert refused[0] == 400 and "no safe place to cut the stream" in refused[1] and "4096" in refused[1]
+    assert small[0] == 200  # under the bound, the whole input is one segment as before
+    assert [i for k, d in small[1] if k == "ids" for i in d["ids"]] == enc.encode(digits[:3000]).tolist()
+    assert ok[0] == 200
+    segments = [d for k, d in ok[1] if k == "ids"]
+    assert len(segments) > 20
+    assert [i for d in segments for i in d["ids"]] == enc.encode(spaced).tolist()

@@ -339,12 +339,15 @@ class AsyncBatchTokenizer:
                             priority: str = "normal", tokenizer: Optional[str] = None,
                             timeout: Optional[float] = None, dtype: Optional[str] = None,
                             entry: Optional[TokenizerEntry] = None,
-                            json: bool = False) -> AsyncGenerator[Any, None]:
+                            json: bool = False,
+                            max_window: Optional[int] = None) -> AsyncGenerator[Any, None]:
         """Encode a byte stream segment by segment; concatenated, the ids equal encode(whole).
 
         Segments are cut where the tokenizer says a cut is safe, about ``segment_bytes`` each. The
         next chunk is read only when the consumer asks for more ids (backpressure). With ``json``
-        each segment comes as an :class:`EncodedJson` instead of an array.
+        each segment comes as an :class:`EncodedJson` instead of an array. Where no cut is safe
+        the window widens; ``max_window`` bounds it (ValueError past it), so one segment cannot
+        become one job of the whole stream.
 
         >>> import asyncio, blt
         >>> async def chunks():
@@ -382,6 +385,9 @@ class AsyncBatchTokenizer:
                                                           True, start, False, want, json, offset)
             if consumed == 0:
                 want *= 2  # no safe cut within the window yet: read more and retry
+                if max_window is not None and want > max_window:
+                    raise ValueError(f"found no safe place to cut the stream in the {len(buf)} bytes from "
+                                     f"byte {offset}, and one segment may not exceed {max_window} bytes")
                 continue
             del buf[:consumed]
             offset += consumed

@@ -194,8 +194,11 @@ async def tokenize_stream(request: web.Request, st: Any) -> web.StreamResponse:
     seq = tokens = 0
     # With text the ids are needed as an array to decode; else the workers write their JSON.
     as_json = fmt == "json" and decoder is None
+    # A segment is one engine job: where the input has no safe cut it could grow to the whole
+    # stream and hold an engine thread for every other request; no larger than any one request.
     gen = st.abt.encode_stream(chunks(), segment_bytes=segment, priority=priority, dtype=dtype,
-                               timeout=cfg.request_timeout_s, entry=entry, json=as_json)
+                               timeout=cfg.request_timeout_s, entry=entry, json=as_json,
+                               max_window=max(segment, cfg.max_body_bytes))
     try:
         async for seg in gen:
             if as_json:
