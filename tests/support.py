@@ -45,6 +45,13 @@ def start_cli(*args: Any, **kw: Any) -> subprocess.Popen:
     return subprocess.Popen([*CLI, *map(str, args)], **kw)
 
 
+def reap(p: subprocess.Popen) -> None:
+    """Test clean-up: kill ``p`` if it still runs and wait for it, so no child outlives a test."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
 def wait_until(ready: Callable[[], bool], timeout: float = 30.0, poll: float = 0.005) -> bool:
     """Poll ``ready()`` until it is true (returns True) or ``timeout`` seconds pass (False)."""
     end = time.monotonic() + timeout
@@ -67,9 +74,7 @@ def interrupt(p: subprocess.Popen, ready: Callable[[], bool], timeout: float = 3
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 

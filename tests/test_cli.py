@@ -17,7 +17,7 @@ import pytest
 
 import blt
 
-from support import CLI, assert_failed_cleanly, interrupt, read_ids, run_cli, sparse_file, start_cli
+from support import CLI, assert_failed_cleanly, interrupt, read_ids, reap, run_cli, sparse_file, start_cli
 
 
 @pytest.fixture
@@ -254,9 +254,7 @@ def test_ctrl_c_with_a_stalled_stdout_reader(sparse_2g):
         p.send_signal(signal.SIGINT)
         code = p.wait(timeout=30)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
         p.stdout.close()
     err = p.stderr.read().decode()
     p.stderr.close()

@@ -29,7 +29,7 @@ import pytest
 import blt
 from blt import cli
 
-from support import assert_failed_cleanly, one_error_line, read_ids, sparse_file, start_cli, thread_count, wait_until
+from support import assert_failed_cleanly, one_error_line, read_ids, reap, sparse_file, start_cli, thread_count, wait_until
 
 
 # ---------------------------------------------------------------------------- leak accounting
@@ -293,9 +293,7 @@ def test_signal_at_random_points_of_a_cli_run(tmp_path, sparse_1g, sig, name):
             p.send_signal(sig)
             out, err = p.communicate(timeout=60)
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            reap(p)
         r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         if r.returncode == 0:  # finished before the signal: the output is whole
             assert os.listdir(out_dir) == [name]

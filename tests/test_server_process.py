@@ -17,7 +17,7 @@ pytest.importorskip("yaml")
 import blt  # noqa: E402
 from blt.serve.config import load_config  # noqa: E402
 
-from support import run_async, run_serve, start_serve, wait_until  # noqa: E402
+from support import reap, run_async, run_serve, start_serve, wait_until  # noqa: E402
 
 BT = blt.ByteTokenizer()
 
@@ -71,9 +71,7 @@ def test_sigterm_drains_accepted_requests_and_exits_0(tmp_path):
         texts, answers, refused = run_async(main())
         code = proc.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert [a[0] for a in answers] == [200] * 50
     assert [a[1] for a in answers] == [BT.encode(t).tolist() for t in texts]
     assert refused  # no longer accepting
@@ -136,9 +134,7 @@ def _stop(proc, timeout=60):
     try:
         code = proc.wait(timeout)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     return code, proc.stderr.read()
 
 
@@ -243,9 +239,7 @@ def test_sigterm_drains_every_worker_and_exits_0():
         answers = run_async(main())
         code = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     err = proc.stderr.read()
     assert [a[0] for a in answers] == [200] * 50
     assert [a[1] for a in answers] == [BT.encode(t).tolist() for t in texts]
@@ -312,9 +306,7 @@ def test_a_worker_that_keeps_dying_stops_the_server_with_exit_1():
             killed.append(pid)
         code = proc.wait(60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     err = proc.stderr.read()
     assert code == 1, err
     assert '"msg": "worker keeps exiting; stopping"' in err

@@ -13,6 +13,7 @@ import pytest
 
 import blt
 import _bpe_train_reference as ref
+from support import reap
 from blt.train import count_pieces, learn_merges_from_counts
 
 HERE = Path(__file__).resolve().parent
@@ -343,9 +344,7 @@ def test_cli_ctrl_c_while_the_input_pipe_is_silent(tmp_path):
         p.send_signal(signal.SIGINT)
         code = p.wait(timeout=30)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        reap(p)
         assert p.stdin is not None
         p.stdin.close()
     assert p.stderr is not None
