@@ -12,10 +12,18 @@ static size_t lookahead_for(size_t chunk) {
   return std::clamp<size_t>(chunk / 64, 8, 4096);
 }
 
+// Buffer bytes per input byte a chunk holds: its input (unless the caller owns it) and output.
+static double bytes_per_input_byte(const ChunkPlanRequest& r) {
+  return (r.input_in_memory ? 0.0 : 1.0) + r.out_bytes_per_byte;
+}
+
+// Bytes of a buffer holding `window` input bytes.
+static uint64_t buffer_bytes_of(const ChunkPlanRequest& r, uint64_t window) {
+  return static_cast<uint64_t>(std::ceil(bytes_per_input_byte(r) * static_cast<double>(window)));
+}
+
 static uint64_t buffer_bytes_for(const ChunkPlanRequest& r, size_t chunk) {
-  size_t la = lookahead_for(chunk);
-  double in = r.input_in_memory ? 0.0 : static_cast<double>(chunk + la);
-  return static_cast<uint64_t>(std::ceil(in + r.out_bytes_per_byte * static_cast<double>(chunk + la)));
+  return buffer_bytes_of(r, chunk + lookahead_for(chunk));
 }
 
 ChunkPlan plan_chunks(const ChunkPlanRequest& r) {
@@ -43,11 +51,9 @@ ChunkPlan plan_chunks(const ChunkPlanRequest& r) {
   p.in_flight = static_cast<size_t>(std::min<uint64_t>(fit - 1, 2 * static_cast<uint64_t>(r.threads) + 1));
   p.buffers = p.in_flight + 1;
   const uint64_t in_hand = r.memcap - (p.buffers - 1) * p.buffer_bytes;  // >= buffer_bytes
-  const double per_byte = (r.input_in_memory ? 0.0 : 1.0) + r.out_bytes_per_byte;
-  p.max_window = std::max<uint64_t>(p.chunk + p.lookahead,
-                                    static_cast<uint64_t>(static_cast<double>(in_hand / 2) / per_byte));
-  const auto window_bytes = static_cast<uint64_t>(std::ceil(static_cast<double>(p.max_window) * per_byte));
-  p.piece_memory = in_hand - std::min(in_hand, window_bytes);
+  p.max_window = std::max<uint64_t>(
+      p.chunk + p.lookahead, static_cast<uint64_t>(static_cast<double>(in_hand / 2) / bytes_per_input_byte(r)));
+  p.piece_memory = in_hand - std::min(in_hand, buffer_bytes_of(r, p.max_window));
   return p;
 }
 
