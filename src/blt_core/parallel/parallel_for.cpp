@@ -3,44 +3,18 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_sort.h>
-#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
-#include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
+#include "blt_core/parallel/arena_pool.hpp"
 #include "blt_core/parallel/fork_state.hpp"
 #include "blt_core/resources.hpp"
 
 namespace blt {
 
 int resolve_threads(int threads) { return threads > 0 ? threads : usable_cores(); }
-
-namespace {
-
-// The arena a call of `threads` threads runs in. oneTBB 2021.8 (Debian 12's libtbb12) keeps about
-// 7 KB for every task_arena that ran parallel work and was then destroyed, so an arena per call
-// made every parallel encode_batch, hash_ngrams or patch batch grow the process without bound
-// (found by the atheris target's RSS, docs/reliability.md). Each calling thread keeps one arena per
-// thread count instead: concurrent callers still run in separate arenas, as with an arena per call.
-// Arenas are never destroyed (at thread or process exit that would race oneTBB's own teardown);
-// the registry keeps them reachable, so leak checkers do not report them. Threads that call once
-// and exit keep costing one arena each; a thread pool costs one per thread and size.
-tbb::task_arena& arena_for(int threads) {
-  thread_local std::vector<std::pair<int, tbb::task_arena*>> mine;
-  for (const auto& [n, arena] : mine)
-    if (n == threads) return *arena;
-  static std::mutex registry_lock;
-  static auto* registry = new std::vector<std::unique_ptr<tbb::task_arena>>();
-  std::lock_guard<std::mutex> hold(registry_lock);
-  registry->push_back(std::make_unique<tbb::task_arena>(threads));
-  mine.emplace_back(threads, registry->back().get());
-  return *mine.back().second;
-}
-
-}  // namespace
 
 void parallel_for(int threads, size_t n, size_t grain, const RangeBody& body) {
   if (n == 0) return;
@@ -54,7 +28,8 @@ void parallel_for(int threads, size_t n, size_t grain, const RangeBody& body) {
     ForkPool::current().parallel_for(t, n, grain, body);
     return;
   }
-  arena_for(t).execute([&] {
+  ArenaLease lease(t);
+  lease.arena().execute([&] {
     tbb::parallel_for(tbb::blocked_range<size_t>(0, n, grain), [&](const tbb::blocked_range<size_t>& r) {
       body(r.begin(), r.end(), tbb::this_task_arena::current_thread_index());
     });
@@ -68,7 +43,8 @@ void parallel_sort(int threads, std::span<std::pair<uint64_t, uint64_t>> v) {
     return;
   }
   if (!in_forked_child()) {
-    arena_for(t).execute([&] { tbb::parallel_sort(v.begin(), v.end()); });
+    ArenaLease lease(t);
+    lease.arena().execute([&] { tbb::parallel_sort(v.begin(), v.end()); });
     return;
   }
   // Sort one run per thread, then merge neighbouring runs level by level, each level in parallel.

@@ -2,7 +2,6 @@
 // calling thread reports progress; a throwing progress callback cancels the run, and the body's
 // first error is rethrown on the caller once every thread of the run has been joined.
 #pragma once
-#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 #include <atomic>
@@ -15,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "blt_core/parallel/arena_pool.hpp"
 #include "blt_core/parallel/fork_state.hpp"
 
 namespace blt {
@@ -58,8 +58,8 @@ inline void run_driven(RunControl& run, int threads, const std::function<void()>
       if (run.forked()) {
         body();
       } else {
-        tbb::task_arena arena(threads);
-        arena.execute(body);
+        ArenaLease lease(threads);
+        lease.arena().execute(body);
       }
     } catch (...) {
       run.fail(std::current_exception());
