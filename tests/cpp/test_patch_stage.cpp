@@ -244,6 +244,25 @@ TEST(Crc32, CombineEqualsWholeRun) {
   EXPECT_EQ(crc32_combine(crc32_update(0, p, 4), crc32_update(0, p + 4, 5), 5), 0xCBF43926u);
 }
 
+// Every length around the 16- and 64-byte folding steps, at every alignment, from several
+// starting CRCs; and a long run (many four-lane folds).
+TEST(Crc32, PclmulKernelEqualsTheTableKernel) {
+  if (!detail::crc32_has_pclmul()) GTEST_SKIP() << "this CPU has no PCLMULQDQ";
+  std::mt19937 rng(42);
+  std::vector<uint8_t> data(1 << 20);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  for (uint32_t start : {0u, 0xFFFFFFFFu, 0x12345678u})
+    for (size_t offset = 0; offset < 16; ++offset)
+      for (size_t n = 0; n <= 300; ++n)
+        ASSERT_EQ(detail::crc32_update_pclmul(start, data.data() + offset, n),
+                  detail::crc32_update_table(start, data.data() + offset, n))
+            << "start " << start << " offset " << offset << " length " << n;
+  EXPECT_EQ(detail::crc32_update_pclmul(7, data.data() + 3, data.size() - 3),
+            detail::crc32_update_table(7, data.data() + 3, data.size() - 3));
+  const auto* check = reinterpret_cast<const uint8_t*>("123456789123456789123456789123456789123456789123456789123456789123456789");
+  EXPECT_EQ(detail::crc32_update_pclmul(0, check, 72), detail::crc32_update_table(0, check, 72));
+}
+
 TEST(NgramHashBatch, EqualsEachSequenceAlone) {
   const std::vector<uint16_t> ids = {1, 76, 105, 112, 112, 2, 1, 40, 41, 2, 1, 9, 9, 9, 9, 9, 9, 2};
   const std::vector<int64_t> offsets = {0, 6, 6, 10, 18};

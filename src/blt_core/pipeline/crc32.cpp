@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "blt_core/simd/dispatch.hpp"
+
 namespace blt {
 namespace {
 
@@ -51,7 +53,18 @@ struct PowerTable {
 
 }  // namespace
 
-uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
+namespace detail {
+
+bool crc32_has_pclmul() {
+#if BLT_SIMD_X86
+  static const bool has = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
+  return has;
+#else
+  return false;
+#endif
+}
+
+uint32_t crc32_update_table(uint32_t crc, const uint8_t* p, size_t n) {
   const auto& t = kTables.t;
   uint32_t c = ~crc;
   while (n >= 8) {
@@ -66,6 +79,17 @@ uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
   }
   while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
   return ~c;
+}
+
+#if !BLT_SIMD_X86
+uint32_t crc32_update_pclmul(uint32_t crc, const uint8_t* p, size_t n) { return crc32_update_table(crc, p, n); }
+#endif
+
+}  // namespace detail
+
+uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
+  static const bool fast = detail::crc32_has_pclmul();
+  return fast ? detail::crc32_update_pclmul(crc, p, n) : detail::crc32_update_table(crc, p, n);
 }
 
 uint32_t crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {

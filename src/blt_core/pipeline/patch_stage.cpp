@@ -40,8 +40,15 @@ struct PatchStage::Scratch final : StageScratch {
   const uint16_t* ids = nullptr;
   size_t n = 0;
   RowVector<float> h;
+  // The worker's patch stream over the chunk; its starts at local positions >= seam_ are final.
   std::vector<int32_t> lens;
-  RowVector<uint32_t> starts;  // chunk-local starts at positions >= seam_
+  bool has_start = false;    // a start at a local position >= seam_
+  int64_t first_start = 0;   // the first and last such start (chunk-local)
+  int64_t last_start = 0;
+  const int32_t* inner = nullptr;  // the lengths from first_start to last_start (max_patch_length
+  size_t inner_n = 0;              // applied): a part of lens, or of split
+  RowVector<int32_t> split;
+  uint32_t inner_crc = 0;
   std::vector<int64_t> hash_block;  // int64 rows of one block
   RowVector<uint8_t> hash_out;      // the chunk's hash ids in the output dtype
   uint32_t ids_crc = 0;
@@ -153,7 +160,9 @@ void PatchStage::process(Chunk& c, DType dt) {
     opt_.model->entropies(cur, opt_.reset, s.ids, n, s.h.data());
     add_time(kEntropy, t);
   }
-  s.starts.clear();
+  s.has_start = false;
+  s.inner_n = 0;
+  s.inner_crc = 0;
   if (opt_.rule && !static_stream_ && n > seam_) {
     t = Clock::now();
     // Positions decided here are those at local p >= seam_, which look back only into this
@@ -166,12 +175,40 @@ void PatchStage::process(Chunk& c, DType dt) {
     PatchStream ps(free_rule_, seam);
     s.lens.clear();
     ps.feed(s.ids, entropy_ ? s.h.data() : nullptr, n, s.lens);
-    int64_t p = 0;
-    for (int32_t len : s.lens) {
-      p += len;
-      if (p - kOrigin >= static_cast<int64_t>(seam_)) s.starts.push_back(static_cast<uint32_t>(p - kOrigin));
+    // lens[j] ends at local position (lens[0] + ... + lens[j]) - kOrigin. The lengths after the
+    // first start past the seam need nothing from earlier chunks: they are final here, so the
+    // ordered assembly only adds the few before it.
+    const size_t m = s.lens.size();
+    size_t j = 0;
+    int64_t p = -kOrigin;
+    while (j < m && (p += s.lens[j]) < static_cast<int64_t>(seam_)) ++j;
+    if (j < m) {
+      s.has_start = true;
+      s.first_start = p;
+      const int32_t* rest = s.lens.data() + j + 1;
+      const size_t r = m - j - 1;
+      int64_t sum = 0;
+      for (size_t i = 0; i < r; ++i) sum += rest[i];
+      s.last_start = p + sum;
+      const int32_t max_len = opt_.rule->max_patch_length;
+      if (max_len <= 0) {
+        s.inner = rest;
+        s.inner_n = r;
+      } else {
+        s.split.clear();
+        for (size_t i = 0; i < r; ++i) {
+          int64_t len = rest[i];
+          for (; len > max_len; len -= max_len) s.split.push_back(max_len);
+          s.split.push_back(static_cast<int32_t>(len));
+        }
+        s.inner = s.split.data();
+        s.inner_n = s.split.size();
+      }
     }
     add_time(kPatch, t);
+    t = Clock::now();
+    s.inner_crc = crc32_update(0, reinterpret_cast<const uint8_t*>(s.inner), s.inner_n * sizeof(int32_t));
+    add_time(kChecksum, t);
   }
   if (cols_) {
     // Blocks of rows through a small int64 buffer: hashed, narrowed and checksummed while in
@@ -260,29 +297,24 @@ void PatchStage::assemble(Chunk& c, DType dt) {
       static_stream_->feed(ids, nullptr, n, out_lengths_);
     } else {
       PatchStream ps(free_rule_, stream_seam());
-      s.lens.clear();
+      head_lens_.clear();
       const size_t head = std::min(seam_, n);
-      ps.feed(ids, entropy_ ? s.h.data() : nullptr, head, s.lens);
+      ps.feed(ids, entropy_ ? s.h.data() : nullptr, head, head_lens_);
       int64_t q = last_start_;
-      for (int32_t len : s.lens) {
+      for (int32_t len : head_lens_) {
         q += len;
         patch::append_split(q - last_start_, max_len, out_lengths_);
         last_start_ = q;
       }
-      for (uint32_t local : s.starts) {
-        q = static_cast<int64_t>(pos_) + local;
+      if (s.has_start) {
+        q = static_cast<int64_t>(pos_) + s.first_start;
         patch::append_split(q - last_start_, max_len, out_lengths_);
-        last_start_ = q;
+        last_start_ = static_cast<int64_t>(pos_) + s.last_start;
       }
     }
-    if (!out_lengths_.empty()) {
-      if (direct_)
-        npz_.append(lengths_m_, out_lengths_.data(), out_lengths_.size() * sizeof(int32_t));
-      else
-        lengths_.append(out_lengths_.data(), out_lengths_.size() * sizeof(int32_t));
-      patches_ += out_lengths_.size();
-      out_lengths_.clear();
-    }
+    append_lengths(out_lengths_.data(), out_lengths_.size(), std::nullopt);
+    out_lengths_.clear();
+    append_lengths(s.inner, s.inner_n, s.inner_crc);
   }
   // The tail the next chunk's seam needs.
   if (n) {
@@ -302,6 +334,17 @@ void PatchStage::assemble(Chunk& c, DType dt) {
   npz_.append(ids_m_, c.out_ptr, c.out_len, s.ids_crc);
   (void)dt;
   add_time(kAssemble, t);
+}
+
+void PatchStage::append_lengths(const int32_t* p, size_t n, std::optional<uint32_t> crc) {
+  if (!n) return;
+  const size_t bytes = n * sizeof(int32_t);
+  const uint32_t c = crc ? *crc : crc32_update(0, reinterpret_cast<const uint8_t*>(p), bytes);
+  if (direct_)
+    npz_.append(lengths_m_, p, bytes, c);
+  else
+    lengths_.append(p, bytes, c);
+  patches_ += n;
 }
 
 void PatchStage::sequential(const std::vector<uint32_t>& ids, DType dt) {
@@ -351,13 +394,7 @@ void PatchStage::finish(const std::vector<uint32_t>& suffix, DType dt) {
       PatchStream ps(*opt_.rule, stream_seam());
       ps.finish(out);
     }
-    if (!out.empty()) {
-      if (direct_)
-        npz_.append(lengths_m_, out.data(), out.size() * sizeof(int32_t));
-      else
-        lengths_.append(out.data(), out.size() * sizeof(int32_t));
-    }
-    patches_ += out.size();
+    append_lengths(out.data(), out.size(), std::nullopt);
   }
   npz_.end(ids_m_, pos_);
   if (direct_) {

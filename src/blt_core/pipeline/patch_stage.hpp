@@ -65,6 +65,8 @@ class PatchStage final : public ChunkStage {
   struct Scratch;
   Scratch& scratch(Chunk& c);
   void sequential(const std::vector<uint32_t>& ids, DType dt);
+  // Appends n patch lengths to the archive (or its spool), with their CRC when already known.
+  void append_lengths(const int32_t* p, size_t n, std::optional<uint32_t> crc);
   // Where the patch stream stands after the ids assembled so far (the next chunk starts there).
   patch::PatchSeam stream_seam() const;
   void add_time(int step, std::chrono::steady_clock::time_point since) const;
@@ -95,6 +97,7 @@ class PatchStage final : public ChunkStage {
   std::vector<uint16_t> tail_ids_;  // the last tail_keep_ ids
   float tail_h_[2] = {0, 0};        // H at pos_ - 2, pos_ - 1
   std::vector<int32_t> out_lengths_;
+  std::vector<int32_t> head_lens_;  // the patch stream over a chunk's first seam_ positions
 
   static constexpr int kSteps = 5;
   mutable std::atomic<uint64_t> busy_ns_[kSteps] = {};
