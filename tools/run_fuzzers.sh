@@ -18,8 +18,6 @@ if [ ${#targets[@]} -eq 0 ]; then
   for src in "$root"/tests/fuzz/atheris_*.py; do targets+=("$(basename "$src" .py)"); done
 fi
 mkdir -p "$root/build/fuzz-artifacts" "$root/build/fuzz-logs"
-# Justified leak suppressions (tests/fuzz/lsan.supp); a caller's own LSAN_OPTIONS win.
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0}"
 status=0
 for t in "${targets[@]}"; do
   corpus="$root/build/fuzz-corpus/$t"
