@@ -173,7 +173,27 @@ def serial_patch_path(src: str, dst: str, patcher: blt.Patcher, threads: int) ->
             w.finish()
 
 
-def file_pipeline(model: blt.EntropyModel, min_mb: int = 200) -> str:
+def write_alone(path: str, nbytes: int, threads: int, block: int = 16 << 20) -> float:
+    """Seconds to write nbytes from memory into a new file at `path` with `threads` threads
+    (os.pwrite of 16 MB blocks at disjoint offsets; the GIL is released while the kernel copies),
+    the file removed after: the floor for the pipeline's ordered writer on this disk."""
+    from concurrent.futures import ThreadPoolExecutor
+    buf = np.full(block, 7, dtype=np.uint8).tobytes()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        def part(k: int) -> None:
+            for off in range(k * block, nbytes, threads * block):
+                os.pwrite(fd, buf[: min(block, nbytes - off)], off)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(part, range(threads)))
+        return time.perf_counter() - t0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def file_pipeline(model: blt.EntropyModel, min_mb: int = 200, runs: int = 3) -> str:
     tmp = tempfile.mkdtemp(prefix="bench_patch_pipeline_")
     try:
         blob = b"".join((CORPUS / n).read_bytes() for n in ("en_prose.txt", "code_python.txt", "multilingual.txt"))
@@ -200,38 +220,48 @@ def file_pipeline(model: blt.EntropyModel, min_mb: int = 200) -> str:
         }
         print("steps alone (MB/s, 1 thread):", own, flush=True)
 
-        runs = [("plain ids -> .npy", ".npy", {}, ("encode",)),
+        cases = [("plain ids -> .npy", ".npy", {}, ("encode",)),
                 ("ids + entropy patches -> .npz", ".npz", {"patch": patcher}, ("encode", "entropy", "patch")),
                 ("ids + entropy patches + 6 hash sizes (int32) -> .npz", ".npz",
                  {"patch": patcher, "hash_ngrams": HASH6}, ("encode", "entropy", "patch", "hash"))]
         rows = []
-        for name, ext, kw, steps in runs:
-            per_thread = {}
+        for name, ext, kw, steps in cases:
+            samples: dict = {1: [], 2: []}
             # An untimed run first: the first multi-GB write of a process is several times slower
             # (the kernel finds the page cache for it), which would count against whichever thread
-            # count came first.
+            # count came first. Then 1 and 2 threads alternate, `runs` times each.
             warm = os.path.join(tmp, "warm" + ext)
             blt.tokenize_file(src, warm, num_threads=2, **kw)
+            out_bytes = os.path.getsize(warm)
             os.unlink(warm)
-            for threads in (1, 2):
-                out = os.path.join(tmp, "out" + ext)
-                c0, t0 = cpu_seconds(), time.perf_counter()
-                r = blt.tokenize_file(src, out, num_threads=threads, **kw)
-                wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-                os.unlink(out)
-                per_thread[threads] = (wall, cpu, r)
-                print(name, threads, f"{size / wall / 1e6:.1f} MB/s wall, {cpu:.2f} s CPU", r.stage_report().replace("\n", "; "),
-                      flush=True)
+            for _ in range(runs):
+                for threads in (1, 2):
+                    out = os.path.join(tmp, "out" + ext)
+                    c0, t0 = cpu_seconds(), time.perf_counter()
+                    r = blt.tokenize_file(src, out, num_threads=threads, **kw)
+                    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+                    os.unlink(out)
+                    samples[threads].append((wall, cpu, r))
+                    print(name, threads, f"{size / wall / 1e6:.1f} MB/s wall, {cpu:.2f} s CPU",
+                          r.stage_report().replace("\n", "; "), flush=True)
+            per_thread = {t: sorted(v, key=lambda x: x[0])[len(v) // 2] for t, v in samples.items()}
+            # Writing the output's bytes alone, 1 and 2 threads into one file (medians).
+            wr = {t: float(np.median([write_alone(os.path.join(tmp, "write_alone"), out_bytes, t)
+                                      for _ in range(runs)])) for t in (1, 2)}
+            print(name, f"output {out_bytes / 1e6:.0f} MB, written alone in {wr[1]:.3f} s (1 thread), "
+                  f"{wr[2]:.3f} s (2 threads)", flush=True)
             sum_own = sum(size / 1e6 / own[s] for s in steps)
-            rows.append((name, per_thread, sum_own))
-        old = {}
-        for threads in (1, 2):
-            out = os.path.join(tmp, "old.npz")
-            t0 = time.perf_counter()
-            serial_patch_path(src, out, patcher, threads)
-            old[threads] = time.perf_counter() - t0
-            os.unlink(out)
-            print("serial path", threads, f"{size / old[threads] / 1e6:.1f} MB/s", flush=True)
+            rows.append((name, per_thread, sum_own, out_bytes, wr))
+        old_runs: dict = {1: [], 2: []}
+        for _ in range(runs):
+            for threads in (1, 2):
+                out = os.path.join(tmp, "old.npz")
+                t0 = time.perf_counter()
+                serial_patch_path(src, out, patcher, threads)
+                old_runs[threads].append(time.perf_counter() - t0)
+                os.unlink(out)
+                print("serial path", threads, f"{size / old_runs[threads][-1] / 1e6:.1f} MB/s", flush=True)
+        old = {t: float(np.median(v)) for t, v in old_runs.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -239,25 +269,37 @@ def file_pipeline(model: blt.EntropyModel, min_mb: int = 200) -> str:
           f"Machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}",
           "",
           f"Input: {size / 1e6:.0f} MB file (en_prose + code_python + multilingual repeated) in a temporary "
-          "folder; output .npy / .npz beside it, writes included; one timed run each after an untimed one. MB/s = 10^6 input bytes "
+          f"folder; output .npy / .npz beside it, writes included; after an untimed run, 1 and 2 threads "
+          f"alternate {runs} times, medians. MB/s = 10^6 input bytes "
           "per second. Entropy patches: order-4 model trained on en_prose.txt, default threshold. "
           "Hash ids: sizes 3-8, one function, int32. 'CPU s' is the process's user + system time; "
-          "'steps' gives each step's busy time as MB/s per thread (TokenizeStats.stage_times).",
+          "'steps' gives each step's busy time as MB/s per thread (TokenizeStats.stage_times). "
+          "'write alone': writing as many bytes as the output from memory into one new file in the same "
+          "folder (os.pwrite of 16 MB blocks; with 2 threads at disjoint offsets), medians: the floor for "
+          "the graph's one ordered writer, and whether a second writer thread could help.",
           "",
           "Each step alone (1 thread, in memory, CPU time, 20 MB): " +
           ", ".join(f"{k} {v:.0f} MB/s" for k, v in own.items()),
           "",
-          "| run | 1 thread MB/s (wall) | 1 thread CPU s | 2 threads MB/s (wall) | 2 threads CPU s | 2 / 1 threads | sum of steps alone, s | steps (2 threads), MB/s per thread |",
-          "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for name, pt, sum_own in rows:
+          "| run | output MB | 1 thread MB/s (wall) | 1 thread CPU s | 2 threads MB/s (wall) | 2 threads CPU s | 2 / 1 threads | "
+          "write alone, s (1 / 2 threads) | sum of steps alone, s (in memory + write alone) | 1 thread s | steps (2 threads), MB/s per thread |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, pt, sum_own, out_bytes, wr in rows:
         (w1, c1, _), (w2, c2, r2) = pt[1], pt[2]
         steps = ", ".join(f"{n} {size / s / 1e6:.0f}" for n, s in r2.stage_times if s > 0)
-        md.append(f"| {name} | {size / w1 / 1e6:.1f} | {c1:.2f} | {size / w2 / 1e6:.1f} | {c2:.2f} | "
-                  f"{w1 / w2:.2f}x | {sum_own:.2f} | {steps} |")
+        md.append(f"| {name} | {out_bytes / 1e6:.0f} | {size / w1 / 1e6:.1f} | {c1:.2f} | {size / w2 / 1e6:.1f} | {c2:.2f} | "
+                  f"{w1 / w2:.2f}x | {wr[1]:.3f} / {wr[2]:.3f} | {sum_own:.2f} + {wr[1]:.2f} = {sum_own + wr[1]:.2f} | "
+                  f"{w1:.2f} | {steps} |")
     md += ["",
            f"Before the patch stage (ids spooled by the pipeline, then one PatchStream, then the .npz): "
-           f"{size / old[1] / 1e6:.1f} MB/s with 1 thread, {size / old[2] / 1e6:.1f} MB/s with 2; the patch "
+           f"{size / old[1] / 1e6:.1f} MB/s with 1 thread, {size / old[2] / 1e6:.1f} MB/s with 2 (medians of {runs}); the patch "
            f"stage with 2 threads is {old[2] / rows[1][1][2][0]:.2f}x that."]
+    plain = rows[0]
+    md += ["",
+           f"Plain ids: writing the output's {plain[3] / 1e6:.0f} MB alone takes {plain[4][1]:.3f} s with one "
+           f"thread and {plain[4][2]:.3f} s with two (the 1-thread run takes {plain[1][1][0]:.3f} s in all), so on "
+           f"this machine 2 threads cannot run faster than {plain[1][1][0] / min(plain[4].values()):.2f}x of 1 "
+           f"however the graph orders its work."]
     text = "\n".join(md)
     write_section("bench_patch_pipeline", text)
     print(text)
