@@ -102,7 +102,7 @@ SAN_PKGS := clang
 SAN_CMAKE := PATH=$(abspath $(VENV))/bin:$$PATH cmake
 SAN_CONFIG := -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
 	-DBLT_BUILD_TESTS=ON -DBLT_SHARED_DIR=$(BLT_SHARED_DIR)
-TSAN_TESTS ?= Concurren|Batch|Pipeline|Engine|Thread
+TSAN_TESTS ?= Concurren|Batch|Pipeline|Engine|Thread|ArenaPool
 # clang 14's TSan sometimes aborts with an internal CHECK (sanitizer_common.h:494 in AddLocation)
 # while building a report on a file descriptor that a TBB worker read and this test then closes,
 # a report the libtbb suppression (tests/fuzz/tsan.supp) would drop anyway; it runs under ASan.
