@@ -1,5 +1,6 @@
 """blt-serve middleware: request ids and JSON access logs, JSON errors, per-client token-bucket
-rate limiting, body size limits, request timeouts, and a listening site with a connection limit.
+rate limiting, body size limits, request timeouts, a bounded read past a refused upload, and a
+listening site with a connection limit.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey")
 STREAM_ERROR: Any = web.RequestKey("blt_stream_error", object) if hasattr(web, "RequestKey") else "blt_stream_error"
 # nginx's status for a request whose client closed the connection before the answer.
 CLIENT_GONE = 499
+# An answer given before its request's body was received to the end (a refusal of an upload in
+# progress) is followed by at most this many more body bytes read and dropped, for at most this
+# many seconds, so that a client that reads while it uploads sees the answer before the
+# connection closes; then the connection is closed. Left to aiohttp, the rest of the body would be
+# read and dropped whatever its size, for up to 10 s (its lingering_time): a client refused within
+# its first 128 KB could make the server read the rest of a 16 MB upload, again and again.
+DISCARD_BYTES = 1 << 18
+DISCARD_S = 2.0
 
 
 class ApiError(Exception):
@@ -229,7 +238,8 @@ class RequestDeadlines:
 
 def make_middleware(state: Any) -> Middleware:
     """The one middleware of every request: request id, rate limit (429 + Retry-After), body size
-    (413), request timeout (504), JSON error bodies, metrics and the access log.
+    (413), request timeout (504), JSON error bodies, metrics and the access log; a request answered
+    before its body arrived in full then has its connection closed (:func:`close_unread_upload`).
 
     One coroutine rather than a chain of them: each aiohttp middleware layer costs a coroutine, a
     partial and a wrapper call per request, which showed in profiles of small requests.
@@ -302,7 +312,6 @@ def make_middleware(state: Any) -> Middleware:
             status = resp.status
             if not resp.prepared:
                 resp.headers["X-Request-Id"] = rid
-            return resp
         finally:
             elapsed = time.perf_counter() - start
             metrics.inflight -= 1
@@ -316,8 +325,43 @@ def make_middleware(state: Any) -> Middleware:
                 if stream_error is not None:
                     fields["stream_error"] = stream_error
                 log.info("request", extra={"fields": fields})
+        if not request.content.is_eof():  # answered before the whole body arrived
+            await close_unread_upload(request, resp)
+        return resp
 
     return serve_request
+
+
+async def close_unread_upload(request: web.Request, resp: web.StreamResponse) -> None:
+    """Ends the connection of a request answered before its body was received to the end: the
+    answer (sent now if it is not yet, with ``Connection: close``), then at most
+    ``DISCARD_BYTES`` more of the body read and dropped within ``DISCARD_S``, then the connection
+    is closed (a reset if the client is still sending). A body whose announced rest is no larger
+    is left to aiohttp, which reads it and keeps the connection."""
+    content = request.content
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return  # the client went away, or the connection was dropped (a stalled reader)
+    length = request.content_length
+    if length is not None and length - content.total_bytes <= DISCARD_BYTES:
+        return
+    if not resp.prepared:
+        resp.force_close()
+        try:
+            await resp.prepare(request)
+            await resp.write_eof()
+        except ConnectionError:
+            return
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DISCARD_S
+    left = DISCARD_BYTES
+    try:
+        while left > 0 and not content.is_eof() and (wait := end - loop.time()) > 0:
+            left -= len(await asyncio.wait_for(content.readany(), wait))
+    except Exception:  # noqa: BLE001 - a timeout, a reset, a malformed rest: closed all the same
+        pass
+    # aiohttp, seeing the connection closed, does not read the rest of the body.
+    request.protocol.force_close()
 
 
 class _RejectConnection(asyncio.Protocol):
