@@ -257,6 +257,80 @@ def test_stream_reader_that_stops_reading_is_dropped_and_its_work_freed():
     run_async(main())
 
 
+def test_refused_stream_upload_is_answered_then_cut_off_not_read_to_its_end(vocab_dir):
+    """The stalled-reader case of tools/server_abuse.py: digits have no safe cut for cl100k, so a
+    stream of them is refused (a 400 naming the offset, or an ``error`` event once events went
+    out) as soon as a segment would exceed max_body_bytes. The server then reads at most
+    DISCARD_BYTES more of the upload and closes the connection (a client refused again within
+    REPEAT_REFUSAL_S is held first): however much the client still sends, it is not read (aiohttp
+    alone would read and drop all of it, keeping the connection). A client that reads while it
+    uploads gets its answer first."""
+    from test_server import _bpe_config
+
+    cfg = _bpe_config(vocab_dir, "cl100k_base")
+    digits = b"0123456789" * ((1 << 20) // 10)  # ~1 MiB
+    most = 128  # pieces of it a client offers: far more than loopback buffers hold
+    route = "/v1/tokenize_stream?segment_bytes=65536"
+
+    async def main():
+        async with server(tokenizers=cfg.tokenizers, vocab_dir=cfg.vocab_dir, max_body_bytes=65536) as s:
+            # A client that only writes (and never reads), as the abuse tool's; twice.
+            for rid in ("writer", "writer-again"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
+                writer.write(b"POST %s HTTP/1.1\r\nHost: x\r\nX-Request-Id: %s\r\nX-Client-Id: w\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (route.encode(), rid.encode(), most * len(digits)))
+                sent = 0
+                with contextlib.suppress(ConnectionError):
+                    while sent < most:
+                        writer.write(digits)
+                        await asyncio.wait_for(writer.drain(), GIVE_UP_S)
+                        sent += 1
+                writer.close()
+                assert sent < most // 2  # the server stopped reading and closed (a reset)
+
+            # Clients that read while they upload: the 400, or the error event after the ids.
+            for rid, first in (("reader", b""), ("reader-after-ids", b"hello world " * 20_000)):
+                offered = 0
+
+                async def upload():
+                    nonlocal offered
+                    yield first
+                    while offered < most:
+                        offered += 1
+                        yield digits
+
+                async with s.post(route, data=upload(), headers={"X-Request-Id": rid, "X-Client-Id": rid}) as r:
+                    if first:
+                        assert r.status == 200
+                        events = [e for e in (await asyncio.wait_for(r.read(), GIVE_UP_S)).split(b"\n\n") if e]
+                        assert events[0].startswith(b"event: ids")
+                        assert events[-1].startswith(b"event: error")
+                        message = json.loads(events[-1].split(b"data: ", 1)[1])["message"]
+                    else:
+                        assert r.status == 400 and r.headers["Connection"].lower() == "close"
+                        message = (await error_of(r))["message"]
+                assert "no safe place to cut the stream" in message and "65536" in message
+                offset = int(re.search(r"from byte (\d+)", message).group(1))
+                assert 0 < offset <= len(first) if first else offset == 0
+                assert offered < most // 2
+
+            await engine_idle(s)
+            lines = {rid: [(f["status"], f.get("stream_error"), f.get("unread_upload")) for f in s.log.lines_for(rid)]
+                     for rid in ("writer", "writer-again", "reader", "reader-after-ids")}
+            assert lines == {"writer": [(400, None, "closed")], "writer-again": [(400, None, "held")],
+                             "reader": [(400, None, "closed")], "reader-after-ids": [(200, 400, "closed")]}
+            assert s.log.errors() == []
+            prose = b"A stream of prose still goes through, segment by segment. " * 5000
+            r = await s.post(route, data=prose, headers={"X-Request-Id": "prose"})
+            events = [e for e in (await r.read()).split(b"\n\n") if e]
+            assert r.status == 200 and len(events) > 3 and events[-1].startswith(b"event: done")
+            ids = [i for e in events[:-1] for i in json.loads(e.split(b"data: ", 1)[1])["ids"]]
+            assert ids == blt.get_encoding("cl100k_base", vocab_dir=vocab_dir).encode(prose).tolist()
+            assert [(f["status"], f.get("unread_upload")) for f in s.log.lines_for("prose")] == [(200, None)]
+
+    run_async(main())
+
+
 # -- clients that vanish --------------------------------------------------------------------------
 def test_client_disconnecting_mid_stream_frees_what_it_held():
     async def main():

@@ -1,5 +1,6 @@
 """blt-serve middleware: request ids and JSON access logs, JSON errors, per-client token-bucket
-rate limiting, body size limits, request timeouts, and a listening site with a connection limit.
+rate limiting, body size limits, request timeouts, a bounded read past a refused upload, and a
+listening site with a connection limit.
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ REQUEST_ID = web.RequestKey("blt_request_id", str) if hasattr(web, "RequestKey")
 STREAM_ERROR: Any = web.RequestKey("blt_stream_error", object) if hasattr(web, "RequestKey") else "blt_stream_error"
 # nginx's status for a request whose client closed the connection before the answer.
 CLIENT_GONE = 499
+# An answer given before its request's body was received to the end (a refusal of an upload in
+# progress) is followed by at most this many more body bytes read and dropped, for at most this
+# many seconds, so that a client that reads while it uploads sees the answer before the
+# connection closes; then the connection is closed. Left to aiohttp, the rest of the body would be
+# read and dropped whatever its size, for up to 10 s (its lingering_time): a client refused within
+# its first 128 KB could make the server read the rest of a 16 MB upload, again and again.
+DISCARD_BYTES = 1 << 18
+DISCARD_S = 2.0
+# A client (client_key) refused an upload again within this many seconds of its last refusal has
+# the connection held, reading nothing more, until DISCARD_S after the answer (unless it closes
+# first), instead of closed at once: a client that retries refused uploads without reading the
+# answers is slowed to one try per DISCARD_S per connection, while a one-off refusal stays quick
+# for a client that reads only once its upload is sent.
+REPEAT_REFUSAL_S = 60.0
 
 
 class ApiError(Exception):
@@ -182,6 +197,31 @@ def client_key(request: web.Request) -> str:
     return request.headers.get("X-Client-Id") or request.remote or "?"
 
 
+class RefusedUploads:
+    """When each client last had an upload refused before its end (see :func:`close_unread_upload`).
+
+    >>> from blt.serve.middleware import RefusedUploads
+    >>> r = RefusedUploads(window=60.0)
+    >>> r.again("a", now=0.0), r.again("a", now=30.0), r.again("b", now=30.0), r.again("a", now=100.0)
+    (False, True, False, False)
+    """
+
+    def __init__(self, window: float = REPEAT_REFUSAL_S, max_clients: int = 100_000) -> None:
+        self.window = window
+        self.max_clients = max_clients
+        self._last: dict[str, float] = {}
+
+    def again(self, client: str, now: float) -> bool:
+        """Notes a refusal for ``client``; whether it had another within ``window`` seconds."""
+        last = self._last.get(client)
+        if last is None and len(self._last) >= self.max_clients:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.window}
+            if len(self._last) >= self.max_clients:
+                self._last.clear()
+        self._last[client] = now
+        return last is not None and now - last < self.window
+
+
 class _Deadline:
     __slots__ = ("at", "task", "expired")
 
@@ -229,7 +269,8 @@ class RequestDeadlines:
 
 def make_middleware(state: Any) -> Middleware:
     """The one middleware of every request: request id, rate limit (429 + Retry-After), body size
-    (413), request timeout (504), JSON error bodies, metrics and the access log.
+    (413), request timeout (504), JSON error bodies, metrics and the access log; a request answered
+    before its body arrived in full then has its connection closed (:func:`close_unread_upload`).
 
     One coroutine rather than a chain of them: each aiohttp middleware layer costs a coroutine, a
     partial and a wrapper call per request, which showed in profiles of small requests.
@@ -237,6 +278,7 @@ def make_middleware(state: Any) -> Middleware:
     cfg = state.config
     metrics = state.metrics
     limiter = RateLimiter(cfg.rate_limit_rps, cfg.rate_limit_burst) if cfg.rate_limit_rps > 0 else None
+    refused = RefusedUploads()
     timeout_s = cfg.request_timeout_s
     # Python >= 3.11 (Task.uncancel); 3.10 falls back to a wait_for per request.
     deadlines = RequestDeadlines(timeout_s) if hasattr(asyncio.Task, "uncancel") else None
@@ -250,6 +292,7 @@ def make_middleware(state: Any) -> Middleware:
         request[REQUEST_ID] = rid
         metrics.inflight += 1
         status = 500
+        unread: Optional[str] = None  # what becomes of a body not received to its end
         try:
             try:
                 path = request.path
@@ -302,7 +345,9 @@ def make_middleware(state: Any) -> Middleware:
             status = resp.status
             if not resp.prepared:
                 resp.headers["X-Request-Id"] = rid
-            return resp
+            if not request.content.is_eof() and _unread_rest_is_large(request):
+                again = refused.again(client_key(request), time.monotonic())
+                unread = "held" if again else "closed"
         finally:
             elapsed = time.perf_counter() - start
             metrics.inflight -= 1
@@ -315,9 +360,56 @@ def make_middleware(state: Any) -> Middleware:
                 stream_error = request.get(STREAM_ERROR)
                 if stream_error is not None:
                     fields["stream_error"] = stream_error
+                if unread is not None:
+                    fields["unread_upload"] = unread
                 log.info("request", extra={"fields": fields})
+        if unread is not None:  # answered before the whole body arrived
+            await close_unread_upload(request, resp, hold=unread == "held")
+        return resp
 
     return serve_request
+
+
+def _unread_rest_is_large(request: web.Request) -> bool:
+    """Whether the rest of a body not yet received is more than DISCARD_BYTES, or unknown (a
+    chunked upload), on a connection still open. A smaller rest is left to aiohttp, which reads it
+    and keeps the connection."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return False  # the client went away, or the connection was dropped (a stalled reader)
+    length = request.content_length
+    return length is None or length - request.content.total_bytes > DISCARD_BYTES
+
+
+async def close_unread_upload(request: web.Request, resp: web.StreamResponse, *, hold: bool) -> None:
+    """Ends the connection of a request answered before its body was received to the end: the
+    answer (sent now if it is not yet, with ``Connection: close``), then at most
+    ``DISCARD_BYTES`` more of the body read and dropped within ``DISCARD_S``, then the connection
+    is closed (a reset if the client is still sending). With ``hold`` (a client refused again, see
+    ``REPEAT_REFUSAL_S``) nothing more is read after that, and the connection is closed
+    ``DISCARD_S`` after the answer unless the client closes it first."""
+    content = request.content
+    if not resp.prepared:
+        resp.force_close()
+        try:
+            await resp.prepare(request)
+            await resp.write_eof()
+        except ConnectionError:
+            return
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DISCARD_S
+    left = DISCARD_BYTES
+    try:
+        while left > 0 and not content.is_eof() and (wait := end - loop.time()) > 0:
+            left -= len(await asyncio.wait_for(content.readany(), wait))
+        if hold and not content.is_eof() and (wait := end - loop.time()) > 0:
+            # Until then, or until aiohttp sees the connection end (it reads no further once
+            # its buffer is full, so mostly it is the time).
+            await asyncio.wait_for(content.wait_eof(), wait)
+    except Exception:  # noqa: BLE001 - a timeout, a reset, a malformed rest: closed all the same
+        pass
+    # aiohttp, seeing the connection closed, does not read the rest of the body.
+    request.protocol.force_close()
 
 
 class _RejectConnection(asyncio.Protocol):
