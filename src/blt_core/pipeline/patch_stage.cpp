@@ -47,7 +47,7 @@ struct PatchStage::Scratch final : StageScratch {
   int64_t last_start = 0;
   const int32_t* inner = nullptr;  // the lengths from first_start to last_start (max_patch_length
   size_t inner_n = 0;              // applied): a part of lens, or of split
-  RowVector<int32_t> split;
+  std::vector<int32_t> split;
   uint32_t inner_crc = 0;
   std::vector<int64_t> hash_block;  // int64 rows of one block
   RowVector<uint8_t> hash_out;      // the chunk's hash ids in the output dtype
@@ -196,11 +196,7 @@ void PatchStage::process(Chunk& c, DType dt) {
         s.inner_n = r;
       } else {
         s.split.clear();
-        for (size_t i = 0; i < r; ++i) {
-          int64_t len = rest[i];
-          for (; len > max_len; len -= max_len) s.split.push_back(max_len);
-          s.split.push_back(static_cast<int32_t>(len));
-        }
+        for (size_t i = 0; i < r; ++i) patch::append_split(rest[i], max_len, s.split);
         s.inner = s.split.data();
         s.inner_n = s.split.size();
       }
