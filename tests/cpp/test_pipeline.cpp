@@ -8,6 +8,7 @@
 #include <system_error>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -56,6 +57,24 @@ class WordLengthTokenizer final : public Tokenizer {
     }
     if (run) out.push_back(static_cast<uint32_t>(run + 10));
   }
+};
+
+// Byte ids, except that a chunk holding '!' raises what `fail` throws (the tests of a worker's
+// error reaching the caller).
+class FailsAtBang final : public Tokenizer {
+ public:
+  explicit FailsAtBang(std::function<void()> fail) : fail_(std::move(fail)) {}
+  uint64_t n_vocab() const override { return 300; }
+  size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
+  void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
+    for (uint8_t b : in) {
+      if (b == '!') fail_();
+      out.push_back(b);
+    }
+  }
+
+ private:
+  std::function<void()> fail_;
 };
 
 std::vector<uint8_t> random_text(size_t n, uint32_t seed) {
@@ -395,16 +414,7 @@ TEST(Pipeline, DirectoryInputIsRejected) {
 
 TEST(Pipeline, TokenizerErrorPropagatesAndStopsTheRun) {
   // Throws on a chunk holding '!': the error must surface once, from tokenize_stream.
-  struct Failing final : Tokenizer {
-    uint64_t n_vocab() const override { return 300; }
-    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
-    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
-      for (uint8_t b : in) {
-        if (b == '!') throw std::runtime_error("bad byte");
-        out.push_back(b);
-      }
-    }
-  } tok;
+  const FailsAtBang tok([] { throw std::runtime_error("bad byte"); });
   std::vector<uint8_t> data(1 << 20, 'a');
   data[700000] = '!';
   for (int threads : {1, 2}) {
@@ -420,16 +430,7 @@ TEST(Pipeline, OutOfMemoryNamesTheInputAndItsLimits) {
   // std::bad_alloc from a worker (here: on a chunk holding '!') comes out as OutOfMemory, still a
   // std::bad_alloc (MemoryError in Python), whose message names the input and the memory plan
   // instead of "std::bad_alloc".
-  struct Starving final : Tokenizer {
-    uint64_t n_vocab() const override { return 300; }
-    size_t safe_split(ByteSpan w, size_t t) const override { return std::min(t, w.size()); }
-    void encode_body(ByteSpan in, std::vector<uint32_t>& out) const override {
-      for (uint8_t b : in) {
-        if (b == '!') throw std::bad_alloc();
-        out.push_back(b);
-      }
-    }
-  } tok;
+  const FailsAtBang tok([] { throw std::bad_alloc(); });
   std::vector<uint8_t> data(1 << 20, 'a');
   data[700000] = '!';
   VectorSink sink;
