@@ -74,6 +74,16 @@ def payload(size: int) -> bytes:
     return text[10_000:10_000 + size]
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (a server drains and exits), then SIGKILL if it is still there after `timeout` s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
     """blt-serve in a child process; with bare=True the echo-only aiohttp server instead."""
 
@@ -96,12 +106,7 @@ class Server:
         raise RuntimeError("server did not start")
 
     def __exit__(self, *exc) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 30)
 
 
 def wrk_command(url: str, script: str, concurrency: int, duration: float, threads: int = 1) -> list[str]:
@@ -343,12 +348,7 @@ class ProcessServer:
         return cpu_seconds(tree_pids(self.proc.pid))
 
     def __exit__(self, *exc) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 60)
         self.log.close()
 
 
